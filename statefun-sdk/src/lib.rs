@@ -1,1 +1,126 @@
-//! x
+//! Rust SDK for [Apache Flink Stateful Functions](https://nightlies.apache.org/flink/flink-statefun-docs-stable/)
+//! (StateFun) remote functions.
+//!
+//! StateFun keeps the state and messaging of functions consistent and fault
+//! tolerant on Flink; the functions run remotely and speak a request-reply
+//! protocol. For each batch of messages to one function instance, the
+//! runtime sends the messages and the instance's current state; the function
+//! answers with state mutations, outgoing messages, delayed messages and
+//! egress records. This crate is the function side of that protocol,
+//! wire-compatible with the StateFun 3.x runtime and the official SDKs.
+//!
+//! # How the types fit together
+//!
+//! * [`TypeName`] names function types, value types and egresses;
+//!   [`Address`] is one function instance (type + id).
+//! * [`Value`] ties a Rust type to a typename and a codec: the built-in
+//!   `bool`, `i32`, `i64`, `f32`, `f64` and `String`, [`Json<T>`] and
+//!   `Protobuf<T>`, or your own.
+//! * [`ValueSpec<T>`] declares one typed state value with an
+//!   [`Expiration`]; [`Storage`] reads and writes it during a batch.
+//! * [`StatefulFunction`] is the function; [`Context`] is what it sees and
+//!   does during one invocation: its address, the caller, the state,
+//!   [`Context::send`], [`Context::send_after`],
+//!   [`Context::cancel_delayed_message`] and [`Context::send_egress`]
+//!   (with [`KafkaRecord`] and [`KinesisRecord`] for the generic egresses).
+//! * [`FunctionSpec`] pairs a function type with its declared state;
+//!   [`Functions`] is the registry.
+//! * [`RequestReplyHandler`] turns request bytes into response bytes. It
+//!   has no HTTP inside, so it runs behind any server, on AWS Lambda, or in
+//!   a test harness.
+//!
+//! # Example
+//!
+//! A greeter that counts how often it has seen each name:
+//!
+//! ```
+//! use std::time::Duration;
+//! use statefun_sdk::{
+//!     async_trait, Context, EgressIdentifier, Expiration, FunctionError, FunctionSpec,
+//!     Functions, KafkaRecord, Message, RequestReplyHandler, StatefulFunction, TypeName, ValueSpec,
+//! };
+//!
+//! const GREETER: TypeName = TypeName::from_static("example/greeter");
+//! const GREETINGS: EgressIdentifier = EgressIdentifier::from_static("example/greetings");
+//! const SEEN: ValueSpec<i32> = ValueSpec::named("seen")
+//!     .with_expiration(Expiration::AfterCall(Duration::from_secs(24 * 3600)));
+//!
+//! struct Greeter;
+//!
+//! #[async_trait]
+//! impl StatefulFunction for Greeter {
+//!     async fn invoke(&self, ctx: &mut Context, message: Message) -> Result<(), FunctionError> {
+//!         let name = message.decode::<String>()?;
+//!         let seen = ctx.storage().get(&SEEN)?.unwrap_or(0) + 1;
+//!         ctx.storage().set(&SEEN, &seen)?;
+//!         let greeting = format!("Hello {name}, visit number {seen}");
+//!         ctx.send_egress(&GREETINGS, KafkaRecord::new("greetings", greeting).with_key(name))?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let functions = Functions::new()
+//!     .with(FunctionSpec::builder(GREETER).with_state(&SEEN).build(Greeter)?)?;
+//! let handler = RequestReplyHandler::new(functions);
+//! // Serve `handler.handle(body)` behind HTTP, or drive it from a test.
+//! # let _ = handler;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | enables |
+//! |---|---|---|
+//! | `json` | yes | [`Json<T>`] values through serde |
+//! | `protobuf` | no | `Protobuf<T>` values for your own prost messages |
+//!
+//! # Compatibility
+//!
+//! The wire format is the StateFun v3 request-reply protocol (runtime 3.1 to
+//! 3.3, and forks that keep it). Responses match the official Python SDK
+//! 3.3.0 byte for byte (golden tests in `tests/golden`), except that JSON
+//! values are compact and that empty instance ids are accepted (the runtime
+//! allows them; the Python SDK rejects them).
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod address;
+mod context;
+mod egress;
+mod function;
+mod handler;
+mod message;
+mod protocol;
+mod registry;
+mod state;
+mod typename;
+mod value;
+
+pub use address::{Address, AddressError};
+pub use async_trait::async_trait;
+pub use context::{Context, SendError};
+pub use egress::{
+    EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, KafkaRecord, KinesisRecord,
+};
+pub use function::{FunctionError, FunctionSpec, FunctionSpecBuilder, StatefulFunction};
+pub use handler::{HandlerError, RequestReplyHandler};
+pub use message::{CancellationToken, EmptyTokenError, Message};
+pub use registry::{Functions, RegistryError};
+pub use state::{
+    Expiration, NameProblem, SpecError, StateError, StateErrorKind, StateSpec, Storage, ValueSpec,
+};
+pub use typename::{TypeName, TypeNameError};
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+pub use value::{Json, JsonType};
+#[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+pub use value::Protobuf;
+pub use value::{BoxError, IntoTypedBytes, TypedBytes, Value, ValueError};
+
+/// The typenames of the built-in types, `io.statefun.types/*`.
+pub mod types {
+    pub use crate::value::{
+        BOOL_TYPE, DOUBLE_TYPE, FLOAT_TYPE, INT_TYPE, LONG_TYPE, STRING_TYPE,
+    };
+}

@@ -1,0 +1,2 @@
+//! Handler benchmarks (filled in below).
+fn main() {}

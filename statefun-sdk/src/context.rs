@@ -1,0 +1,201 @@
+//! [`Context`]: what a function can see and do during one invocation.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::value::{IntoTypedBytes, TypedBytes, ValueError};
+use crate::{Address, CancellationToken, EgressIdentifier, Storage};
+
+/// The view a function has of one invocation: its own address, the caller,
+/// its state, and the side effects it produces.
+///
+/// Side effects are collected in call order and returned to the runtime
+/// when the whole batch has run; if any invocation of the batch fails,
+/// none of them happen.
+///
+/// ```
+/// use std::time::Duration;
+/// use statefun_sdk::{Address, CancellationToken, Context, FunctionError, TypeName};
+///
+/// const REMINDER: TypeName = TypeName::from_static("com.example/reminder");
+///
+/// fn schedule(ctx: &mut Context) -> Result<(), FunctionError> {
+///     let me = ctx.self_address().clone();
+///     let token = CancellationToken::new(format!("remind:{}", me.id()))?;
+///     ctx.send_after_with_token(
+///         Duration::from_secs(15 * 60),
+///         token,
+///         Address::new(REMINDER, me.id()),
+///         &"wake up".to_owned(),
+///     )?;
+///     Ok(())
+/// }
+/// # let _ = schedule;
+/// ```
+pub struct Context {
+    address: Address,
+    caller: Option<Address>,
+    storage: Storage,
+    pub(crate) effects: Effects,
+}
+
+/// The side effects of a batch, in call order.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    pub(crate) messages: Vec<(Address, TypedBytes)>,
+    pub(crate) delayed: Vec<Delayed>,
+    pub(crate) egress: Vec<(EgressIdentifier, TypedBytes)>,
+}
+
+/// A delayed send or a cancellation.
+#[derive(Debug)]
+pub(crate) enum Delayed {
+    Send {
+        delay_ms: i64,
+        target: Address,
+        value: TypedBytes,
+        token: Option<CancellationToken>,
+    },
+    Cancel(CancellationToken),
+}
+
+impl Context {
+    pub(crate) fn new(address: Address, storage: Storage) -> Self {
+        Self { address, caller: None, storage, effects: Effects::default() }
+    }
+
+    pub(crate) fn set_caller(&mut self, caller: Option<Address>) {
+        self.caller = caller;
+    }
+
+    pub(crate) fn storage_ref(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The address of the function instance being invoked.
+    #[must_use]
+    pub fn self_address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The function that sent the current message; `None` for a message
+    /// from an ingress.
+    #[must_use]
+    pub fn caller(&self) -> Option<&Address> {
+        self.caller.as_ref()
+    }
+
+    /// The state of this address.
+    pub fn storage(&mut self) -> &mut Storage {
+        &mut self.storage
+    }
+
+    /// Sends a message to another function (or to this one).
+    ///
+    /// # Errors
+    ///
+    /// When the value does not encode.
+    pub fn send(&mut self, target: Address, value: impl IntoTypedBytes) -> Result<(), SendError> {
+        let value = value.into_typed_bytes()?;
+        self.effects.messages.push((target, value));
+        Ok(())
+    }
+
+    /// Sends a message after `delay`. The runtime counts whole milliseconds;
+    /// a finer delay is truncated.
+    ///
+    /// # Errors
+    ///
+    /// When the value does not encode, or the delay does not fit the
+    /// protocol's `i64` milliseconds.
+    pub fn send_after(
+        &mut self,
+        delay: Duration,
+        target: Address,
+        value: impl IntoTypedBytes,
+    ) -> Result<(), SendError> {
+        self.push_delayed(delay, target, value, None)
+    }
+
+    /// Sends a message after `delay`, cancellable with `token` until it is
+    /// delivered.
+    ///
+    /// The runtime fails the job if `token` is still pending for this
+    /// address's id, so make tokens unique per pending message.
+    ///
+    /// # Errors
+    ///
+    /// As [`Context::send_after`].
+    pub fn send_after_with_token(
+        &mut self,
+        delay: Duration,
+        token: CancellationToken,
+        target: Address,
+        value: impl IntoTypedBytes,
+    ) -> Result<(), SendError> {
+        self.push_delayed(delay, target, value, Some(token))
+    }
+
+    /// Cancels the delayed message sent with `token` by an address with this
+    /// id. Best effort: nothing happens if it was delivered already.
+    pub fn cancel_delayed_message(&mut self, token: &CancellationToken) {
+        self.effects.delayed.push(Delayed::Cancel(token.clone()));
+    }
+
+    /// Sends a record to an egress. For the generic Kafka and Kinesis
+    /// egresses, send a [`KafkaRecord`](crate::KafkaRecord) or a
+    /// [`KinesisRecord`](crate::KinesisRecord); any other egress receives
+    /// the typed value as it is.
+    ///
+    /// # Errors
+    ///
+    /// When the value does not encode.
+    pub fn send_egress(
+        &mut self,
+        egress: &EgressIdentifier,
+        value: impl IntoTypedBytes,
+    ) -> Result<(), SendError> {
+        let value = value.into_typed_bytes()?;
+        self.effects.egress.push((egress.clone(), value));
+        Ok(())
+    }
+
+    fn push_delayed(
+        &mut self,
+        delay: Duration,
+        target: Address,
+        value: impl IntoTypedBytes,
+        token: Option<CancellationToken>,
+    ) -> Result<(), SendError> {
+        let delay_ms =
+            i64::try_from(delay.as_millis()).map_err(|_| SendError::DelayOutOfRange { delay })?;
+        let value = value.into_typed_bytes()?;
+        self.effects.delayed.push(Delayed::Send { delay_ms, target, value, token });
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("address", &self.address)
+            .field("caller", &self.caller)
+            .field("storage", &self.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message or egress record could not be sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The payload did not encode.
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    /// The delay is longer than the protocol's `i64` milliseconds.
+    #[error("a delay of {delay:?} does not fit the protocol's i64 milliseconds")]
+    DelayOutOfRange {
+        /// The requested delay.
+        delay: Duration,
+    },
+}

@@ -1,0 +1,241 @@
+//! Egress: [`EgressIdentifier`] and the [`KafkaRecord`] and
+//! [`KinesisRecord`] builders for the runtime's generic Kafka and Kinesis
+//! egresses.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+use crate::value::{IntoTypedBytes, TypedBytes, ValueError};
+use crate::{TypeName, protocol};
+
+/// The id of an egress, as declared in `module.yaml` (`spec.id`).
+///
+/// ```
+/// use statefun_sdk::EgressIdentifier;
+///
+/// const RESULTS: EgressIdentifier = EgressIdentifier::from_static("com.example/results");
+/// assert_eq!(RESULTS.type_name().name(), "results");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EgressIdentifier(TypeName);
+
+impl EgressIdentifier {
+    /// Names an egress.
+    #[must_use]
+    pub const fn new(type_name: TypeName) -> Self {
+        Self(type_name)
+    }
+
+    /// Names an egress from a literal, checked at compile time in a
+    /// `const` item.
+    ///
+    /// # Panics
+    ///
+    /// When `full` is not a valid type name.
+    #[must_use]
+    pub const fn from_static(full: &'static str) -> Self {
+        Self(TypeName::from_static(full))
+    }
+
+    /// The egress id as a type name.
+    #[must_use]
+    pub fn type_name(&self) -> &TypeName {
+        &self.0
+    }
+}
+
+impl fmt::Display for EgressIdentifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for EgressIdentifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EgressIdentifier({:?})", self.0.as_str())
+    }
+}
+
+/// The typename the generic Kafka egress accepts.
+pub const KAFKA_RECORD_TYPE: TypeName =
+    TypeName::from_static("type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord");
+
+/// The typename the generic Kinesis egress accepts.
+pub const KINESIS_RECORD_TYPE: TypeName =
+    TypeName::from_static("type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord");
+
+/// A record for the runtime's generic Kafka egress
+/// (`io.statefun.kafka.v1/egress`).
+///
+/// ```
+/// use statefun_sdk::KafkaRecord;
+///
+/// let record = KafkaRecord::new("receipts", r#"{"user_id":"Kim"}"#).with_key("Kim");
+/// assert_eq!(record.topic(), "receipts");
+/// assert_eq!(record.key(), Some("Kim"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaRecord {
+    topic: String,
+    key: Option<String>,
+    value: Bytes,
+}
+
+impl KafkaRecord {
+    /// A record for `topic` with `value` as its bytes and no key.
+    #[must_use]
+    pub fn new(topic: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        Self { topic: topic.into(), key: None, value: value.into() }
+    }
+
+    /// Sets the key (written as UTF-8). An empty key means no key.
+    #[must_use]
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// The topic.
+    #[must_use]
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The key, if set.
+    #[must_use]
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The value bytes.
+    #[must_use]
+    pub fn value(&self) -> &Bytes {
+        &self.value
+    }
+}
+
+impl IntoTypedBytes for KafkaRecord {
+    fn into_typed_bytes(self) -> Result<TypedBytes, ValueError> {
+        if self.topic.is_empty() {
+            return Err(ValueError::encode(KAFKA_RECORD_TYPE, "the Kafka record has an empty topic"));
+        }
+        let bytes = protocol::encode_kafka_record(
+            self.key.as_deref().unwrap_or_default(),
+            self.value,
+            &self.topic,
+        );
+        Ok(TypedBytes::new(KAFKA_RECORD_TYPE, bytes))
+    }
+}
+
+/// A record for the runtime's generic Kinesis egress
+/// (`io.statefun.kinesis.v1/egress`).
+///
+/// ```
+/// use statefun_sdk::KinesisRecord;
+///
+/// let record = KinesisRecord::new("events", "user-1", "payload").with_explicit_hash_key("123");
+/// assert_eq!(record.stream(), "events");
+/// assert_eq!(record.partition_key(), "user-1");
+/// assert_eq!(record.explicit_hash_key(), Some("123"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KinesisRecord {
+    stream: String,
+    partition_key: String,
+    explicit_hash_key: Option<String>,
+    value: Bytes,
+}
+
+impl KinesisRecord {
+    /// A record for `stream` with `partition_key` and `value` as its bytes.
+    #[must_use]
+    pub fn new(
+        stream: impl Into<String>,
+        partition_key: impl Into<String>,
+        value: impl Into<Bytes>,
+    ) -> Self {
+        Self {
+            stream: stream.into(),
+            partition_key: partition_key.into(),
+            explicit_hash_key: None,
+            value: value.into(),
+        }
+    }
+
+    /// Sets the explicit hash key. An empty one means not set.
+    #[must_use]
+    pub fn with_explicit_hash_key(mut self, key: impl Into<String>) -> Self {
+        self.explicit_hash_key = Some(key.into());
+        self
+    }
+
+    /// The stream.
+    #[must_use]
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// The partition key.
+    #[must_use]
+    pub fn partition_key(&self) -> &str {
+        &self.partition_key
+    }
+
+    /// The explicit hash key, if set.
+    #[must_use]
+    pub fn explicit_hash_key(&self) -> Option<&str> {
+        self.explicit_hash_key.as_deref()
+    }
+
+    /// The value bytes.
+    #[must_use]
+    pub fn value(&self) -> &Bytes {
+        &self.value
+    }
+}
+
+impl IntoTypedBytes for KinesisRecord {
+    fn into_typed_bytes(self) -> Result<TypedBytes, ValueError> {
+        if self.stream.is_empty() {
+            return Err(ValueError::encode(KINESIS_RECORD_TYPE, "the Kinesis record has an empty stream"));
+        }
+        if self.partition_key.is_empty() {
+            return Err(ValueError::encode(
+                KINESIS_RECORD_TYPE,
+                "the Kinesis record has an empty partition key",
+            ));
+        }
+        let bytes = protocol::encode_kinesis_record(
+            &self.partition_key,
+            self.value,
+            &self.stream,
+            self.explicit_hash_key.as_deref().unwrap_or_default(),
+        );
+        Ok(TypedBytes::new(KINESIS_RECORD_TYPE, bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_require_their_routing_fields() {
+        let err = KafkaRecord::new("", "v").into_typed_bytes().unwrap_err();
+        assert!(err.to_string().contains("KafkaProducerRecord"), "{err}");
+        assert!(KinesisRecord::new("s", "", "v").into_typed_bytes().is_err());
+        assert!(KinesisRecord::new("", "k", "v").into_typed_bytes().is_err());
+    }
+
+    #[test]
+    fn kafka_record_encoding_is_the_protobuf_message() {
+        let typed = KafkaRecord::new("t", "v").with_key("k").into_typed_bytes().unwrap();
+        assert_eq!(typed.type_name(), &KAFKA_RECORD_TYPE);
+        // key = 1, value_bytes = 2, topic = 3, in field order.
+        assert_eq!(&typed.bytes()[..], b"\x0a\x01k\x12\x01v\x1a\x01t");
+        let no_key = KafkaRecord::new("t", "v").into_typed_bytes().unwrap();
+        assert_eq!(&no_key.bytes()[..], b"\x12\x01v\x1a\x01t");
+    }
+}

@@ -1,0 +1,270 @@
+//! [`RequestReplyHandler`]: request bytes in, response bytes out.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::Bytes;
+
+use crate::protocol::{self, WireAddress};
+use crate::{Address, BoxError, Context, Functions, Message, Storage, TypeName};
+
+/// Runs the StateFun request-reply protocol over a registry of functions:
+/// takes the body of a request from the runtime, returns the body of the
+/// reply. It knows nothing of HTTP; the serving adapters wrap it.
+///
+/// For each request it
+/// 1. decodes the `ToFunction` (state values and payloads stay slices of
+///    the request buffer);
+/// 2. finds the function type (an unknown type is an error);
+/// 3. matches the declared state to the received state by name; if any
+///    declared value is missing it answers `IncompleteInvocationContext`
+///    listing all of them, and runs nothing;
+/// 4. runs the batch's invocations in order over one view of the state;
+/// 5. answers one `InvocationResponse`: messages, delayed messages and
+///    egress records in call order, then one mutation per state value the
+///    batch wrote or removed.
+///
+/// If any invocation fails or panics, the whole batch fails with no partial
+/// result, as the runtime expects (it retries the batch).
+///
+/// The handler is cheap to clone and takes no locks: one handler serves any
+/// number of concurrent requests.
+///
+/// ```
+/// use bytes::Bytes;
+/// # use statefun_sdk::{async_trait, Context, FunctionError, Message, StatefulFunction};
+/// use statefun_sdk::{FunctionSpec, Functions, RequestReplyHandler, TypeName};
+/// # struct Noop;
+/// # #[async_trait]
+/// # impl StatefulFunction for Noop {
+/// #     async fn invoke(&self, _: &mut Context, _: Message) -> Result<(), FunctionError> { Ok(()) }
+/// # }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let functions = Functions::new()
+///     .with(FunctionSpec::builder(TypeName::from_static("ns/fn")).build(Noop)?)?;
+/// let handler = RequestReplyHandler::new(functions);
+///
+/// // ToFunction{invocation{target{namespace:"ns", type:"fn", id:"1"}}}
+/// let request = Bytes::from_static(b"\xa2\x06\x0d\x0a\x0b\x0a\x02ns\x12\x02fn\x1a\x011");
+/// let response = handler.handle(request).await?;
+/// // FromFunction{invocation_result{}}: nothing to do.
+/// assert_eq!(&response[..], b"\xa2\x06\x00");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RequestReplyHandler {
+    functions: Arc<Functions>,
+}
+
+impl RequestReplyHandler {
+    /// A handler serving `functions`.
+    #[must_use]
+    pub fn new(functions: Functions) -> Self {
+        Self { functions: Arc::new(functions) }
+    }
+
+    /// The functions this handler serves.
+    #[must_use]
+    pub fn functions(&self) -> &Functions {
+        &self.functions
+    }
+
+    /// Handles one request body and returns the response body.
+    ///
+    /// # Errors
+    ///
+    /// A malformed request, an unknown function type, or a function that
+    /// failed or panicked; see [`HandlerError`]. No error is a partial
+    /// result: the runtime should retry the whole batch.
+    pub async fn handle(&self, request: Bytes) -> Result<Bytes, HandlerError> {
+        let batch = protocol::decode_batch(request).map_err(|m| HandlerError::MalformedRequest {
+            reason: m.reason.into(),
+            source: m.source.map(|e| Box::new(e) as BoxError),
+        })?;
+        let target = batch.target;
+        let Some(spec) = self.functions.lookup(&target.namespace, &target.name) else {
+            return Err(HandlerError::UnknownFunction {
+                function_type: format!("{}/{}", target.namespace, target.name),
+                id: target.id,
+                registered: self.functions.type_names().cloned().collect(),
+            });
+        };
+        let address = Address::new(spec.type_name().clone(), target.id);
+
+        let states = &batch.states;
+        let received = |name: &str| {
+            let state = states.iter().find(|s| s.name == name)?;
+            Some(state.value.as_ref().and_then(|v| {
+                v.bytes.as_ref().map(|bytes| (v.type_name.as_str(), bytes.clone()))
+            }))
+        };
+        let storage = match Storage::resolve(spec.shared_states(), address.clone(), received) {
+            Ok(storage) => storage,
+            Err(missing) => {
+                let states = spec.states();
+                return Ok(protocol::encode_incomplete(missing.iter().map(|&i| &states[i])));
+            }
+        };
+
+        let batch_size = batch.invocations.len();
+        let mut ctx = Context::new(address.clone(), storage);
+        for (index, invocation) in batch.invocations.into_iter().enumerate() {
+            let caller = match invocation.caller {
+                Some(caller) if !caller.is_empty() => Some(self.caller_address(caller).map_err(
+                    |reason| HandlerError::MalformedRequest {
+                        reason: format!("invocation {index} of {address}: {reason}"),
+                        source: None,
+                    },
+                )?),
+                _ => None,
+            };
+            ctx.set_caller(caller);
+            let message = Message::new(
+                address.clone(),
+                invocation.argument.type_name,
+                invocation.argument.bytes,
+            );
+            let outcome = CatchUnwind(spec.function().invoke(&mut ctx, message)).await;
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    return Err(HandlerError::FunctionFailed {
+                        address,
+                        invocation: index,
+                        batch_size,
+                        source: error.into_inner(),
+                    });
+                }
+                Err(panic) => {
+                    return Err(HandlerError::FunctionPanicked {
+                        address,
+                        invocation: index,
+                        batch_size,
+                        message: panic_message(&*panic),
+                    });
+                }
+            }
+        }
+        let effects = std::mem::take(&mut ctx.effects);
+        Ok(protocol::encode_result(effects, ctx.storage_ref()))
+    }
+
+    /// The caller's address, reusing the registered type name when the
+    /// caller is one of ours (no allocation for the type).
+    fn caller_address(&self, caller: WireAddress) -> Result<Address, String> {
+        let function_type = match self.functions.lookup(&caller.namespace, &caller.name) {
+            Some(spec) => spec.type_name().clone(),
+            None => TypeName::new(&caller.namespace, &caller.name)
+                .map_err(|e| format!("invalid caller address: {e}"))?,
+        };
+        Ok(Address::new(function_type, caller.id))
+    }
+}
+
+impl fmt::Debug for RequestReplyHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestReplyHandler").field("functions", &self.functions).finish()
+    }
+}
+
+/// Polls a future, turning a panic into an error.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+/// Why a request could not be answered. None of these is a partial result.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// The body is not a valid request (an HTTP adapter answers 400).
+    #[error("malformed request: {reason}")]
+    MalformedRequest {
+        /// What is wrong.
+        reason: String,
+        /// The decoder's error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// No function of the target type is registered (HTTP 404).
+    #[error(
+        "no function of type {function_type} is registered (request for id {id:?}); registered types: {}",
+        list(registered)
+    )]
+    UnknownFunction {
+        /// The requested function type, as received.
+        function_type: String,
+        /// The requested id.
+        id: String,
+        /// What is registered.
+        registered: Vec<TypeName>,
+    },
+    /// A function returned an error (HTTP 500; the runtime retries).
+    #[error(
+        "function {} failed at address {address} (invocation {} of {batch_size})",
+        address.function_type(),
+        invocation + 1
+    )]
+    FunctionFailed {
+        /// The address being invoked.
+        address: Address,
+        /// Zero-based index of the failing invocation in the batch.
+        invocation: usize,
+        /// Number of invocations in the batch.
+        batch_size: usize,
+        /// The function's error.
+        source: BoxError,
+    },
+    /// A function panicked (HTTP 500). The panic was caught; the handler
+    /// keeps serving.
+    #[error(
+        "function {} panicked at address {address} (invocation {} of {batch_size}): {message}",
+        address.function_type(),
+        invocation + 1
+    )]
+    FunctionPanicked {
+        /// The address being invoked.
+        address: Address,
+        /// Zero-based index of the panicking invocation in the batch.
+        invocation: usize,
+        /// Number of invocations in the batch.
+        batch_size: usize,
+        /// The panic message.
+        message: String,
+    },
+}
+
+fn list(types: &[TypeName]) -> String {
+    if types.is_empty() {
+        return "none".to_owned();
+    }
+    types.iter().map(TypeName::as_str).collect::<Vec<_>>().join(", ")
+}

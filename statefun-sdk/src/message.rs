@@ -1,0 +1,188 @@
+//! Incoming [`Message`]s and [`CancellationToken`]s for delayed messages.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+use crate::{Address, Value, ValueError};
+
+/// A message delivered to a function: a typed value addressed to it.
+///
+/// Decode it with [`Message::decode`], after checking its type with
+/// [`Message::is`] when a function accepts several types:
+///
+/// ```
+/// # use statefun_sdk::{FunctionError, Message};
+/// fn describe(message: &Message) -> Result<String, FunctionError> {
+///     Ok(if message.is::<i32>() {
+///         format!("an int: {}", message.decode::<i32>()?)
+///     } else if message.is::<String>() {
+///         format!("a string: {}", message.decode::<String>()?)
+///     } else {
+///         format!("something of type {}", message.value_type_name())
+///     })
+/// }
+/// # let _ = describe;
+/// ```
+#[derive(Clone)]
+pub struct Message {
+    target: Address,
+    type_name: String,
+    value: Option<Bytes>,
+}
+
+impl Message {
+    /// A message for `target` carrying `type_name` and `value` as received;
+    /// `None` when the sender set no value.
+    pub(crate) fn new(target: Address, type_name: String, value: Option<Bytes>) -> Self {
+        Self { target, type_name, value }
+    }
+
+    /// The address the message was delivered to (the function's own).
+    #[must_use]
+    pub fn target(&self) -> &Address {
+        &self.target
+    }
+
+    /// The typename the value carries, as received.
+    #[must_use]
+    pub fn value_type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// Whether the value's typename is `T`'s.
+    #[must_use]
+    pub fn is<T: Value>(&self) -> bool {
+        self.type_name == T::type_name().as_str()
+    }
+
+    /// Decodes the value as `T`.
+    ///
+    /// # Errors
+    ///
+    /// When the value has another typename ([`ValueError::TypeMismatch`]),
+    /// carries no value ([`ValueError::Missing`]), or does not decode.
+    pub fn decode<T: Value>(&self) -> Result<T, ValueError> {
+        let expected = T::type_name();
+        if self.type_name != expected.as_str() {
+            return Err(ValueError::TypeMismatch { expected, actual: self.type_name.clone() });
+        }
+        match &self.value {
+            Some(bytes) => T::decode(bytes),
+            None => Err(ValueError::Missing { expected }),
+        }
+    }
+
+    /// The encoded value, as received; `None` when the sender set no value.
+    #[must_use]
+    pub fn raw_value(&self) -> Option<&Bytes> {
+        self.value.as_ref()
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("target", &self.target)
+            .field("type_name", &self.type_name)
+            .field("len", &self.value.as_ref().map(Bytes::len))
+            .finish()
+    }
+}
+
+/// The token that identifies a delayed message, so it can be cancelled.
+///
+/// Never empty: the runtime fails the whole job on an empty cancellation
+/// token, so the SDK rejects one up front. Tokens are scoped to the
+/// sender's *id* (not its function type), and scheduling a token that is
+/// still pending for the same id fails the job: make tokens unique, for
+/// example from the purpose and the id.
+///
+/// ```
+/// use statefun_sdk::CancellationToken;
+///
+/// let token = CancellationToken::new("cart-expiry:Kim")?;
+/// assert_eq!(token.as_str(), "cart-expiry:Kim");
+/// assert!(CancellationToken::new("").is_err());
+/// # Ok::<(), statefun_sdk::EmptyTokenError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CancellationToken(String);
+
+impl CancellationToken {
+    /// Makes a token.
+    ///
+    /// # Errors
+    ///
+    /// When `token` is empty.
+    pub fn new(token: impl Into<String>) -> Result<Self, EmptyTokenError> {
+        let token = token.into();
+        if token.is_empty() { Err(EmptyTokenError) } else { Ok(Self(token)) }
+    }
+
+    /// The token text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CancellationToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for CancellationToken {
+    type Error = EmptyTokenError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl TryFrom<&str> for CancellationToken {
+    type Error = EmptyTokenError;
+
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+/// An empty string was given as a [`CancellationToken`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a cancellation token must not be empty (the runtime fails the job on an empty token)")]
+pub struct EmptyTokenError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TypeName;
+
+    fn message(type_name: &str, value: Option<&'static [u8]>) -> Message {
+        let target = Address::new(TypeName::from_static("ns/f"), "1");
+        Message::new(target, type_name.to_owned(), value.map(Bytes::from_static))
+    }
+
+    #[test]
+    fn decodes_only_its_own_type() {
+        let m = message("io.statefun.types/int", Some(&[0x0d, 7, 0, 0, 0]));
+        assert!(m.is::<i32>());
+        assert!(!m.is::<i64>());
+        assert_eq!(m.decode::<i32>().unwrap(), 7);
+        let err = m.decode::<String>().unwrap_err();
+        assert!(
+            err.to_string().contains("expected a value of type io.statefun.types/string"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_message_without_value_is_an_error_not_a_default() {
+        let m = message("io.statefun.types/int", None);
+        assert!(matches!(m.decode::<i32>(), Err(ValueError::Missing { .. })));
+        // An empty but present value is the zero value.
+        let zero = message("io.statefun.types/int", Some(&[]));
+        assert_eq!(zero.decode::<i32>().unwrap(), 0);
+    }
+}

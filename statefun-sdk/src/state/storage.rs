@@ -1,0 +1,265 @@
+//! [`Storage`]: the state of one address during one batch.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{StateSpec, ValueSpec};
+use crate::{Address, TypeName, Value, ValueError};
+
+/// The declared state of one address, as seen by one batch of invocations.
+///
+/// It starts from the values the runtime sent with the request. Writes are
+/// visible to later invocations of the same batch, and when the batch ends
+/// every value that was written or removed becomes one mutation in the
+/// response. Values are decoded on each read and encoded on each write.
+///
+/// Get it from [`Context::storage`](crate::Context::storage).
+pub struct Storage {
+    specs: Arc<[StateSpec]>,
+    cells: Vec<Cell>,
+    address: Address,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Cell {
+    value: Option<Bytes>,
+    dirty: bool,
+    /// The typename the runtime sent, when it differs from the declared one.
+    foreign_type: Option<Box<str>>,
+}
+
+/// One received state value: the typename on the wire and its bytes, or
+/// `None` when the state has no value.
+pub(crate) type Received<'a> = Option<(&'a str, Bytes)>;
+
+impl Storage {
+    /// Matches the received values to the declared specs by name.
+    ///
+    /// Returns the indices of the declared specs the request lacks when any
+    /// are missing; values the function does not declare are ignored.
+    pub(crate) fn resolve<'a>(
+        specs: Arc<[StateSpec]>,
+        address: Address,
+        received: impl Fn(&str) -> Option<Received<'a>>,
+    ) -> Result<Self, Vec<usize>> {
+        let mut cells = Vec::with_capacity(specs.len());
+        let mut missing = Vec::new();
+        for (index, spec) in specs.iter().enumerate() {
+            match received(spec.name()) {
+                None => missing.push(index),
+                Some(value) => cells.push(match value {
+                    None => Cell::default(),
+                    Some((type_name, bytes)) => Cell {
+                        foreign_type: (type_name != spec.type_name().as_str())
+                            .then(|| type_name.into()),
+                        value: Some(bytes),
+                        dirty: false,
+                    },
+                }),
+            }
+        }
+        if missing.is_empty() { Ok(Self { specs, cells, address }) } else { Err(missing) }
+    }
+
+    /// Reads a value: `None` when the state has no value.
+    ///
+    /// # Errors
+    ///
+    /// When the function did not declare `spec`, declared it with another
+    /// type, the runtime holds a value of another type, or the bytes do not
+    /// decode.
+    pub fn get<T: Value>(&self, spec: &ValueSpec<T>) -> Result<Option<T>, StateError> {
+        let index = self.index_of::<T>(spec.name())?;
+        let cell = &self.cells[index];
+        if let Some(stored) = &cell.foreign_type {
+            return Err(StateError::new(StateErrorKind::StoredTypeMismatch {
+                state: spec.name().to_owned(),
+                declared: self.specs[index].type_name().clone(),
+                stored: stored.to_string(),
+                address: self.address.clone(),
+            }));
+        }
+        match &cell.value {
+            None => Ok(None),
+            Some(bytes) => T::decode(bytes).map(Some).map_err(|source| {
+                StateError::new(StateErrorKind::Value {
+                    state: spec.name().to_owned(),
+                    address: self.address.clone(),
+                    source,
+                })
+            }),
+        }
+    }
+
+    /// Writes a value.
+    ///
+    /// # Errors
+    ///
+    /// When the function did not declare `spec`, declared it with another
+    /// type, or the value does not encode.
+    pub fn set<T: Value>(&mut self, spec: &ValueSpec<T>, value: &T) -> Result<(), StateError> {
+        let index = self.index_of::<T>(spec.name())?;
+        let bytes = value.encode().map_err(|source| {
+            StateError::new(StateErrorKind::Value {
+                state: spec.name().to_owned(),
+                address: self.address.clone(),
+                source,
+            })
+        })?;
+        let cell = &mut self.cells[index];
+        cell.value = Some(bytes);
+        cell.dirty = true;
+        cell.foreign_type = None;
+        Ok(())
+    }
+
+    /// Removes a value, so the next read gives `None`.
+    ///
+    /// # Errors
+    ///
+    /// When the function did not declare `spec` or declared it with another
+    /// type.
+    pub fn remove<T: Value>(&mut self, spec: &ValueSpec<T>) -> Result<(), StateError> {
+        let index = self.index_of::<T>(spec.name())?;
+        let cell = &mut self.cells[index];
+        cell.value = None;
+        cell.dirty = true;
+        cell.foreign_type = None;
+        Ok(())
+    }
+
+    /// Whether the state currently has a value.
+    ///
+    /// # Errors
+    ///
+    /// When the function did not declare `spec` or declared it with another
+    /// type.
+    pub fn contains<T: Value>(&self, spec: &ValueSpec<T>) -> Result<bool, StateError> {
+        let index = self.index_of::<T>(spec.name())?;
+        Ok(self.cells[index].value.is_some())
+    }
+
+    /// The address whose state this is.
+    #[must_use]
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The values written or removed in this batch, in declaration order:
+    /// the spec and the final bytes (`None` when removed).
+    pub(crate) fn mutations(&self) -> impl Iterator<Item = (&StateSpec, Option<&Bytes>)> {
+        self.specs
+            .iter()
+            .zip(&self.cells)
+            .filter(|(_, cell)| cell.dirty)
+            .map(|(spec, cell)| (spec, cell.value.as_ref()))
+    }
+
+    fn index_of<T: Value>(&self, name: &str) -> Result<usize, StateError> {
+        let Some(index) = self.specs.iter().position(|s| s.name() == name) else {
+            return Err(StateError::new(StateErrorKind::Undeclared {
+                state: name.to_owned(),
+                address: self.address.clone(),
+            }));
+        };
+        let declared = self.specs[index].type_name();
+        let requested = T::type_name();
+        if *declared != requested {
+            return Err(StateError::new(StateErrorKind::WrongType {
+                state: name.to_owned(),
+                declared: declared.clone(),
+                requested,
+                address: self.address.clone(),
+            }));
+        }
+        Ok(index)
+    }
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (spec, cell) in self.specs.iter().zip(&self.cells) {
+            map.entry(&spec.name(), &cell.value.as_ref().map(Bytes::len));
+        }
+        map.finish()
+    }
+}
+
+/// A state access that the function's declaration does not allow, or a
+/// value that does not encode or decode. [`StateError::kind`] tells which.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StateError(Box<StateErrorKind>);
+
+impl StateError {
+    fn new(kind: StateErrorKind) -> Self {
+        Self(Box::new(kind))
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub fn kind(&self) -> &StateErrorKind {
+        &self.0
+    }
+}
+
+/// The kinds of [`StateError`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateErrorKind {
+    /// The function did not declare a state with this name.
+    #[error(
+        "state {state:?} is not declared by function {} (address {address}); add its ValueSpec to the function's spec",
+        address.function_type()
+    )]
+    Undeclared {
+        /// The state name used.
+        state: String,
+        /// The address being invoked.
+        address: Address,
+    },
+    /// The spec used has another value type than the declared one.
+    #[error(
+        "state {state:?} of function {} (address {address}) is declared with type {declared}, but was accessed as {requested}",
+        address.function_type()
+    )]
+    WrongType {
+        /// The state name.
+        state: String,
+        /// The declared value type.
+        declared: TypeName,
+        /// The type it was accessed as.
+        requested: TypeName,
+        /// The address being invoked.
+        address: Address,
+    },
+    /// The runtime holds a value of another type than the declared one.
+    #[error(
+        "state {state:?} of function {} (address {address}) holds a value of type {stored:?}, but is declared with type {declared}",
+        address.function_type()
+    )]
+    StoredTypeMismatch {
+        /// The state name.
+        state: String,
+        /// The declared value type.
+        declared: TypeName,
+        /// The typename the runtime sent.
+        stored: String,
+        /// The address being invoked.
+        address: Address,
+    },
+    /// The value could not be encoded or decoded.
+    #[error("state {state:?} of function {} (address {address})", address.function_type())]
+    Value {
+        /// The state name.
+        state: String,
+        /// The address being invoked.
+        address: Address,
+        /// The codec error.
+        #[source]
+        source: ValueError,
+    },
+}

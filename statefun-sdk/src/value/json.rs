@@ -1,0 +1,99 @@
+//! [`Json<T>`]: values encoded as UTF-8 JSON through serde.
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Value, ValueError};
+use crate::TypeName;
+
+/// A serde type with a fixed StateFun typename, encoded as JSON by
+/// [`Json<T>`].
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use statefun_sdk::{Json, JsonType, TypeName, Value};
+///
+/// #[derive(Debug, PartialEq, Serialize, Deserialize)]
+/// struct AddToCart { user_id: String, item_id: String, quantity: u32 }
+///
+/// impl JsonType for AddToCart {
+///     const TYPE_NAME: TypeName = TypeName::from_static("com.example.types/AddToCart");
+/// }
+///
+/// let msg = Json(AddToCart { user_id: "Kim".into(), item_id: "socks".into(), quantity: 2 });
+/// let bytes = msg.encode()?;
+/// assert_eq!(&bytes[..], br#"{"user_id":"Kim","item_id":"socks","quantity":2}"#);
+/// assert_eq!(Json::<AddToCart>::decode(&bytes)?, msg);
+/// # Ok::<(), statefun_sdk::ValueError>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no StateFun typename for `Json<{Self}>`",
+    note = "implement `statefun_sdk::JsonType` for it: `impl JsonType for {Self} {{ const TYPE_NAME: TypeName = TypeName::from_static(\"ns/Name\"); }}`"
+)]
+pub trait JsonType: Serialize + DeserializeOwned {
+    /// The typename carried with every value.
+    const TYPE_NAME: TypeName;
+}
+
+/// A value encoded as UTF-8 JSON (serde_json), under `T`'s typename.
+///
+/// Output is compact JSON. Other SDKs add whitespace (Python) or a trailing
+/// newline (Go); decoding tolerates both, so the bytes differ but the
+/// values agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    /// Unwraps the value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: JsonType> Value for Json<T> {
+    fn type_name() -> TypeName {
+        T::TYPE_NAME
+    }
+
+    fn encode(&self) -> Result<Bytes, ValueError> {
+        serde_json::to_vec(&self.0)
+            .map(Bytes::from)
+            .map_err(|e| ValueError::encode(T::TYPE_NAME, e))
+    }
+
+    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+        serde_json::from_slice(bytes)
+            .map(Json)
+            .map_err(|e| ValueError::decode(T::TYPE_NAME, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Items(BTreeMap<String, u32>);
+
+    impl JsonType for Items {
+        const TYPE_NAME: TypeName = TypeName::from_static("com.example.types/ItemsInCart");
+    }
+
+    #[test]
+    fn decodes_other_sdks_spacing_and_newlines() {
+        let python = Bytes::from_static(b"{\"socks\": 2, \"hat\": 1}");
+        let go = Bytes::from_static(b"{\"socks\":2,\"hat\":1}\n");
+        let a = Json::<Items>::decode(&python).unwrap();
+        let b = Json::<Items>::decode(&go).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.0.0["socks"], 2);
+    }
+
+    #[test]
+    fn invalid_json_names_the_type() {
+        let err = Json::<Items>::decode(&Bytes::from_static(b"{")).unwrap_err();
+        assert!(err.to_string().contains("com.example.types/ItemsInCart"), "{err}");
+    }
+}

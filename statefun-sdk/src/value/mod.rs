@@ -1,0 +1,243 @@
+//! Typed values: the [`Value`] trait that ties a Rust type to a StateFun
+//! typename and a codec, the built-in `io.statefun.types/*` types, and
+//! [`TypedBytes`] for payloads handled as raw bytes.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+use crate::TypeName;
+
+#[cfg(feature = "json")]
+mod json;
+mod primitive;
+#[cfg(feature = "protobuf")]
+mod protobuf;
+
+#[cfg(feature = "json")]
+pub use json::{Json, JsonType};
+pub use primitive::{BOOL_TYPE, DOUBLE_TYPE, FLOAT_TYPE, INT_TYPE, LONG_TYPE, STRING_TYPE};
+#[cfg(feature = "protobuf")]
+pub use protobuf::Protobuf;
+
+/// A boxed error from a codec.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A Rust type that is a StateFun value type: a typename plus a codec.
+///
+/// Every message argument, state value and egress payload is a typed value
+/// on the wire: the typename of its logical type and its bytes. The SDK
+/// implements this trait for the built-in types (`bool`, `i32`, `i64`,
+/// `f32`, `f64`, `String`, encoded exactly as `io.statefun.types/*`), for
+/// [`Json<T>`] (feature `json`) and for `Protobuf<T>` (feature `protobuf`).
+///
+/// Implement it by hand for any other encoding:
+///
+/// ```
+/// use bytes::Bytes;
+/// use statefun_sdk::{TypeName, Value, ValueError};
+///
+/// /// Plain UTF-8 text, as a Kafka ingress would deliver it.
+/// #[derive(Debug, PartialEq)]
+/// struct Utf8Text(String);
+///
+/// impl Value for Utf8Text {
+///     fn type_name() -> TypeName {
+///         TypeName::from_static("com.example.types/utf8-text")
+///     }
+///     fn encode(&self) -> Result<Bytes, ValueError> {
+///         Ok(Bytes::copy_from_slice(self.0.as_bytes()))
+///     }
+///     fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+///         String::from_utf8(bytes.to_vec())
+///             .map(Utf8Text)
+///             .map_err(|e| ValueError::decode(Self::type_name(), e))
+///     }
+/// }
+///
+/// let bytes = Utf8Text("hi".into()).encode()?;
+/// assert_eq!(Utf8Text::decode(&bytes)?, Utf8Text("hi".into()));
+/// # Ok::<(), ValueError>(())
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a StateFun value type",
+    label = "this type has no StateFun typename and codec",
+    note = "implement `statefun_sdk::Value` for it, or wrap a serde type in `statefun_sdk::Json<T>` (after implementing `JsonType`)"
+)]
+pub trait Value: Sized {
+    /// The typename of this type, sent with every encoded value.
+    fn type_name() -> TypeName;
+
+    /// Encodes a value.
+    ///
+    /// # Errors
+    ///
+    /// When the codec cannot encode the value.
+    fn encode(&self) -> Result<Bytes, ValueError>;
+
+    /// Decodes a value. `bytes` is shared with the request, so a type that
+    /// keeps bytes can clone them without copying.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not a valid encoding.
+    fn decode(bytes: &Bytes) -> Result<Self, ValueError>;
+}
+
+/// A typed value handled as raw bytes: a typename and the encoded bytes.
+///
+/// Useful for payloads the SDK does not decode, such as Kafka ingress
+/// records with a user-chosen `valueType`, or to forward a message
+/// unchanged.
+///
+/// ```
+/// use bytes::Bytes;
+/// use statefun_sdk::{TypeName, TypedBytes};
+///
+/// let raw = TypedBytes::new(TypeName::from_static("com.example/csv"), Bytes::from_static(b"a,b"));
+/// assert_eq!(raw.type_name().as_str(), "com.example/csv");
+/// assert_eq!(&raw.bytes()[..], b"a,b");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct TypedBytes {
+    type_name: TypeName,
+    bytes: Bytes,
+}
+
+impl TypedBytes {
+    /// Pairs a typename with already-encoded bytes.
+    #[must_use]
+    pub fn new(type_name: TypeName, bytes: Bytes) -> Self {
+        Self { type_name, bytes }
+    }
+
+    /// Encodes `value` with its type's codec.
+    ///
+    /// # Errors
+    ///
+    /// When the codec fails.
+    ///
+    /// ```
+    /// use statefun_sdk::TypedBytes;
+    ///
+    /// let v = TypedBytes::encode(&42_i32)?;
+    /// assert_eq!(v.type_name().as_str(), "io.statefun.types/int");
+    /// assert_eq!(&v.bytes()[..], &[0x0d, 42, 0, 0, 0]);
+    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// ```
+    pub fn encode<T: Value>(value: &T) -> Result<Self, ValueError> {
+        Ok(Self { type_name: T::type_name(), bytes: value.encode()? })
+    }
+
+    /// The typename.
+    #[must_use]
+    pub fn type_name(&self) -> &TypeName {
+        &self.type_name
+    }
+
+    /// The encoded bytes.
+    #[must_use]
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// Splits into typename and bytes.
+    #[must_use]
+    pub fn into_parts(self) -> (TypeName, Bytes) {
+        (self.type_name, self.bytes)
+    }
+}
+
+impl fmt::Debug for TypedBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TypedBytes")
+            .field("type_name", &self.type_name.as_str())
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Anything that can become the payload of a message or egress record: a
+/// reference to a [`Value`], [`TypedBytes`], a received
+/// [`Message`](crate::Message) (forwarded unchanged), or a Kafka or Kinesis
+/// record.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent as a StateFun payload",
+    note = "pass a reference to a `statefun_sdk::Value` (for example `&42_i32`), a `TypedBytes`, or an egress record"
+)]
+pub trait IntoTypedBytes {
+    /// Encodes the payload.
+    ///
+    /// # Errors
+    ///
+    /// When encoding fails.
+    fn into_typed_bytes(self) -> Result<TypedBytes, ValueError>;
+}
+
+impl<T: Value> IntoTypedBytes for &T {
+    fn into_typed_bytes(self) -> Result<TypedBytes, ValueError> {
+        TypedBytes::encode(self)
+    }
+}
+
+impl IntoTypedBytes for TypedBytes {
+    fn into_typed_bytes(self) -> Result<TypedBytes, ValueError> {
+        Ok(self)
+    }
+}
+
+impl IntoTypedBytes for &TypedBytes {
+    fn into_typed_bytes(self) -> Result<TypedBytes, ValueError> {
+        Ok(self.clone())
+    }
+}
+
+/// A value could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// The codec failed to encode a value.
+    #[error("cannot encode a value of type {type_name}")]
+    Encode {
+        /// The value's type.
+        type_name: TypeName,
+        /// What the codec reported.
+        #[source]
+        source: BoxError,
+    },
+    /// The bytes are not a valid encoding of the type.
+    #[error("cannot decode a value of type {type_name}")]
+    Decode {
+        /// The type being decoded.
+        type_name: TypeName,
+        /// What the codec reported.
+        #[source]
+        source: BoxError,
+    },
+    /// The value carries a different typename than the one asked for.
+    #[error("expected a value of type {expected}, but it has type {actual:?}")]
+    TypeMismatch {
+        /// The typename asked for.
+        expected: TypeName,
+        /// The typename the value carries.
+        actual: String,
+    },
+    /// The message carries no value at all (`has_value` is false).
+    #[error("expected a value of type {expected}, but the message carries no value")]
+    Missing {
+        /// The typename asked for.
+        expected: TypeName,
+    },
+}
+
+impl ValueError {
+    /// An encoding failure of a value of `type_name`.
+    pub fn encode(type_name: TypeName, source: impl Into<BoxError>) -> Self {
+        Self::Encode { type_name, source: source.into() }
+    }
+
+    /// A decoding failure of a value of `type_name`.
+    pub fn decode(type_name: TypeName, source: impl Into<BoxError>) -> Self {
+        Self::Decode { type_name, source: source.into() }
+    }
+}

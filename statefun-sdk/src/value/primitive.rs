@@ -1,0 +1,242 @@
+//! The built-in `io.statefun.types/*` types, byte-compatible with every
+//! official SDK.
+//!
+//! Each value is the serialized one-field protobuf wrapper of
+//! `io.statefun.sdk.types`. Encoding is canonical: the default value (zero,
+//! `false`, `""`, and `-0.0` as the Python SDK does) encodes to zero bytes.
+//! Decoding uses a real protobuf parser, so empty input gives the default
+//! value and unknown fields are ignored.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use prost::Message as _;
+use statefun_proto::types::{
+    BooleanWrapper, DoubleWrapper, FloatWrapper, IntWrapper, LongWrapper, StringWrapper,
+};
+
+use super::{Value, ValueError};
+use crate::TypeName;
+
+/// `io.statefun.types/bool`, the type of `bool`.
+pub const BOOL_TYPE: TypeName = TypeName::from_static("io.statefun.types/bool");
+/// `io.statefun.types/int`, the type of `i32`.
+pub const INT_TYPE: TypeName = TypeName::from_static("io.statefun.types/int");
+/// `io.statefun.types/long`, the type of `i64`.
+pub const LONG_TYPE: TypeName = TypeName::from_static("io.statefun.types/long");
+/// `io.statefun.types/float`, the type of `f32`.
+pub const FLOAT_TYPE: TypeName = TypeName::from_static("io.statefun.types/float");
+/// `io.statefun.types/double`, the type of `f64`.
+pub const DOUBLE_TYPE: TypeName = TypeName::from_static("io.statefun.types/double");
+/// `io.statefun.types/string`, the type of `String`.
+pub const STRING_TYPE: TypeName = TypeName::from_static("io.statefun.types/string");
+
+/// Field 1 with wire type 0 (varint).
+const TAG_VARINT: u8 = 0x08;
+/// Field 1 with wire type 1 (64-bit).
+const TAG_FIXED64: u8 = 0x09;
+/// Field 1 with wire type 2 (length-delimited).
+const TAG_LEN: u8 = 0x0a;
+/// Field 1 with wire type 5 (32-bit).
+const TAG_FIXED32: u8 = 0x0d;
+
+fn fixed32(bytes: [u8; 4]) -> Bytes {
+    let mut out = BytesMut::with_capacity(5);
+    out.put_u8(TAG_FIXED32);
+    out.put_slice(&bytes);
+    out.freeze()
+}
+
+fn fixed64(bytes: [u8; 8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(9);
+    out.put_u8(TAG_FIXED64);
+    out.put_slice(&bytes);
+    out.freeze()
+}
+
+macro_rules! decode_wrapper {
+    ($wrapper:ty, $type_name:expr, $bytes:expr) => {
+        <$wrapper>::decode(&$bytes[..])
+            .map(|w| w.value)
+            .map_err(|e| ValueError::decode($type_name, e))
+    };
+}
+
+impl Value for bool {
+    fn type_name() -> TypeName {
+        BOOL_TYPE
+    }
+
+    fn encode(&self) -> Result<Bytes, ValueError> {
+        Ok(if *self { Bytes::from_static(&[TAG_VARINT, 1]) } else { Bytes::new() })
+    }
+
+    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+        decode_wrapper!(BooleanWrapper, BOOL_TYPE, bytes)
+    }
+}
+
+impl Value for i32 {
+    fn type_name() -> TypeName {
+        INT_TYPE
+    }
+
+    fn encode(&self) -> Result<Bytes, ValueError> {
+        Ok(if *self == 0 { Bytes::new() } else { fixed32(self.to_le_bytes()) })
+    }
+
+    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+        decode_wrapper!(IntWrapper, INT_TYPE, bytes)
+    }
+}
+
+impl Value for i64 {
+    fn type_name() -> TypeName {
+        LONG_TYPE
+    }
+
+    fn encode(&self) -> Result<Bytes, ValueError> {
+        Ok(if *self == 0 { Bytes::new() } else { fixed64(self.to_le_bytes()) })
+    }
+
+    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+        decode_wrapper!(LongWrapper, LONG_TYPE, bytes)
+    }
+}
+
+impl Value for f32 {
+    fn type_name() -> TypeName {
+        FLOAT_TYPE
+    }
+
+    fn encode(&self) -> Result<Bytes, ValueError> {
+        // `-0.0 == 0.0`: both encode as the default, as the Python SDK does.
+        Ok(if *self == 0.0 { Bytes::new() } else { fixed32(self.to_le_bytes()) })
+    }
+
+    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+        decode_wrapper!(FloatWrapper, FLOAT_TYPE, bytes)
+    }
+}
+
+impl Value for f64 {
+    fn type_name() -> TypeName {
+        DOUBLE_TYPE
+    }
+
+    fn encode(&self) -> Result<Bytes, ValueError> {
+        Ok(if *self == 0.0 { Bytes::new() } else { fixed64(self.to_le_bytes()) })
+    }
+
+    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+        decode_wrapper!(DoubleWrapper, DOUBLE_TYPE, bytes)
+    }
+}
+
+impl Value for String {
+    fn type_name() -> TypeName {
+        STRING_TYPE
+    }
+
+    fn encode(&self) -> Result<Bytes, ValueError> {
+        if self.is_empty() {
+            return Ok(Bytes::new());
+        }
+        let mut out = BytesMut::with_capacity(1 + 5 + self.len());
+        out.put_u8(TAG_LEN);
+        prost::encoding::encode_varint(self.len() as u64, &mut out);
+        out.put_slice(self.as_bytes());
+        Ok(out.freeze())
+    }
+
+    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+        decode_wrapper!(StringWrapper, STRING_TYPE, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Value;
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    fn enc<T: Value>(v: T) -> Bytes {
+        v.encode().unwrap()
+    }
+
+    fn round_trip<T: Value + PartialEq + std::fmt::Debug>(v: &T) {
+        let bytes = v.encode().unwrap();
+        assert_eq!(&T::decode(&bytes).unwrap(), v);
+    }
+
+    #[test]
+    fn spec_examples_encode_exactly() {
+        assert_eq!(&enc(true)[..], &[0x08, 0x01]);
+        assert!(enc(false).is_empty());
+        assert_eq!(&enc(42_i32)[..], &[0x0d, 0x2a, 0, 0, 0]);
+        assert_eq!(&enc(-1_i32)[..], &[0x0d, 0xff, 0xff, 0xff, 0xff]);
+        assert!(enc(0_i32).is_empty());
+        assert_eq!(&enc(1_i64)[..], &[0x09, 1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&enc(1.5_f32)[..], &[0x0d, 0, 0, 0xc0, 0x3f]);
+        assert_eq!(&enc(1.5_f64)[..], &[0x09, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f]);
+        assert_eq!(&enc("hi".to_owned())[..], &[0x0a, 0x02, b'h', b'i']);
+        assert!(enc(String::new()).is_empty());
+    }
+
+    #[test]
+    fn decoding_is_tolerant() {
+        // Empty input is the default value.
+        assert_eq!(i32::decode(&Bytes::new()).unwrap(), 0);
+        assert_eq!(String::decode(&Bytes::new()).unwrap(), "");
+        assert!(!bool::decode(&Bytes::new()).unwrap());
+        // Unknown fields are skipped: field 2 varint 7, then the value.
+        let with_unknown = Bytes::from_static(&[0x10, 0x07, 0x0d, 0x2a, 0, 0, 0]);
+        assert_eq!(i32::decode(&with_unknown).unwrap(), 42);
+        // Explicit -0.0 as newer protobuf runtimes emit it.
+        let neg_zero = Bytes::from_static(&[0x0d, 0, 0, 0, 0x80]);
+        assert!(f32::decode(&neg_zero).unwrap().is_sign_negative());
+    }
+
+    #[test]
+    fn malformed_bytes_are_an_error_naming_the_type() {
+        let err = i32::decode(&Bytes::from_static(&[0x0d, 1])).unwrap_err();
+        assert!(err.to_string().contains("io.statefun.types/int"), "{err}");
+        // Raw UTF-8 is not a valid string wrapper.
+        let err = String::decode(&Bytes::from_static(b"plain text")).unwrap_err();
+        assert!(err.to_string().contains("io.statefun.types/string"), "{err}");
+    }
+
+    proptest! {
+        #[test]
+        fn int_round_trip(v in any::<i32>()) { round_trip(&v); }
+        #[test]
+        fn long_round_trip(v in any::<i64>()) { round_trip(&v); }
+        #[test]
+        fn bool_round_trip(v in any::<bool>()) { round_trip(&v); }
+        #[test]
+        fn string_round_trip(v in any::<String>()) { round_trip(&v); }
+        #[test]
+        fn float_round_trip(v in any::<f32>().prop_filter("NaN != NaN", |v| !v.is_nan())) {
+            let decoded = f32::decode(&enc(v)).unwrap();
+            prop_assert_eq!(decoded, v);
+        }
+        #[test]
+        fn double_round_trip(v in any::<f64>().prop_filter("NaN != NaN", |v| !v.is_nan())) {
+            let decoded = f64::decode(&enc(v)).unwrap();
+            prop_assert_eq!(decoded, v);
+        }
+        #[test]
+        fn nan_stays_nan(bits in any::<u64>()) {
+            let v = f64::from_bits(bits | 0x7ff0_0000_0000_0001);
+            prop_assert!(f64::decode(&enc(v)).unwrap().is_nan());
+        }
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..32)) {
+            let bytes = Bytes::from(bytes);
+            let _ = i32::decode(&bytes);
+            let _ = i64::decode(&bytes);
+            let _ = f32::decode(&bytes);
+            let _ = f64::decode(&bytes);
+            let _ = bool::decode(&bytes);
+            let _ = String::decode(&bytes);
+        }
+    }
+}
