@@ -35,7 +35,10 @@ impl Address {
     /// Makes the address of instance `id` of `function_type`.
     #[must_use]
     pub fn new(function_type: TypeName, id: impl Into<Arc<str>>) -> Self {
-        Self { function_type, id: id.into() }
+        Self {
+            function_type,
+            id: id.into(),
+        }
     }
 
     /// The function type.
@@ -70,10 +73,14 @@ impl FromStr for Address {
         let colon = s
             .find('/')
             .and_then(|slash| s[slash..].find(':').map(|c| slash + c))
-            .ok_or_else(|| AddressError { input: s.to_owned(), source: None })?;
-        let function_type = s[..colon]
-            .parse::<TypeName>()
-            .map_err(|e| AddressError { input: s.to_owned(), source: Some(e) })?;
+            .ok_or_else(|| AddressError {
+                input: s.to_owned(),
+                source: None,
+            })?;
+        let function_type = s[..colon].parse::<TypeName>().map_err(|e| AddressError {
+            input: s.to_owned(),
+            source: Some(e),
+        })?;
         Ok(Self::new(function_type, &s[colon + 1..]))
     }
 }
@@ -87,7 +94,11 @@ pub struct AddressError {
 
 impl fmt::Display for AddressError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid address {:?}: expected <namespace>/<name>:<id>", self.input)
+        write!(
+            f,
+            "invalid address {:?}: expected <namespace>/<name>:<id>",
+            self.input
+        )
     }
 }
 
@@ -117,7 +128,10 @@ mod tests {
     fn rejects_addresses_without_type_or_id() {
         for bad in ["", "cart", "ns/cart", "/cart:x", "ns/:x"] {
             let err = bad.parse::<Address>().unwrap_err();
-            assert!(err.to_string().contains("<namespace>/<name>:<id>"), "{bad:?}");
+            assert!(
+                err.to_string().contains("<namespace>/<name>:<id>"),
+                "{bad:?}"
+            );
         }
     }
 

@@ -61,7 +61,12 @@ pub(crate) enum Delayed {
 
 impl Context {
     pub(crate) fn new(address: Address, storage: Storage) -> Self {
-        Self { address, caller: None, storage, effects: Effects::default() }
+        Self {
+            address,
+            caller: None,
+            storage,
+            effects: Effects::default(),
+        }
     }
 
     pub(crate) fn set_caller(&mut self, caller: Option<Address>) {
@@ -170,7 +175,12 @@ impl Context {
         let delay_ms =
             i64::try_from(delay.as_millis()).map_err(|_| SendError::DelayOutOfRange { delay })?;
         let value = value.into_typed_bytes()?;
-        self.effects.delayed.push(Delayed::Send { delay_ms, target, value, token });
+        self.effects.delayed.push(Delayed::Send {
+            delay_ms,
+            target,
+            value,
+            token,
+        });
         Ok(())
     }
 }

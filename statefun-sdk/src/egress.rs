@@ -86,7 +86,11 @@ impl KafkaRecord {
     /// A record for `topic` with `value` as its bytes and no key.
     #[must_use]
     pub fn new(topic: impl Into<String>, value: impl Into<Bytes>) -> Self {
-        Self { topic: topic.into(), key: None, value: value.into() }
+        Self {
+            topic: topic.into(),
+            key: None,
+            value: value.into(),
+        }
     }
 
     /// Sets the key (written as UTF-8). An empty key means no key.
@@ -118,7 +122,10 @@ impl KafkaRecord {
 impl IntoTypedBytes for KafkaRecord {
     fn into_typed_bytes(self) -> Result<TypedBytes, ValueError> {
         if self.topic.is_empty() {
-            return Err(ValueError::encode(KAFKA_RECORD_TYPE, "the Kafka record has an empty topic"));
+            return Err(ValueError::encode(
+                KAFKA_RECORD_TYPE,
+                "the Kafka record has an empty topic",
+            ));
         }
         let bytes = protocol::encode_kafka_record(
             self.key.as_deref().unwrap_or_default(),
@@ -199,7 +206,10 @@ impl KinesisRecord {
 impl IntoTypedBytes for KinesisRecord {
     fn into_typed_bytes(self) -> Result<TypedBytes, ValueError> {
         if self.stream.is_empty() {
-            return Err(ValueError::encode(KINESIS_RECORD_TYPE, "the Kinesis record has an empty stream"));
+            return Err(ValueError::encode(
+                KINESIS_RECORD_TYPE,
+                "the Kinesis record has an empty stream",
+            ));
         }
         if self.partition_key.is_empty() {
             return Err(ValueError::encode(
@@ -231,7 +241,10 @@ mod tests {
 
     #[test]
     fn kafka_record_encoding_is_the_protobuf_message() {
-        let typed = KafkaRecord::new("t", "v").with_key("k").into_typed_bytes().unwrap();
+        let typed = KafkaRecord::new("t", "v")
+            .with_key("k")
+            .into_typed_bytes()
+            .unwrap();
         assert_eq!(typed.type_name(), &KAFKA_RECORD_TYPE);
         // key = 1, value_bytes = 2, topic = 3, in field order.
         assert_eq!(&typed.bytes()[..], b"\x0a\x01k\x12\x01v\x1a\x01t");

@@ -80,7 +80,9 @@ pub struct FunctionError {
 impl FunctionError {
     /// An error with a message and no cause.
     pub fn msg(message: impl fmt::Display) -> Self {
-        Self { inner: message.to_string().into() }
+        Self {
+            inner: message.to_string().into(),
+        }
     }
 
     /// The underlying error.
@@ -92,7 +94,9 @@ impl FunctionError {
 
 impl<E: Into<crate::BoxError>> From<E> for FunctionError {
     fn from(error: E) -> Self {
-        Self { inner: error.into() }
+        Self {
+            inner: error.into(),
+        }
     }
 }
 
@@ -120,7 +124,11 @@ pub struct FunctionSpec {
 impl FunctionSpec {
     /// Starts declaring the function type `type_name`.
     pub fn builder(type_name: TypeName) -> FunctionSpecBuilder {
-        FunctionSpecBuilder { type_name, states: Vec::new(), error: None }
+        FunctionSpecBuilder {
+            type_name,
+            states: Vec::new(),
+            error: None,
+        }
     }
 
     /// The function type.
@@ -198,7 +206,9 @@ impl FunctionSpecBuilder {
             return Err(error);
         }
         if !self.type_name.has_single_slash() {
-            return Err(SpecError::FunctionTypeNotSingleSlash { function_type: self.type_name });
+            return Err(SpecError::FunctionTypeNotSingleSlash {
+                function_type: self.type_name,
+            });
         }
         Ok(FunctionSpec {
             type_name: self.type_name,

@@ -68,7 +68,9 @@ impl RequestReplyHandler {
     /// A handler serving `functions`.
     #[must_use]
     pub fn new(functions: Functions) -> Self {
-        Self { functions: Arc::new(functions) }
+        Self {
+            functions: Arc::new(functions),
+        }
     }
 
     /// The functions this handler serves.
@@ -85,10 +87,11 @@ impl RequestReplyHandler {
     /// failed or panicked; see [`HandlerError`]. No error is a partial
     /// result: the runtime should retry the whole batch.
     pub async fn handle(&self, request: Bytes) -> Result<Bytes, HandlerError> {
-        let batch = protocol::decode_batch(request).map_err(|m| HandlerError::MalformedRequest {
-            reason: m.reason.into(),
-            source: m.source.map(|e| Box::new(e) as BoxError),
-        })?;
+        let batch =
+            protocol::decode_batch(request).map_err(|m| HandlerError::MalformedRequest {
+                reason: m.reason.into(),
+                source: m.source.map(|e| Box::new(e) as BoxError),
+            })?;
         let target = batch.target;
         let Some(spec) = self.functions.lookup(&target.namespace, &target.name) else {
             return Err(HandlerError::UnknownFunction {
@@ -103,14 +106,18 @@ impl RequestReplyHandler {
         let received = |name: &str| {
             let state = states.iter().find(|s| s.name == name)?;
             Some(state.value.as_ref().and_then(|v| {
-                v.bytes.as_ref().map(|bytes| (v.type_name.as_str(), bytes.clone()))
+                v.bytes
+                    .as_ref()
+                    .map(|bytes| (v.type_name.as_str(), bytes.clone()))
             }))
         };
         let storage = match Storage::resolve(spec.shared_states(), address.clone(), received) {
             Ok(storage) => storage,
             Err(missing) => {
                 let states = spec.states();
-                return Ok(protocol::encode_incomplete(missing.iter().map(|&i| &states[i])));
+                return Ok(protocol::encode_incomplete(
+                    missing.iter().map(|&i| &states[i]),
+                ));
             }
         };
 
@@ -118,12 +125,14 @@ impl RequestReplyHandler {
         let mut ctx = Context::new(address.clone(), storage);
         for (index, invocation) in batch.invocations.into_iter().enumerate() {
             let caller = match invocation.caller {
-                Some(caller) if !caller.is_empty() => Some(self.caller_address(caller).map_err(
-                    |reason| HandlerError::MalformedRequest {
-                        reason: format!("invocation {index} of {address}: {reason}"),
-                        source: None,
-                    },
-                )?),
+                Some(caller) if !caller.is_empty() => {
+                    Some(self.caller_address(caller).map_err(|reason| {
+                        HandlerError::MalformedRequest {
+                            reason: format!("invocation {index} of {address}: {reason}"),
+                            source: None,
+                        }
+                    })?)
+                }
                 _ => None,
             };
             ctx.set_caller(caller);
@@ -171,7 +180,9 @@ impl RequestReplyHandler {
 
 impl fmt::Debug for RequestReplyHandler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequestReplyHandler").field("functions", &self.functions).finish()
+        f.debug_struct("RequestReplyHandler")
+            .field("functions", &self.functions)
+            .finish()
     }
 }
 
@@ -266,5 +277,9 @@ fn list(types: &[TypeName]) -> String {
     if types.is_empty() {
         return "none".to_owned();
     }
-    types.iter().map(TypeName::as_str).collect::<Vec<_>>().join(", ")
+    types
+        .iter()
+        .map(TypeName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -110,17 +110,15 @@ pub use state::{
     Expiration, NameProblem, SpecError, StateError, StateErrorKind, StateSpec, Storage, ValueSpec,
 };
 pub use typename::{TypeName, TypeNameError};
-#[cfg(feature = "json")]
-#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
-pub use value::{Json, JsonType};
 #[cfg(feature = "protobuf")]
 #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
 pub use value::Protobuf;
 pub use value::{BoxError, IntoTypedBytes, TypedBytes, Value, ValueError};
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+pub use value::{Json, JsonType};
 
 /// The typenames of the built-in types, `io.statefun.types/*`.
 pub mod types {
-    pub use crate::value::{
-        BOOL_TYPE, DOUBLE_TYPE, FLOAT_TYPE, INT_TYPE, LONG_TYPE, STRING_TYPE,
-    };
+    pub use crate::value::{BOOL_TYPE, DOUBLE_TYPE, FLOAT_TYPE, INT_TYPE, LONG_TYPE, STRING_TYPE};
 }

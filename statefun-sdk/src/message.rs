@@ -35,7 +35,11 @@ impl Message {
     /// A message for `target` carrying `type_name` and `value` as received;
     /// `None` when the sender set no value.
     pub(crate) fn new(target: Address, type_name: String, value: Option<Bytes>) -> Self {
-        Self { target, type_name, value }
+        Self {
+            target,
+            type_name,
+            value,
+        }
     }
 
     /// The address the message was delivered to (the function's own).
@@ -65,10 +69,13 @@ impl Message {
     pub fn decode<T: Value>(&self) -> Result<T, ValueError> {
         let expected = T::type_name();
         if self.type_name != expected.as_str() {
-            return Err(ValueError::TypeMismatch { expected, actual: self.type_name.clone() });
+            return Err(ValueError::TypeMismatch {
+                expected,
+                actual: self.type_name.clone(),
+            });
         }
         match &self.value {
-            Some(bytes) => T::decode(bytes),
+            Some(bytes) => T::from_bytes(bytes),
             None => Err(ValueError::Missing { expected }),
         }
     }
@@ -117,7 +124,11 @@ impl CancellationToken {
     /// When `token` is empty.
     pub fn new(token: impl Into<String>) -> Result<Self, EmptyTokenError> {
         let token = token.into();
-        if token.is_empty() { Err(EmptyTokenError) } else { Ok(Self(token)) }
+        if token.is_empty() {
+            Err(EmptyTokenError)
+        } else {
+            Ok(Self(token))
+        }
     }
 
     /// The token text.
@@ -172,7 +183,8 @@ mod tests {
         assert_eq!(m.decode::<i32>().unwrap(), 7);
         let err = m.decode::<String>().unwrap_err();
         assert!(
-            err.to_string().contains("expected a value of type io.statefun.types/string"),
+            err.to_string()
+                .contains("expected a value of type io.statefun.types/string"),
             "{err}"
         );
     }

@@ -67,11 +67,18 @@ pub(crate) struct Malformed {
 }
 
 fn address_from_wire(a: wire::Address) -> WireAddress {
-    WireAddress { namespace: a.namespace, name: a.r#type, id: a.id }
+    WireAddress {
+        namespace: a.namespace,
+        name: a.r#type,
+        id: a.id,
+    }
 }
 
 fn value_from_wire(v: wire::TypedValue) -> WireValue {
-    WireValue { type_name: v.typename, bytes: v.has_value.then_some(v.value) }
+    WireValue {
+        type_name: v.typename,
+        bytes: v.has_value.then_some(v.value),
+    }
 }
 
 /// Decodes a `ToFunction`. Bytes fields are slices of `body`, not copies.
@@ -81,17 +88,26 @@ pub(crate) fn decode_batch(body: Bytes) -> Result<Batch, Malformed> {
         source: Some(e),
     })?;
     let Some(to_function::Request::Invocation(batch)) = request.request else {
-        return Err(Malformed { reason: "the ToFunction carries no invocation batch", source: None });
+        return Err(Malformed {
+            reason: "the ToFunction carries no invocation batch",
+            source: None,
+        });
     };
     let Some(target) = batch.target else {
-        return Err(Malformed { reason: "the invocation batch has no target address", source: None });
+        return Err(Malformed {
+            reason: "the invocation batch has no target address",
+            source: None,
+        });
     };
     Ok(Batch {
         target: address_from_wire(target),
         states: batch
             .state
             .into_iter()
-            .map(|s| WireState { name: s.state_name, value: s.state_value.map(value_from_wire) })
+            .map(|s| WireState {
+                name: s.state_name,
+                value: s.state_value.map(value_from_wire),
+            })
             .collect(),
         invocations: batch
             .invocations
@@ -99,7 +115,10 @@ pub(crate) fn decode_batch(body: Bytes) -> Result<Batch, Malformed> {
             .map(|i| WireInvocation {
                 caller: i.caller.map(address_from_wire),
                 argument: i.argument.map_or(
-                    WireValue { type_name: String::new(), bytes: None },
+                    WireValue {
+                        type_name: String::new(),
+                        bytes: None,
+                    },
                     value_from_wire,
                 ),
             })
@@ -117,11 +136,20 @@ fn address_to_wire(a: &Address) -> wire::Address {
 
 fn value_to_wire(v: TypedBytes) -> wire::TypedValue {
     let (type_name, value) = v.into_parts();
-    wire::TypedValue { typename: type_name.as_str().to_owned(), has_value: true, value }
+    wire::TypedValue {
+        typename: type_name.as_str().to_owned(),
+        has_value: true,
+        value,
+    }
 }
 
 fn encode(response: from_function::Response) -> Bytes {
-    Bytes::from(FromFunction { response: Some(response) }.encode_to_vec())
+    Bytes::from(
+        FromFunction {
+            response: Some(response),
+        }
+        .encode_to_vec(),
+    )
 }
 
 /// `IncompleteInvocationContext` listing `missing`, each with its type and
@@ -148,9 +176,9 @@ pub(crate) fn encode_incomplete<'a>(missing: impl Iterator<Item = &'a StateSpec>
             }
         })
         .collect();
-    encode(from_function::Response::IncompleteInvocationContext(IncompleteInvocationContext {
-        missing_values,
-    }))
+    encode(from_function::Response::IncompleteInvocationContext(
+        IncompleteInvocationContext { missing_values },
+    ))
 }
 
 /// The `InvocationResponse` of a batch: messages, delayed messages and
@@ -187,7 +215,12 @@ pub(crate) fn encode_result(effects: Effects, storage: &Storage) -> Bytes {
         .delayed
         .into_iter()
         .map(|delayed| match delayed {
-            Delayed::Send { delay_ms, target, value, token } => DelayedInvocation {
+            Delayed::Send {
+                delay_ms,
+                target,
+                value,
+                token,
+            } => DelayedInvocation {
                 delay_in_ms: delay_ms,
                 target: Some(address_to_wire(&target)),
                 argument: Some(value_to_wire(value)),
@@ -210,19 +243,25 @@ pub(crate) fn encode_result(effects: Effects, storage: &Storage) -> Bytes {
             argument: Some(value_to_wire(value)),
         })
         .collect();
-    encode(from_function::Response::InvocationResult(InvocationResponse {
-        state_mutations,
-        outgoing_messages,
-        delayed_invocations,
-        outgoing_egresses,
-    }))
+    encode(from_function::Response::InvocationResult(
+        InvocationResponse {
+            state_mutations,
+            outgoing_messages,
+            delayed_invocations,
+            outgoing_egresses,
+        },
+    ))
 }
 
 /// A `KafkaProducerRecord`; an empty key is omitted on the wire.
 pub(crate) fn encode_kafka_record(key: &str, value: Bytes, topic: &str) -> Bytes {
     Bytes::from(
-        KafkaProducerRecord { key: key.to_owned(), value_bytes: value, topic: topic.to_owned() }
-            .encode_to_vec(),
+        KafkaProducerRecord {
+            key: key.to_owned(),
+            value_bytes: value,
+            topic: topic.to_owned(),
+        }
+        .encode_to_vec(),
     )
 }
 

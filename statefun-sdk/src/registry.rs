@@ -50,7 +50,9 @@ impl Functions {
     pub fn register(&mut self, spec: FunctionSpec) -> Result<(), RegistryError> {
         let type_name = spec.type_name().clone();
         if self.sorted.contains_key(&type_name) {
-            return Err(RegistryError::DuplicateFunction { function_type: type_name });
+            return Err(RegistryError::DuplicateFunction {
+                function_type: type_name,
+            });
         }
         let spec = Arc::new(spec);
         self.by_namespace
@@ -80,7 +82,10 @@ impl Functions {
     /// The function registered for the type `namespace`/`name`.
     #[must_use]
     pub fn lookup(&self, namespace: &str, name: &str) -> Option<&FunctionSpec> {
-        self.by_namespace.get(namespace)?.get(name).map(|spec| &**spec)
+        self.by_namespace
+            .get(namespace)?
+            .get(name)
+            .map(|spec| &**spec)
     }
 
     /// The registered function types, in order.

@@ -64,12 +64,17 @@ impl TypeName {
     #[must_use]
     pub const fn from_static(full: &'static str) -> Self {
         match split_index(full) {
-            Ok(split) => Self { full: Repr::Static(full), split },
+            Ok(split) => Self {
+                full: Repr::Static(full),
+                split,
+            },
             Err(TypeNameErrorKind::MissingSlash) => {
                 panic!("a type name has the form <namespace>/<name>; this one has no `/`")
             }
             Err(TypeNameErrorKind::EmptyNamespace) => {
-                panic!("a type name has the form <namespace>/<name>; this one has an empty namespace")
+                panic!(
+                    "a type name has the form <namespace>/<name>; this one has an empty namespace"
+                )
             }
             Err(TypeNameErrorKind::EmptyName | TypeNameErrorKind::SlashInName) => {
                 panic!("a type name has the form <namespace>/<name>; this one has an empty name")
@@ -102,13 +107,19 @@ impl TypeName {
             None
         };
         if let Some(kind) = kind {
-            return Err(TypeNameError { input: format!("{namespace}/{name}"), kind });
+            return Err(TypeNameError {
+                input: format!("{namespace}/{name}"),
+                kind,
+            });
         }
         let mut full = String::with_capacity(namespace.len() + 1 + name.len());
         full.push_str(namespace);
         full.push('/');
         full.push_str(name);
-        Ok(Self { full: Repr::Shared(full.into()), split: namespace.len() })
+        Ok(Self {
+            full: Repr::Shared(full.into()),
+            split: namespace.len(),
+        })
     }
 
     /// The namespace: everything before the last `/`.
@@ -186,8 +197,14 @@ impl FromStr for TypeName {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match split_index(s) {
-            Ok(split) => Ok(Self { full: Repr::Shared(s.into()), split }),
-            Err(kind) => Err(TypeNameError { input: s.to_owned(), kind }),
+            Ok(split) => Ok(Self {
+                full: Repr::Shared(s.into()),
+                split,
+            }),
+            Err(kind) => Err(TypeNameError {
+                input: s.to_owned(),
+                kind,
+            }),
         }
     }
 }
@@ -205,7 +222,10 @@ impl TryFrom<String> for TypeName {
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
         match split_index(&value) {
-            Ok(split) => Ok(Self { full: Repr::Shared(value.into()), split }),
+            Ok(split) => Ok(Self {
+                full: Repr::Shared(value.into()),
+                split,
+            }),
             Err(kind) => Err(TypeNameError { input: value, kind }),
         }
     }

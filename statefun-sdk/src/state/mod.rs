@@ -64,7 +64,11 @@ impl<T> ValueSpec<T> {
                 panic!("`batch` is reserved by the runtime and cannot name a state")
             }
         }
-        Self { name: Cow::Borrowed(name), expiration: Expiration::Never, _type: PhantomData }
+        Self {
+            name: Cow::Borrowed(name),
+            expiration: Expiration::Never,
+            _type: PhantomData,
+        }
     }
 
     /// Declares a value whose name is only known at run time.
@@ -137,16 +141,27 @@ impl<T: Value> ValueSpec<T> {
         }
         if let Some(ttl) = self.expiration.ttl() {
             if i64::try_from(ttl.as_millis()).is_err() {
-                return Err(SpecError::ExpirationOutOfRange { name: self.name.to_string(), ttl });
+                return Err(SpecError::ExpirationOutOfRange {
+                    name: self.name.to_string(),
+                    ttl,
+                });
             }
         }
-        Ok(StateSpec { name: self.name.clone(), type_name, expiration: self.expiration })
+        Ok(StateSpec {
+            name: self.name.clone(),
+            type_name,
+            expiration: self.expiration,
+        })
     }
 }
 
 impl<T> Clone for ValueSpec<T> {
     fn clone(&self) -> Self {
-        Self { name: self.name.clone(), expiration: self.expiration, _type: PhantomData }
+        Self {
+            name: self.name.clone(),
+            expiration: self.expiration,
+            _type: PhantomData,
+        }
     }
 }
 
@@ -351,7 +366,9 @@ mod tests {
             ("batch", NameProblem::Reserved),
         ] {
             match ValueSpec::<i32>::try_named(bad) {
-                Err(SpecError::InvalidStateName { problem: p, .. }) => assert_eq!(p, problem, "{bad}"),
+                Err(SpecError::InvalidStateName { problem: p, .. }) => {
+                    assert_eq!(p, problem, "{bad}");
+                }
                 other => panic!("{bad:?}: {other:?}"),
             }
         }
@@ -364,10 +381,10 @@ mod tests {
             fn type_name() -> TypeName {
                 TypeName::from_static("a/b/c")
             }
-            fn encode(&self) -> Result<bytes::Bytes, crate::ValueError> {
+            fn to_bytes(&self) -> Result<bytes::Bytes, crate::ValueError> {
                 Ok(bytes::Bytes::new())
             }
-            fn decode(_: &bytes::Bytes) -> Result<Self, crate::ValueError> {
+            fn from_bytes(_: &bytes::Bytes) -> Result<Self, crate::ValueError> {
                 Ok(Nested)
             }
         }
@@ -377,8 +394,12 @@ mod tests {
 
     #[test]
     fn oversized_expiration_is_rejected() {
-        let spec = ValueSpec::<i32>::named("x").with_expiration(Expiration::AfterWrite(Duration::MAX));
-        assert!(matches!(spec.to_state_spec(), Err(SpecError::ExpirationOutOfRange { .. })));
+        let spec =
+            ValueSpec::<i32>::named("x").with_expiration(Expiration::AfterWrite(Duration::MAX));
+        assert!(matches!(
+            spec.to_state_spec(),
+            Err(SpecError::ExpirationOutOfRange { .. })
+        ));
     }
 
     proptest! {

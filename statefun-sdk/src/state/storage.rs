@@ -60,7 +60,15 @@ impl Storage {
                 }),
             }
         }
-        if missing.is_empty() { Ok(Self { specs, cells, address }) } else { Err(missing) }
+        if missing.is_empty() {
+            Ok(Self {
+                specs,
+                cells,
+                address,
+            })
+        } else {
+            Err(missing)
+        }
     }
 
     /// Reads a value: `None` when the state has no value.
@@ -83,7 +91,7 @@ impl Storage {
         }
         match &cell.value {
             None => Ok(None),
-            Some(bytes) => T::decode(bytes).map(Some).map_err(|source| {
+            Some(bytes) => T::from_bytes(bytes).map(Some).map_err(|source| {
                 StateError::new(StateErrorKind::Value {
                     state: spec.name().to_owned(),
                     address: self.address.clone(),
@@ -101,7 +109,7 @@ impl Storage {
     /// type, or the value does not encode.
     pub fn set<T: Value>(&mut self, spec: &ValueSpec<T>, value: &T) -> Result<(), StateError> {
         let index = self.index_of::<T>(spec.name())?;
-        let bytes = value.encode().map_err(|source| {
+        let bytes = value.to_bytes().map_err(|source| {
             StateError::new(StateErrorKind::Value {
                 state: spec.name().to_owned(),
                 address: self.address.clone(),

@@ -22,9 +22,9 @@ use crate::TypeName;
 /// }
 ///
 /// let msg = Json(AddToCart { user_id: "Kim".into(), item_id: "socks".into(), quantity: 2 });
-/// let bytes = msg.encode()?;
+/// let bytes = msg.to_bytes()?;
 /// assert_eq!(&bytes[..], br#"{"user_id":"Kim","item_id":"socks","quantity":2}"#);
-/// assert_eq!(Json::<AddToCart>::decode(&bytes)?, msg);
+/// assert_eq!(Json::<AddToCart>::from_bytes(&bytes)?, msg);
 /// # Ok::<(), statefun_sdk::ValueError>(())
 /// ```
 #[diagnostic::on_unimplemented(
@@ -56,13 +56,13 @@ impl<T: JsonType> Value for Json<T> {
         T::TYPE_NAME
     }
 
-    fn encode(&self) -> Result<Bytes, ValueError> {
+    fn to_bytes(&self) -> Result<Bytes, ValueError> {
         serde_json::to_vec(&self.0)
             .map(Bytes::from)
             .map_err(|e| ValueError::encode(T::TYPE_NAME, e))
     }
 
-    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+    fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
         serde_json::from_slice(bytes)
             .map(Json)
             .map_err(|e| ValueError::decode(T::TYPE_NAME, e))
@@ -85,15 +85,18 @@ mod tests {
     fn decodes_other_sdks_spacing_and_newlines() {
         let python = Bytes::from_static(b"{\"socks\": 2, \"hat\": 1}");
         let go = Bytes::from_static(b"{\"socks\":2,\"hat\":1}\n");
-        let a = Json::<Items>::decode(&python).unwrap();
-        let b = Json::<Items>::decode(&go).unwrap();
+        let a = Json::<Items>::from_bytes(&python).unwrap();
+        let b = Json::<Items>::from_bytes(&go).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.0.0["socks"], 2);
     }
 
     #[test]
     fn invalid_json_names_the_type() {
-        let err = Json::<Items>::decode(&Bytes::from_static(b"{")).unwrap_err();
-        assert!(err.to_string().contains("com.example.types/ItemsInCart"), "{err}");
+        let err = Json::<Items>::from_bytes(&Bytes::from_static(b"{")).unwrap_err();
+        assert!(
+            err.to_string().contains("com.example.types/ItemsInCart"),
+            "{err}"
+        );
     }
 }

@@ -45,18 +45,18 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///     fn type_name() -> TypeName {
 ///         TypeName::from_static("com.example.types/utf8-text")
 ///     }
-///     fn encode(&self) -> Result<Bytes, ValueError> {
+///     fn to_bytes(&self) -> Result<Bytes, ValueError> {
 ///         Ok(Bytes::copy_from_slice(self.0.as_bytes()))
 ///     }
-///     fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+///     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
 ///         String::from_utf8(bytes.to_vec())
 ///             .map(Utf8Text)
 ///             .map_err(|e| ValueError::decode(Self::type_name(), e))
 ///     }
 /// }
 ///
-/// let bytes = Utf8Text("hi".into()).encode()?;
-/// assert_eq!(Utf8Text::decode(&bytes)?, Utf8Text("hi".into()));
+/// let bytes = Utf8Text("hi".into()).to_bytes()?;
+/// assert_eq!(Utf8Text::from_bytes(&bytes)?, Utf8Text("hi".into()));
 /// # Ok::<(), ValueError>(())
 /// ```
 #[diagnostic::on_unimplemented(
@@ -73,7 +73,7 @@ pub trait Value: Sized {
     /// # Errors
     ///
     /// When the codec cannot encode the value.
-    fn encode(&self) -> Result<Bytes, ValueError>;
+    fn to_bytes(&self) -> Result<Bytes, ValueError>;
 
     /// Decodes a value. `bytes` is shared with the request, so a type that
     /// keeps bytes can clone them without copying.
@@ -81,7 +81,7 @@ pub trait Value: Sized {
     /// # Errors
     ///
     /// When the bytes are not a valid encoding.
-    fn decode(bytes: &Bytes) -> Result<Self, ValueError>;
+    fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError>;
 }
 
 /// A typed value handled as raw bytes: a typename and the encoded bytes.
@@ -126,7 +126,10 @@ impl TypedBytes {
     /// # Ok::<(), statefun_sdk::ValueError>(())
     /// ```
     pub fn encode<T: Value>(value: &T) -> Result<Self, ValueError> {
-        Ok(Self { type_name: T::type_name(), bytes: value.encode()? })
+        Ok(Self {
+            type_name: T::type_name(),
+            bytes: value.to_bytes()?,
+        })
     }
 
     /// The typename.
@@ -233,11 +236,17 @@ pub enum ValueError {
 impl ValueError {
     /// An encoding failure of a value of `type_name`.
     pub fn encode(type_name: TypeName, source: impl Into<BoxError>) -> Self {
-        Self::Encode { type_name, source: source.into() }
+        Self::Encode {
+            type_name,
+            source: source.into(),
+        }
     }
 
     /// A decoding failure of a value of `type_name`.
     pub fn decode(type_name: TypeName, source: impl Into<BoxError>) -> Self {
-        Self::Decode { type_name, source: source.into() }
+        Self::Decode {
+            type_name,
+            source: source.into(),
+        }
     }
 }

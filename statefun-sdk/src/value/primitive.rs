@@ -65,11 +65,15 @@ impl Value for bool {
         BOOL_TYPE
     }
 
-    fn encode(&self) -> Result<Bytes, ValueError> {
-        Ok(if *self { Bytes::from_static(&[TAG_VARINT, 1]) } else { Bytes::new() })
+    fn to_bytes(&self) -> Result<Bytes, ValueError> {
+        Ok(if *self {
+            Bytes::from_static(&[TAG_VARINT, 1])
+        } else {
+            Bytes::new()
+        })
     }
 
-    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+    fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
         decode_wrapper!(BooleanWrapper, BOOL_TYPE, bytes)
     }
 }
@@ -79,11 +83,15 @@ impl Value for i32 {
         INT_TYPE
     }
 
-    fn encode(&self) -> Result<Bytes, ValueError> {
-        Ok(if *self == 0 { Bytes::new() } else { fixed32(self.to_le_bytes()) })
+    fn to_bytes(&self) -> Result<Bytes, ValueError> {
+        Ok(if *self == 0 {
+            Bytes::new()
+        } else {
+            fixed32(self.to_le_bytes())
+        })
     }
 
-    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+    fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
         decode_wrapper!(IntWrapper, INT_TYPE, bytes)
     }
 }
@@ -93,11 +101,15 @@ impl Value for i64 {
         LONG_TYPE
     }
 
-    fn encode(&self) -> Result<Bytes, ValueError> {
-        Ok(if *self == 0 { Bytes::new() } else { fixed64(self.to_le_bytes()) })
+    fn to_bytes(&self) -> Result<Bytes, ValueError> {
+        Ok(if *self == 0 {
+            Bytes::new()
+        } else {
+            fixed64(self.to_le_bytes())
+        })
     }
 
-    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+    fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
         decode_wrapper!(LongWrapper, LONG_TYPE, bytes)
     }
 }
@@ -107,12 +119,16 @@ impl Value for f32 {
         FLOAT_TYPE
     }
 
-    fn encode(&self) -> Result<Bytes, ValueError> {
+    fn to_bytes(&self) -> Result<Bytes, ValueError> {
         // `-0.0 == 0.0`: both encode as the default, as the Python SDK does.
-        Ok(if *self == 0.0 { Bytes::new() } else { fixed32(self.to_le_bytes()) })
+        Ok(if *self == 0.0 {
+            Bytes::new()
+        } else {
+            fixed32(self.to_le_bytes())
+        })
     }
 
-    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+    fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
         decode_wrapper!(FloatWrapper, FLOAT_TYPE, bytes)
     }
 }
@@ -122,11 +138,15 @@ impl Value for f64 {
         DOUBLE_TYPE
     }
 
-    fn encode(&self) -> Result<Bytes, ValueError> {
-        Ok(if *self == 0.0 { Bytes::new() } else { fixed64(self.to_le_bytes()) })
+    fn to_bytes(&self) -> Result<Bytes, ValueError> {
+        Ok(if *self == 0.0 {
+            Bytes::new()
+        } else {
+            fixed64(self.to_le_bytes())
+        })
     }
 
-    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+    fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
         decode_wrapper!(DoubleWrapper, DOUBLE_TYPE, bytes)
     }
 }
@@ -136,7 +156,7 @@ impl Value for String {
         STRING_TYPE
     }
 
-    fn encode(&self) -> Result<Bytes, ValueError> {
+    fn to_bytes(&self) -> Result<Bytes, ValueError> {
         if self.is_empty() {
             return Ok(Bytes::new());
         }
@@ -147,7 +167,7 @@ impl Value for String {
         Ok(out.freeze())
     }
 
-    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
+    fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
         decode_wrapper!(StringWrapper, STRING_TYPE, bytes)
     }
 }
@@ -158,13 +178,14 @@ mod tests {
     use bytes::Bytes;
     use proptest::prelude::*;
 
+    #[allow(clippy::needless_pass_by_value)] // reads better at the call sites
     fn enc<T: Value>(v: T) -> Bytes {
-        v.encode().unwrap()
+        v.to_bytes().unwrap()
     }
 
     fn round_trip<T: Value + PartialEq + std::fmt::Debug>(v: &T) {
-        let bytes = v.encode().unwrap();
-        assert_eq!(&T::decode(&bytes).unwrap(), v);
+        let bytes = v.to_bytes().unwrap();
+        assert_eq!(&T::from_bytes(&bytes).unwrap(), v);
     }
 
     #[test]
@@ -184,24 +205,27 @@ mod tests {
     #[test]
     fn decoding_is_tolerant() {
         // Empty input is the default value.
-        assert_eq!(i32::decode(&Bytes::new()).unwrap(), 0);
-        assert_eq!(String::decode(&Bytes::new()).unwrap(), "");
-        assert!(!bool::decode(&Bytes::new()).unwrap());
+        assert_eq!(i32::from_bytes(&Bytes::new()).unwrap(), 0);
+        assert_eq!(String::from_bytes(&Bytes::new()).unwrap(), "");
+        assert!(!bool::from_bytes(&Bytes::new()).unwrap());
         // Unknown fields are skipped: field 2 varint 7, then the value.
         let with_unknown = Bytes::from_static(&[0x10, 0x07, 0x0d, 0x2a, 0, 0, 0]);
-        assert_eq!(i32::decode(&with_unknown).unwrap(), 42);
+        assert_eq!(i32::from_bytes(&with_unknown).unwrap(), 42);
         // Explicit -0.0 as newer protobuf runtimes emit it.
         let neg_zero = Bytes::from_static(&[0x0d, 0, 0, 0, 0x80]);
-        assert!(f32::decode(&neg_zero).unwrap().is_sign_negative());
+        assert!(f32::from_bytes(&neg_zero).unwrap().is_sign_negative());
     }
 
     #[test]
     fn malformed_bytes_are_an_error_naming_the_type() {
-        let err = i32::decode(&Bytes::from_static(&[0x0d, 1])).unwrap_err();
+        let err = i32::from_bytes(&Bytes::from_static(&[0x0d, 1])).unwrap_err();
         assert!(err.to_string().contains("io.statefun.types/int"), "{err}");
         // Raw UTF-8 is not a valid string wrapper.
-        let err = String::decode(&Bytes::from_static(b"plain text")).unwrap_err();
-        assert!(err.to_string().contains("io.statefun.types/string"), "{err}");
+        let err = String::from_bytes(&Bytes::from_static(b"plain text")).unwrap_err();
+        assert!(
+            err.to_string().contains("io.statefun.types/string"),
+            "{err}"
+        );
     }
 
     proptest! {
@@ -215,28 +239,28 @@ mod tests {
         fn string_round_trip(v in any::<String>()) { round_trip(&v); }
         #[test]
         fn float_round_trip(v in any::<f32>().prop_filter("NaN != NaN", |v| !v.is_nan())) {
-            let decoded = f32::decode(&enc(v)).unwrap();
+            let decoded = f32::from_bytes(&enc(v)).unwrap();
             prop_assert_eq!(decoded, v);
         }
         #[test]
         fn double_round_trip(v in any::<f64>().prop_filter("NaN != NaN", |v| !v.is_nan())) {
-            let decoded = f64::decode(&enc(v)).unwrap();
+            let decoded = f64::from_bytes(&enc(v)).unwrap();
             prop_assert_eq!(decoded, v);
         }
         #[test]
         fn nan_stays_nan(bits in any::<u64>()) {
             let v = f64::from_bits(bits | 0x7ff0_0000_0000_0001);
-            prop_assert!(f64::decode(&enc(v)).unwrap().is_nan());
+            prop_assert!(f64::from_bytes(&enc(v)).unwrap().is_nan());
         }
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..32)) {
             let bytes = Bytes::from(bytes);
-            let _ = i32::decode(&bytes);
-            let _ = i64::decode(&bytes);
-            let _ = f32::decode(&bytes);
-            let _ = f64::decode(&bytes);
-            let _ = bool::decode(&bytes);
-            let _ = String::decode(&bytes);
+            let _ = i32::from_bytes(&bytes);
+            let _ = i64::from_bytes(&bytes);
+            let _ = f32::from_bytes(&bytes);
+            let _ = f64::from_bytes(&bytes);
+            let _ = bool::from_bytes(&bytes);
+            let _ = String::from_bytes(&bytes);
         }
     }
 }

@@ -30,8 +30,8 @@ use crate::TypeName;
 ///     Protobuf::<Greeting>::type_name().as_str(),
 ///     "type.googleapis.com/example.v1.Greeting"
 /// );
-/// let bytes = Protobuf(Greeting { text: "hi".into() }).encode()?;
-/// assert_eq!(Protobuf::<Greeting>::decode(&bytes)?.0.text, "hi");
+/// let bytes = Protobuf(Greeting { text: "hi".into() }).to_bytes()?;
+/// assert_eq!(Protobuf::<Greeting>::from_bytes(&bytes)?.0.text, "hi");
 /// # Ok::<(), statefun_sdk::ValueError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -52,15 +52,18 @@ impl<T: prost::Message + prost::Name + Default> Value for Protobuf<T> {
         // `full_name` is `<package>.<Name>`; only a hand-written `prost::Name`
         // with an empty or `/`-containing name could fail here, and such a
         // value then travels under a placeholder that no receiver accepts.
-        TypeName::new(DOMAIN, &T::full_name())
-            .unwrap_or(TypeName::from_static("type.googleapis.com/invalid-prost-name"))
+        TypeName::new(DOMAIN, &T::full_name()).unwrap_or(TypeName::from_static(
+            "type.googleapis.com/invalid-prost-name",
+        ))
     }
 
-    fn encode(&self) -> Result<Bytes, ValueError> {
+    fn to_bytes(&self) -> Result<Bytes, ValueError> {
         Ok(Bytes::from(self.0.encode_to_vec()))
     }
 
-    fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
-        T::decode(bytes.clone()).map(Protobuf).map_err(|e| ValueError::decode(Self::type_name(), e))
+    fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
+        T::decode(bytes.clone())
+            .map(Protobuf)
+            .map_err(|e| ValueError::decode(Self::type_name(), e))
     }
 }

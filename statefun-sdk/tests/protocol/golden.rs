@@ -11,9 +11,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Deserialize;
 use statefun_sdk::{
-    Address, CancellationToken, Context, EgressIdentifier, Expiration, FunctionError,
-    FunctionSpec, Functions, Json, JsonType, KafkaRecord, KinesisRecord, Message,
-    RequestReplyHandler, StatefulFunction, TypeName, Value, ValueSpec, async_trait,
+    Address, CancellationToken, Context, EgressIdentifier, Expiration, FunctionError, FunctionSpec,
+    Functions, Json, JsonType, KafkaRecord, KinesisRecord, Message, RequestReplyHandler,
+    StatefulFunction, TypeName, Value, ValueSpec, async_trait,
 };
 
 use crate::wire::{hex, result, to_hex};
@@ -155,7 +155,9 @@ struct WireCase {
 
 fn wire_cases() -> Vec<WireCase> {
     let text = include_str!("../golden/wire.json");
-    serde_json::from_str::<WireCases>(text).expect("wire.json").cases
+    serde_json::from_str::<WireCases>(text)
+        .expect("wire.json")
+        .cases
 }
 
 fn run(request: &[u8]) -> Bytes {
@@ -171,10 +173,16 @@ fn run(request: &[u8]) -> Bytes {
 #[test]
 fn responses_match_the_python_sdk_byte_for_byte() {
     let cases = wire_cases();
-    assert!(cases.len() >= 15, "expected the full fixture set, found {}", cases.len());
+    assert!(
+        cases.len() >= 15,
+        "expected the full fixture set, found {}",
+        cases.len()
+    );
     let mut compared = 0;
     for case in &cases {
-        let Some(expected) = &case.response_hex else { continue };
+        let Some(expected) = &case.response_hex else {
+            continue;
+        };
         let actual = run(&hex(&case.request_hex));
         assert_eq!(
             to_hex(&actual),
@@ -191,15 +199,24 @@ fn responses_match_the_python_sdk_byte_for_byte() {
 /// ids (an empty Kafka key is a valid id), and so do we.
 #[test]
 fn empty_id_is_served_where_python_fails() {
-    let case = wire_cases().into_iter().find(|c| c.name == "empty_id").expect("empty_id case");
-    assert!(case.response_hex.is_none(), "the fixture records the Python failure");
+    let case = wire_cases()
+        .into_iter()
+        .find(|c| c.name == "empty_id")
+        .expect("empty_id case");
+    assert!(
+        case.response_hex.is_none(),
+        "the fixture records the Python failure"
+    );
     let response = result(&run(&hex(&case.request_hex)));
     let [mutation] = response.state_mutations.as_slice() else {
         panic!("expected one mutation, got {:?}", response.state_mutations)
     };
     assert_eq!(mutation.state_name, "seen");
-    let value = mutation.state_value.as_ref().expect("MODIFY carries a value");
-    assert_eq!(i32::decode(&value.value).unwrap(), 6);
+    let value = mutation
+        .state_value
+        .as_ref()
+        .expect("MODIFY carries a value");
+    assert_eq!(i32::from_bytes(&value.value).unwrap(), 6);
 }
 
 #[derive(Deserialize)]
@@ -255,12 +272,11 @@ fn float(value: &serde_json::Value) -> f64 {
     }
 }
 
-fn check<T: Value + PartialEq + std::fmt::Debug>(value: T, expected_hex: &str) {
-    assert_eq!(T::type_name().as_str(), T::type_name().as_str());
-    let encoded = value.encode().unwrap();
+fn check<T: Value + PartialEq + std::fmt::Debug>(value: &T, expected_hex: &str) {
+    let encoded = value.to_bytes().unwrap();
     assert_eq!(to_hex(&encoded), expected_hex, "encoding of {value:?}");
-    let decoded = T::decode(&Bytes::from(hex(expected_hex))).unwrap();
-    assert_eq!(decoded, value, "decoding of {expected_hex}");
+    let decoded = T::from_bytes(&Bytes::from(hex(expected_hex))).unwrap();
+    assert_eq!(&decoded, value, "decoding of {expected_hex}");
 }
 
 #[test]
@@ -271,14 +287,14 @@ fn built_in_types_match_the_python_sdk_byte_for_byte() {
         let v = &case.value;
         match case.typename.as_str() {
             "io.statefun.types/int" => {
-                check(i32::try_from(v.as_i64().unwrap()).unwrap(), &case.hex);
+                check(&i32::try_from(v.as_i64().unwrap()).unwrap(), &case.hex);
             }
-            "io.statefun.types/long" => check(v.as_i64().unwrap(), &case.hex),
-            "io.statefun.types/bool" => check(v.as_bool().unwrap(), &case.hex),
-            "io.statefun.types/string" => check(v.as_str().unwrap().to_owned(), &case.hex),
+            "io.statefun.types/long" => check(&v.as_i64().unwrap(), &case.hex),
+            "io.statefun.types/bool" => check(&v.as_bool().unwrap(), &case.hex),
+            "io.statefun.types/string" => check(&v.as_str().unwrap().to_owned(), &case.hex),
             #[allow(clippy::cast_possible_truncation)]
-            "io.statefun.types/float" => check(float(v) as f32, &case.hex),
-            "io.statefun.types/double" => check(float(v), &case.hex),
+            "io.statefun.types/float" => check(&(float(v) as f32), &case.hex),
+            "io.statefun.types/double" => check(&float(v), &case.hex),
             other => panic!("unexpected typename {other}"),
         }
     }
@@ -291,9 +307,9 @@ fn json_values_interoperate_with_the_python_sdk() {
     for case in type_cases().json_cases {
         assert_eq!(case.typename, Profile::TYPE_NAME.as_str());
         let python_bytes = Bytes::from(hex(&case.hex));
-        let decoded = Json::<Profile>::decode(&python_bytes).unwrap();
+        let decoded = Json::<Profile>::from_bytes(&python_bytes).unwrap();
         assert_eq!(decoded.0, case.value);
-        let ours = Json(case.value).encode().unwrap();
+        let ours = Json(case.value).to_bytes().unwrap();
         let reparsed: serde_json::Value = serde_json::from_slice(&ours).unwrap();
         let theirs: serde_json::Value = serde_json::from_slice(&python_bytes).unwrap();
         assert_eq!(reparsed, theirs);

@@ -23,11 +23,14 @@ const LONG: &str = "io.statefun.types/long";
 const STRING: &str = "io.statefun.types/string";
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
 }
 
 fn int(v: i32) -> statefun_proto::reqreply::TypedValue {
-    typed(INT, v.encode().unwrap())
+    typed(INT, v.to_bytes().unwrap())
 }
 
 /// Adds each int message to `count`, records every call; a message of -1
@@ -69,22 +72,38 @@ impl StatefulFunction for Counter {
 fn counter_handler() -> (RequestReplyHandler, Arc<AtomicUsize>) {
     let counter = Counter::default();
     let calls = Arc::clone(&counter.calls);
-    let spec =
-        FunctionSpec::builder(COUNTER).with_state(&COUNT).with_state(&NOTE).build(counter).unwrap();
-    (RequestReplyHandler::new(Functions::new().with(spec).unwrap()), calls)
+    let spec = FunctionSpec::builder(COUNTER)
+        .with_state(&COUNT)
+        .with_state(&NOTE)
+        .build(counter)
+        .unwrap();
+    (
+        RequestReplyHandler::new(Functions::new().with(spec).unwrap()),
+        calls,
+    )
 }
 
 fn with_state(request: Request) -> Request {
-    request.state("count", Some(typed(LONG, 10_i64.encode().unwrap()))).state("note", None)
+    request
+        .state("count", Some(typed(LONG, 10_i64.to_bytes().unwrap())))
+        .state("note", None)
 }
 
 #[test]
 fn missing_state_returns_incomplete_context_and_runs_nothing() {
     let (handler, calls) = counter_handler();
-    let request = Request::to("test/counter", "a").state("count", None).invoke(None, int(1));
+    let request = Request::to("test/counter", "a")
+        .state("count", None)
+        .invoke(None, int(1));
     let specs = missing(&block_on(handler.handle(request.encode())).unwrap());
-    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing runs before the handshake");
-    let [note] = specs.as_slice() else { panic!("{specs:?}") };
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "nothing runs before the handshake"
+    );
+    let [note] = specs.as_slice() else {
+        panic!("{specs:?}")
+    };
     assert_eq!(note.state_name, "note");
     assert_eq!(note.type_typename, STRING);
     let expiration = note.expiration_spec.as_ref().unwrap();
@@ -99,7 +118,10 @@ fn handshake_lists_every_missing_spec_in_declaration_order() {
     let specs = missing(&block_on(handler.handle(request.encode())).unwrap());
     let names: Vec<_> = specs.iter().map(|s| s.state_name.as_str()).collect();
     assert_eq!(names, ["count", "note"]);
-    assert_eq!(specs[0].expiration_spec.as_ref().unwrap().mode(), expiration_spec::ExpireMode::None);
+    assert_eq!(
+        specs[0].expiration_spec.as_ref().unwrap().mode(),
+        expiration_spec::ExpireMode::None
+    );
 }
 
 #[test]
@@ -116,15 +138,23 @@ fn batch_runs_in_order_over_one_storage_view_and_emits_one_mutation() {
     let sent: Vec<i64> = response
         .outgoing_messages
         .iter()
-        .map(|m| i64::decode(&m.argument.as_ref().unwrap().value).unwrap())
+        .map(|m| i64::from_bytes(&m.argument.as_ref().unwrap().value).unwrap())
         .collect();
     assert_eq!(sent, [11, 16]);
-    let [mutation] = response.state_mutations.as_slice() else { panic!() };
-    assert_eq!(mutation.mutation_type(), persisted_value_mutation::MutationType::Modify);
+    let [mutation] = response.state_mutations.as_slice() else {
+        panic!()
+    };
+    assert_eq!(
+        mutation.mutation_type(),
+        persisted_value_mutation::MutationType::Modify
+    );
     let value = mutation.state_value.as_ref().unwrap();
-    assert_eq!(value.typename, LONG, "MODIFY always carries the spec's typename");
+    assert_eq!(
+        value.typename, LONG,
+        "MODIFY always carries the spec's typename"
+    );
     assert!(value.has_value);
-    assert_eq!(i64::decode(&value.value).unwrap(), 16);
+    assert_eq!(i64::from_bytes(&value.value).unwrap(), 16);
 }
 
 #[test]
@@ -135,9 +165,18 @@ fn a_failing_invocation_fails_the_whole_batch_with_its_address() {
         .invoke(None, int(-1))
         .invoke(None, int(2));
     let err = block_on(handler.handle(request.encode())).unwrap_err();
-    assert_eq!(calls.load(Ordering::SeqCst), 2, "stops at the failing invocation");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "stops at the failing invocation"
+    );
     match &err {
-        HandlerError::FunctionFailed { address, invocation, batch_size, source } => {
+        HandlerError::FunctionFailed {
+            address,
+            invocation,
+            batch_size,
+            source,
+        } => {
             assert_eq!(address.to_string(), "test/counter:kim");
             assert_eq!((*invocation, *batch_size), (1, 3));
             assert_eq!(source.to_string(), "refusing -1");
@@ -155,7 +194,9 @@ fn a_panicking_function_is_caught_and_the_handler_keeps_serving() {
     let (handler, _) = counter_handler();
     let request = with_state(Request::to("test/counter", "p")).invoke(None, int(-2));
     match block_on(handler.handle(request.encode())).unwrap_err() {
-        HandlerError::FunctionPanicked { address, message, .. } => {
+        HandlerError::FunctionPanicked {
+            address, message, ..
+        } => {
             assert_eq!(address.id(), "p");
             assert_eq!(message, "boom at test/counter:p");
         }
@@ -174,8 +215,13 @@ fn undeclared_state_access_names_the_state_function_and_address() {
     else {
         panic!()
     };
-    let state_error = source.downcast_ref::<statefun_sdk::StateError>().expect("a StateError");
-    assert!(matches!(state_error.kind(), StateErrorKind::Undeclared { .. }));
+    let state_error = source
+        .downcast_ref::<statefun_sdk::StateError>()
+        .expect("a StateError");
+    assert!(matches!(
+        state_error.kind(),
+        StateErrorKind::Undeclared { .. }
+    ));
     let text = state_error.to_string();
     assert!(text.contains("\"undeclared\""), "{text}");
     assert!(text.contains("test/counter:u"), "{text}");
@@ -191,7 +237,10 @@ fn accessing_a_state_as_another_type_is_an_error() {
         panic!()
     };
     let text = source.to_string();
-    assert!(text.contains("declared with type io.statefun.types/long"), "{text}");
+    assert!(
+        text.contains("declared with type io.statefun.types/long"),
+        "{text}"
+    );
     assert!(text.contains("accessed as io.statefun.types/int"), "{text}");
 }
 
@@ -199,7 +248,7 @@ fn accessing_a_state_as_another_type_is_an_error() {
 fn a_stored_value_of_another_type_is_reported_on_read() {
     let (handler, _) = counter_handler();
     let request = Request::to("test/counter", "m")
-        .state("count", Some(typed(INT, 3_i32.encode().unwrap())))
+        .state("count", Some(typed(INT, 3_i32.to_bytes().unwrap())))
         .state("note", None)
         .invoke(None, int(1));
     let HandlerError::FunctionFailed { source, .. } =
@@ -208,7 +257,10 @@ fn a_stored_value_of_another_type_is_reported_on_read() {
         panic!()
     };
     let text = source.to_string();
-    assert!(text.contains("holds a value of type \"io.statefun.types/int\""), "{text}");
+    assert!(
+        text.contains("holds a value of type \"io.statefun.types/int\""),
+        "{text}"
+    );
 }
 
 #[test]
@@ -251,7 +303,10 @@ fn caller_rules() {
     #[async_trait]
     impl StatefulFunction for Recorder {
         async fn invoke(&self, ctx: &mut Context, _: Message) -> Result<(), FunctionError> {
-            self.0.lock().unwrap().push(ctx.caller().map(Address::to_string));
+            self.0
+                .lock()
+                .unwrap()
+                .push(ctx.caller().map(Address::to_string));
             Ok(())
         }
     }
@@ -266,7 +321,12 @@ fn caller_rules() {
     block_on(handler.handle(request.encode())).unwrap();
     assert_eq!(
         *recorder.0.lock().unwrap(),
-        [None, Some("test/rec:self".into()), None, Some("elsewhere.ns/fn:x".into())]
+        [
+            None,
+            Some("test/rec:self".into()),
+            None,
+            Some("elsewhere.ns/fn:x".into())
+        ]
     );
 
     let bad_caller = statefun_proto::reqreply::Address {
@@ -299,14 +359,20 @@ fn payloads_and_state_are_slices_of_the_request_buffer() {
         .unwrap();
     let handler = RequestReplyHandler::new(Functions::new().with(spec).unwrap());
     let request = Request::to("test/ptr", "z")
-        .state("blob", Some(typed(STRING, "x".repeat(64).encode().unwrap())))
+        .state(
+            "blob",
+            Some(typed(STRING, "x".repeat(64).to_bytes().unwrap())),
+        )
         .invoke(None, typed("test/raw", Bytes::from(vec![7_u8; 256])))
         .encode();
     let range = request.as_ptr() as usize..request.as_ptr() as usize + request.len();
-    block_on(handler.handle(request.clone())).unwrap();
+    block_on(handler.handle(request)).unwrap();
     let seen = pointers.0.lock().unwrap();
     assert_eq!(seen.len(), 1);
-    assert!(range.contains(&seen[0]), "the payload was copied out of the request");
+    assert!(
+        range.contains(&seen[0]),
+        "the payload was copied out of the request"
+    );
 }
 
 #[test]
@@ -321,7 +387,9 @@ fn message_without_value_is_reported_not_defaulted() {
             Ok(())
         }
     }
-    let spec = FunctionSpec::builder(TypeName::from_static("test/strict")).build(Strict).unwrap();
+    let spec = FunctionSpec::builder(TypeName::from_static("test/strict"))
+        .build(Strict)
+        .unwrap();
     let handler = RequestReplyHandler::new(Functions::new().with(spec).unwrap());
     let mut no_value = int(1);
     no_value.has_value = false;
@@ -336,10 +404,26 @@ fn message_without_value_is_reported_not_defaulted() {
 
 #[test]
 fn registry_and_spec_reject_duplicates() {
-    let spec = || FunctionSpec::builder(COUNTER).build(Counter::default()).unwrap();
-    let err = Functions::new().with(spec()).unwrap().with(spec()).unwrap_err();
-    assert_eq!(err, RegistryError::DuplicateFunction { function_type: COUNTER });
-    assert_eq!(err.to_string(), "function type test/counter is registered twice");
+    let spec = || {
+        FunctionSpec::builder(COUNTER)
+            .build(Counter::default())
+            .unwrap()
+    };
+    let err = Functions::new()
+        .with(spec())
+        .unwrap()
+        .with(spec())
+        .unwrap_err();
+    assert_eq!(
+        err,
+        RegistryError::DuplicateFunction {
+            function_type: COUNTER
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "function type test/counter is registered twice"
+    );
 
     let dup = FunctionSpec::builder(COUNTER)
         .with_state(&COUNT)
@@ -347,10 +431,16 @@ fn registry_and_spec_reject_duplicates() {
         .build(Counter::default())
         .unwrap_err();
     assert!(matches!(dup, SpecError::DuplicateState { .. }), "{dup:?}");
-    assert_eq!(dup.to_string(), "function test/counter declares state \"count\" twice");
+    assert_eq!(
+        dup.to_string(),
+        "function test/counter declares state \"count\" twice"
+    );
 
     let nested = FunctionSpec::builder(TypeName::from_static("a/b/c")).build(Counter::default());
-    assert!(matches!(nested, Err(SpecError::FunctionTypeNotSingleSlash { .. })));
+    assert!(matches!(
+        nested,
+        Err(SpecError::FunctionTypeNotSingleSlash { .. })
+    ));
 }
 
 #[test]
@@ -362,17 +452,21 @@ fn delays_are_whole_milliseconds_and_bounded() {
         async fn invoke(&self, ctx: &mut Context, _: Message) -> Result<(), FunctionError> {
             let me = ctx.self_address().clone();
             ctx.send_after(Duration::from_micros(2_999), me.clone(), &1_i32)?;
-            let err = ctx.send_after(Duration::MAX, me.clone(), &1_i32).unwrap_err();
+            let err = ctx.send_after(Duration::MAX, me, &1_i32).unwrap_err();
             assert!(matches!(err, SendError::DelayOutOfRange { .. }));
             ctx.cancel_delayed_message(&CancellationToken::new("t")?);
             Ok(())
         }
     }
-    let spec = FunctionSpec::builder(TypeName::from_static("test/delay")).build(Delays).unwrap();
+    let spec = FunctionSpec::builder(TypeName::from_static("test/delay"))
+        .build(Delays)
+        .unwrap();
     let handler = RequestReplyHandler::new(Functions::new().with(spec).unwrap());
     let request = Request::to("test/delay", "d").invoke(None, int(1));
     let response = result(&block_on(handler.handle(request.encode())).unwrap());
-    let [send, cancel] = response.delayed_invocations.as_slice() else { panic!() };
+    let [send, cancel] = response.delayed_invocations.as_slice() else {
+        panic!()
+    };
     assert_eq!(send.delay_in_ms, 2);
     assert!(send.cancellation_token.is_empty() && !send.is_cancellation_request);
     assert!(cancel.is_cancellation_request);
@@ -385,13 +479,15 @@ fn concurrent_requests_share_one_handler() {
     fn assert_send_sync<T: Send + Sync + Clone + 'static>(_: &T) {}
     let (handler, calls) = counter_handler();
     assert_send_sync(&handler);
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let responses = runtime.block_on(async {
         let tasks: Vec<_> = (0..100)
             .map(|i| {
                 let handler = handler.clone();
-                let request =
-                    with_state(Request::to("test/counter", &format!("id-{i}"))).invoke(None, int(i));
+                let request = with_state(Request::to("test/counter", &format!("id-{i}")))
+                    .invoke(None, int(i));
                 tokio::spawn(async move { handler.handle(request.encode()).await })
             })
             .collect();
@@ -404,7 +500,7 @@ fn concurrent_requests_share_one_handler() {
     assert_eq!(calls.load(Ordering::SeqCst), 100);
     for (i, response) in responses.iter().enumerate() {
         let mutation = &result(response).state_mutations[0];
-        let count = i64::decode(&mutation.state_value.as_ref().unwrap().value).unwrap();
+        let count = i64::from_bytes(&mutation.state_value.as_ref().unwrap().value).unwrap();
         assert_eq!(count, 10 + i64::try_from(i).unwrap());
     }
 }

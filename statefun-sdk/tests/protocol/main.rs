@@ -1,5 +1,9 @@
 //! Protocol-level tests of the SDK, in one binary.
 
+// Test helpers outside `#[test]` functions panic on purpose: a failed
+// unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 // Byte-for-byte comparison with the official Python SDK 3.3.0.
 mod golden;
 // The request-reply handler's rules, one test per rule.

@@ -20,11 +20,19 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 
 pub(crate) fn address(typename: &str, id: &str) -> Address {
     let (ns, name) = typename.rsplit_once('/').expect("typename");
-    Address { namespace: ns.into(), r#type: name.into(), id: id.into() }
+    Address {
+        namespace: ns.into(),
+        r#type: name.into(),
+        id: id.into(),
+    }
 }
 
 pub(crate) fn typed(typename: &str, value: impl Into<Bytes>) -> TypedValue {
-    TypedValue { typename: typename.into(), has_value: true, value: value.into() }
+    TypedValue {
+        typename: typename.into(),
+        has_value: true,
+        value: value.into(),
+    }
 }
 
 /// A request builder.
@@ -37,16 +45,25 @@ pub(crate) struct Request {
 
 impl Request {
     pub(crate) fn to(typename: &str, id: &str) -> Self {
-        Self { target: Some(address(typename, id)), ..Self::default() }
+        Self {
+            target: Some(address(typename, id)),
+            ..Self::default()
+        }
     }
 
     pub(crate) fn state(mut self, name: &str, value: Option<TypedValue>) -> Self {
-        self.states.push(to_function::PersistedValue { state_name: name.into(), state_value: value });
+        self.states.push(to_function::PersistedValue {
+            state_name: name.into(),
+            state_value: value,
+        });
         self
     }
 
     pub(crate) fn invoke(mut self, caller: Option<Address>, argument: TypedValue) -> Self {
-        self.invocations.push(to_function::Invocation { caller, argument: Some(argument) });
+        self.invocations.push(to_function::Invocation {
+            caller,
+            argument: Some(argument),
+        });
         self
     }
 
@@ -57,25 +74,35 @@ impl Request {
             invocations: self.invocations,
         };
         Bytes::from(
-            ToFunction { request: Some(to_function::Request::Invocation(batch)) }.encode_to_vec(),
+            ToFunction {
+                request: Some(to_function::Request::Invocation(batch)),
+            }
+            .encode_to_vec(),
         )
     }
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> from_function::Response {
-    FromFunction::decode(bytes).expect("a FromFunction").response.expect("a response")
+    FromFunction::decode(bytes)
+        .expect("a FromFunction")
+        .response
+        .expect("a response")
 }
 
 pub(crate) fn result(bytes: &[u8]) -> InvocationResponse {
     match decode(bytes) {
         from_function::Response::InvocationResult(r) => r,
-        other => panic!("expected an invocation result, got {other:?}"),
+        other @ from_function::Response::IncompleteInvocationContext(_) => {
+            panic!("expected an invocation result, got {other:?}")
+        }
     }
 }
 
 pub(crate) fn missing(bytes: &[u8]) -> Vec<from_function::PersistedValueSpec> {
     match decode(bytes) {
         from_function::Response::IncompleteInvocationContext(c) => c.missing_values,
-        other => panic!("expected an incomplete invocation context, got {other:?}"),
+        other @ from_function::Response::InvocationResult(_) => {
+            panic!("expected an incomplete invocation context, got {other:?}")
+        }
     }
 }
