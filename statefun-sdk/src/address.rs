@@ -2,9 +2,9 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use crate::TypeName;
+use crate::text::Text;
 
 /// The address of one function instance: its function type and its id.
 ///
@@ -28,17 +28,22 @@ use crate::TypeName;
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Address {
     function_type: TypeName,
-    id: Arc<str>,
+    id: Text,
 }
 
 impl Address {
     /// Makes the address of instance `id` of `function_type`.
     #[must_use]
-    pub fn new(function_type: TypeName, id: impl Into<Arc<str>>) -> Self {
+    pub fn new(function_type: TypeName, id: impl Into<String>) -> Self {
         Self {
             function_type,
-            id: id.into(),
+            id: Text::from(id.into()),
         }
+    }
+
+    /// An address whose id shares the request buffer.
+    pub(crate) fn from_parts(function_type: TypeName, id: Text) -> Self {
+        Self { function_type, id }
     }
 
     /// The function type.
@@ -50,7 +55,7 @@ impl Address {
     /// The instance id.
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 }
 
@@ -81,7 +86,7 @@ impl FromStr for Address {
             input: s.to_owned(),
             source: Some(e),
         })?;
-        Ok(Self::new(function_type, &s[colon + 1..]))
+        Ok(Self::from_parts(function_type, Text::from(&s[colon + 1..])))
     }
 }
 

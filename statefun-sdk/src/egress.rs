@@ -129,7 +129,7 @@ impl IntoTypedBytes for KafkaRecord {
         }
         let bytes = protocol::encode_kafka_record(
             self.key.as_deref().unwrap_or_default(),
-            self.value,
+            &self.value,
             &self.topic,
         );
         Ok(TypedBytes::new(KAFKA_RECORD_TYPE, bytes))
@@ -219,7 +219,7 @@ impl IntoTypedBytes for KinesisRecord {
         }
         let bytes = protocol::encode_kinesis_record(
             &self.partition_key,
-            self.value,
+            &self.value,
             &self.stream,
             self.explicit_hash_key.as_deref().unwrap_or_default(),
         );

@@ -87,29 +87,36 @@ impl RequestReplyHandler {
     /// failed or panicked; see [`HandlerError`]. No error is a partial
     /// result: the runtime should retry the whole batch.
     pub async fn handle(&self, request: Bytes) -> Result<Bytes, HandlerError> {
-        let batch =
-            protocol::decode_batch(request).map_err(|m| HandlerError::MalformedRequest {
-                reason: m.reason.into(),
-                source: m.source.map(|e| Box::new(e) as BoxError),
-            })?;
-        let target = batch.target;
-        let Some(spec) = self.functions.lookup(&target.namespace, &target.name) else {
+        let batch = protocol::decode_batch(&request)
+            .map_err(|m| HandlerError::MalformedRequest { reason: m.reason })?;
+        let Some(target) = batch.target else {
+            return Err(HandlerError::MalformedRequest {
+                reason: "the invocation batch has no target address".into(),
+            });
+        };
+        let Some(spec) = self
+            .functions
+            .lookup_bytes(target.namespace.as_bytes(), target.name.as_bytes())
+        else {
             return Err(HandlerError::UnknownFunction {
                 function_type: format!("{}/{}", target.namespace, target.name),
-                id: target.id,
+                id: target.id.to_string(),
                 registered: self.functions.type_names().cloned().collect(),
             });
         };
-        let address = Address::new(spec.type_name().clone(), target.id);
+        let address = Address::from_parts(spec.type_name().clone(), target.id);
 
         let states = &batch.states;
         let received = |name: &str| {
-            let state = states.iter().find(|s| s.name == name)?;
-            Some(state.value.as_ref().and_then(|v| {
-                v.bytes
+            let state = states
+                .iter()
+                .find(|s| s.name.as_bytes() == name.as_bytes())?;
+            Some(
+                state
+                    .value
                     .as_ref()
-                    .map(|bytes| (v.type_name.as_str(), bytes.clone()))
-            }))
+                    .and_then(|v| v.value().map(|bytes| (v.type_name.as_str(), bytes.clone()))),
+            )
         };
         let storage = match Storage::resolve(spec.shared_states(), address.clone(), received) {
             Ok(storage) => storage,
@@ -123,24 +130,21 @@ impl RequestReplyHandler {
 
         let batch_size = batch.invocations.len();
         let mut ctx = Context::new(address.clone(), storage);
+        let mut last_caller_type: Option<TypeName> = None;
         for (index, invocation) in batch.invocations.into_iter().enumerate() {
             let caller = match invocation.caller {
-                Some(caller) if !caller.is_empty() => {
-                    Some(self.caller_address(caller).map_err(|reason| {
-                        HandlerError::MalformedRequest {
+                Some(caller) if !caller.is_empty() => Some(
+                    self.caller_address(caller, &mut last_caller_type)
+                        .map_err(|reason| HandlerError::MalformedRequest {
                             reason: format!("invocation {index} of {address}: {reason}"),
-                            source: None,
-                        }
-                    })?)
-                }
+                        })?,
+                ),
                 _ => None,
             };
             ctx.set_caller(caller);
-            let message = Message::new(
-                address.clone(),
-                invocation.argument.type_name,
-                invocation.argument.bytes,
-            );
+            let argument = invocation.argument.unwrap_or_default();
+            let value = argument.has_value.then_some(argument.bytes);
+            let message = Message::new(address.clone(), argument.type_name, value);
             let outcome = CatchUnwind(spec.function().invoke(&mut ctx, message)).await;
             match outcome {
                 Ok(Ok(())) => {}
@@ -162,19 +166,33 @@ impl RequestReplyHandler {
                 }
             }
         }
-        let effects = std::mem::take(&mut ctx.effects);
-        Ok(protocol::encode_result(effects, ctx.storage_ref()))
+        Ok(protocol::encode_result(&ctx.effects, ctx.storage_ref()))
     }
 
-    /// The caller's address, reusing the registered type name when the
-    /// caller is one of ours (no allocation for the type).
-    fn caller_address(&self, caller: WireAddress) -> Result<Address, String> {
-        let function_type = match self.functions.lookup(&caller.namespace, &caller.name) {
-            Some(spec) => spec.type_name().clone(),
-            None => TypeName::new(&caller.namespace, &caller.name)
-                .map_err(|e| format!("invalid caller address: {e}"))?,
+    /// The caller's address. The type name is the previous caller's when it
+    /// is the same (common within a batch), else the registered one when the
+    /// caller is one of ours; only an unknown type allocates.
+    fn caller_address(
+        &self,
+        caller: WireAddress,
+        last: &mut Option<TypeName>,
+    ) -> Result<Address, String> {
+        let (namespace, name) = (caller.namespace.as_bytes(), caller.name.as_bytes());
+        let function_type = match last {
+            Some(t) if t.namespace().as_bytes() == namespace && t.name().as_bytes() == name => {
+                t.clone()
+            }
+            _ => {
+                let t = match self.functions.lookup_bytes(namespace, name) {
+                    Some(spec) => spec.type_name().clone(),
+                    None => TypeName::new(caller.namespace.as_str(), caller.name.as_str())
+                        .map_err(|e| format!("invalid caller address: {e}"))?,
+                };
+                *last = Some(t.clone());
+                t
+            }
         };
-        Ok(Address::new(function_type, caller.id))
+        Ok(Address::from_parts(function_type, caller.id))
     }
 }
 
@@ -219,11 +237,8 @@ pub enum HandlerError {
     /// The body is not a valid request (an HTTP adapter answers 400).
     #[error("malformed request: {reason}")]
     MalformedRequest {
-        /// What is wrong.
+        /// What is wrong, naming the protobuf message and field.
         reason: String,
-        /// The decoder's error, if any.
-        #[source]
-        source: Option<BoxError>,
     },
     /// No function of the target type is registered (HTTP 404).
     #[error(

@@ -93,6 +93,7 @@ mod message;
 mod protocol;
 mod registry;
 mod state;
+mod text;
 mod typename;
 mod value;
 

@@ -4,6 +4,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use crate::text::Text;
 use crate::{Address, Value, ValueError};
 
 /// A message delivered to a function: a typed value addressed to it.
@@ -27,14 +28,14 @@ use crate::{Address, Value, ValueError};
 #[derive(Clone)]
 pub struct Message {
     target: Address,
-    type_name: String,
+    type_name: Text,
     value: Option<Bytes>,
 }
 
 impl Message {
     /// A message for `target` carrying `type_name` and `value` as received;
     /// `None` when the sender set no value.
-    pub(crate) fn new(target: Address, type_name: String, value: Option<Bytes>) -> Self {
+    pub(crate) fn new(target: Address, type_name: Text, value: Option<Bytes>) -> Self {
         Self {
             target,
             type_name,
@@ -51,13 +52,13 @@ impl Message {
     /// The typename the value carries, as received.
     #[must_use]
     pub fn value_type_name(&self) -> &str {
-        &self.type_name
+        self.type_name.as_str()
     }
 
     /// Whether the value's typename is `T`'s.
     #[must_use]
     pub fn is<T: Value>(&self) -> bool {
-        self.type_name == T::type_name().as_str()
+        self.type_name.as_bytes() == T::type_name().as_str().as_bytes()
     }
 
     /// Decodes the value as `T`.
@@ -68,10 +69,10 @@ impl Message {
     /// carries no value ([`ValueError::Missing`]), or does not decode.
     pub fn decode<T: Value>(&self) -> Result<T, ValueError> {
         let expected = T::type_name();
-        if self.type_name != expected.as_str() {
+        if self.type_name.as_bytes() != expected.as_str().as_bytes() {
             return Err(ValueError::TypeMismatch {
                 expected,
-                actual: self.type_name.clone(),
+                actual: self.type_name.to_string(),
             });
         }
         match &self.value {
@@ -172,7 +173,7 @@ mod tests {
 
     fn message(type_name: &str, value: Option<&'static [u8]>) -> Message {
         let target = Address::new(TypeName::from_static("ns/f"), "1");
-        Message::new(target, type_name.to_owned(), value.map(Bytes::from_static))
+        Message::new(target, Text::from(type_name), value.map(Bytes::from_static))
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! [`Functions`]: the registry of function types a handler serves.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -29,8 +29,9 @@ use crate::{FunctionSpec, TypeName};
 /// ```
 #[derive(Default, Clone)]
 pub struct Functions {
-    /// Lookup by the two halves the wire carries, without allocating.
-    by_namespace: HashMap<String, HashMap<String, Arc<FunctionSpec>>>,
+    /// Sorted by (namespace, name), the two halves the wire carries, for a
+    /// binary search that neither hashes nor allocates.
+    index: Vec<Arc<FunctionSpec>>,
     /// Listing in type-name order.
     sorted: BTreeMap<TypeName, Arc<FunctionSpec>>,
 }
@@ -55,10 +56,11 @@ impl Functions {
             });
         }
         let spec = Arc::new(spec);
-        self.by_namespace
-            .entry(type_name.namespace().to_owned())
-            .or_default()
-            .insert(type_name.name().to_owned(), Arc::clone(&spec));
+        let position = self
+            .index
+            .binary_search_by(|s| key(s).cmp(&(type_name.namespace(), type_name.name())))
+            .unwrap_or_else(|insert_at| insert_at);
+        self.index.insert(position, Arc::clone(&spec));
         self.sorted.insert(type_name, spec);
         Ok(())
     }
@@ -82,10 +84,19 @@ impl Functions {
     /// The function registered for the type `namespace`/`name`.
     #[must_use]
     pub fn lookup(&self, namespace: &str, name: &str) -> Option<&FunctionSpec> {
-        self.by_namespace
-            .get(namespace)?
-            .get(name)
-            .map(|spec| &**spec)
+        self.lookup_bytes(namespace.as_bytes(), name.as_bytes())
+    }
+
+    /// [`Functions::lookup`] on the raw bytes of the wire; UTF-8 orders
+    /// like its bytes, so the index order holds.
+    pub(crate) fn lookup_bytes(&self, namespace: &[u8], name: &[u8]) -> Option<&FunctionSpec> {
+        self.index
+            .binary_search_by(|s| {
+                let (ns, n) = key(s);
+                (ns.as_bytes(), n.as_bytes()).cmp(&(namespace, name))
+            })
+            .ok()
+            .map(|i| &*self.index[i])
     }
 
     /// The registered function types, in order.
@@ -109,6 +120,10 @@ impl Functions {
     pub fn is_empty(&self) -> bool {
         self.sorted.is_empty()
     }
+}
+
+fn key(spec: &FunctionSpec) -> (&str, &str) {
+    (spec.type_name().namespace(), spec.type_name().name())
 }
 
 impl fmt::Debug for Functions {

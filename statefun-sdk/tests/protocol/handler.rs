@@ -266,13 +266,31 @@ fn a_stored_value_of_another_type_is_reported_on_read() {
 #[test]
 fn malformed_requests_are_typed_errors() {
     let (handler, _) = counter_handler();
-    let cases: [(&[u8], &str); 4] = [
-        (b"\xff\xff\xff", "not a valid ToFunction"),
-        (b"", "no invocation batch"),
+    let cases: [(&[u8], &str); 7] = [
+        (b"\xff\xff\xff", "truncated varint in ToFunction"),
+        (b"", "the ToFunction carries no invocation batch"),
         // ToFunction{invocation{}}: no target.
-        (b"\xa2\x06\x00", "no target address"),
-        // Truncated length-delimited field.
-        (b"\xa2\x06\x10\x0a", "not a valid ToFunction"),
+        (
+            b"\xa2\x06\x00",
+            "the invocation batch has no target address",
+        ),
+        // A length that runs past the end of the body.
+        (
+            b"\xa2\x06\x10\x0a",
+            "field length exceeds the message in ToFunction",
+        ),
+        // invocation sent as a varint.
+        (
+            b"\xa0\x06\x01",
+            "wrong wire type 0 for field invocation in ToFunction",
+        ),
+        // target.id with invalid UTF-8.
+        (
+            b"\xa2\x06\x05\x0a\x03\x1a\x01\xff",
+            "invalid UTF-8 in field id in Address",
+        ),
+        // A deprecated group wire type.
+        (b"\x0b", "unsupported wire type 3 in ToFunction"),
     ];
     for (body, reason) in cases {
         match block_on(handler.handle(Bytes::from_static(body))) {

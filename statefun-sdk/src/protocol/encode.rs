@@ -1,0 +1,331 @@
+//! Encoding `FromFunction` and the egress records straight into one
+//! exactly sized buffer.
+//!
+//! Each message has a `*_len` function giving its encoded size and a
+//! `put_*` function writing it; an embedded message is written as its key,
+//! its length and its body. Fields follow proto3's canonical form, as
+//! prost and the Python SDK write it: in field-number order, with default
+//! scalars omitted and present sub-messages always written.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::context::{Delayed, Effects};
+use crate::state::StateSpec;
+use crate::value::TypedBytes;
+use crate::{Address, EgressIdentifier, Expiration, Storage};
+
+/// `FromFunction.invocation_result` (field 100, length-delimited).
+const KEY_INVOCATION_RESULT: [u8; 2] = [0xa2, 0x06];
+/// `FromFunction.incomplete_invocation_context` (field 101).
+const KEY_INCOMPLETE_CONTEXT: [u8; 2] = [0xaa, 0x06];
+
+/// Key byte of field `n` (< 16) with wire type length-delimited.
+const fn len_key(field: u8) -> u8 {
+    (field << 3) | 2
+}
+
+/// Key byte of field `n` (< 16) with wire type varint.
+const fn varint_key(field: u8) -> u8 {
+    field << 3
+}
+
+fn varint_len(value: u64) -> usize {
+    // One byte per started group of seven bits; at least one byte.
+    let bits = 64 - (value | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+fn put_varint(buf: &mut BytesMut, mut value: u64) {
+    while value >= 0x80 {
+        // The mask keeps the value within a byte.
+        buf.put_u8(u8::try_from(value & 0x7f).unwrap_or_default() | 0x80);
+        value >>= 7;
+    }
+    buf.put_u8(u8::try_from(value).unwrap_or_default());
+}
+
+/// Size of a length-delimited field with a one-byte key, omitted when empty.
+fn bytes_field_len(len: usize) -> usize {
+    if len == 0 {
+        0
+    } else {
+        1 + varint_len(len as u64) + len
+    }
+}
+
+fn put_bytes_field(buf: &mut BytesMut, field: u8, bytes: &[u8]) {
+    if !bytes.is_empty() {
+        buf.put_u8(len_key(field));
+        put_varint(buf, bytes.len() as u64);
+        buf.put_slice(bytes);
+    }
+}
+
+/// Size of an embedded message field with a one-byte key (always written).
+fn message_field_len(body: usize) -> usize {
+    1 + varint_len(body as u64) + body
+}
+
+fn put_message_header(buf: &mut BytesMut, field: u8, body: usize) {
+    buf.put_u8(len_key(field));
+    put_varint(buf, body as u64);
+}
+
+/// Size of a varint field with a one-byte key, omitted when zero.
+fn varint_field_len(value: u64) -> usize {
+    if value == 0 { 0 } else { 1 + varint_len(value) }
+}
+
+fn put_varint_field(buf: &mut BytesMut, field: u8, value: u64) {
+    if value != 0 {
+        buf.put_u8(varint_key(field));
+        put_varint(buf, value);
+    }
+}
+
+/// `int64` on the wire: two's complement, so negatives take ten bytes.
+#[allow(clippy::cast_sign_loss)]
+fn int64(value: i64) -> u64 {
+    value as u64
+}
+
+// --- Address ---------------------------------------------------------------
+
+fn address_len(a: &Address) -> usize {
+    bytes_field_len(a.function_type().namespace().len())
+        + bytes_field_len(a.function_type().name().len())
+        + bytes_field_len(a.id().len())
+}
+
+fn put_address(buf: &mut BytesMut, field: u8, a: &Address) {
+    put_message_header(buf, field, address_len(a));
+    put_bytes_field(buf, 1, a.function_type().namespace().as_bytes());
+    put_bytes_field(buf, 2, a.function_type().name().as_bytes());
+    put_bytes_field(buf, 3, a.id().as_bytes());
+}
+
+// --- TypedValue ------------------------------------------------------------
+
+/// A `TypedValue` with `has_value = true`.
+fn typed_len(type_name: &str, value: &[u8]) -> usize {
+    bytes_field_len(type_name.len()) + 2 + bytes_field_len(value.len())
+}
+
+fn put_typed(buf: &mut BytesMut, field: u8, type_name: &str, value: &[u8]) {
+    put_message_header(buf, field, typed_len(type_name, value));
+    put_bytes_field(buf, 1, type_name.as_bytes());
+    buf.put_slice(&[varint_key(2), 1]);
+    put_bytes_field(buf, 3, value);
+}
+
+fn typed_bytes_len(v: &TypedBytes) -> usize {
+    typed_len(v.type_name().as_str(), v.bytes())
+}
+
+fn put_typed_bytes(buf: &mut BytesMut, field: u8, v: &TypedBytes) {
+    put_typed(buf, field, v.type_name().as_str(), v.bytes());
+}
+
+// --- InvocationResponse ----------------------------------------------------
+
+fn mutation_len(spec: &StateSpec, value: Option<&Bytes>) -> usize {
+    let name = bytes_field_len(spec.name().len());
+    match value {
+        // mutation_type MODIFY (1) takes two bytes.
+        Some(v) => 2 + name + message_field_len(typed_len(spec.type_name().as_str(), v)),
+        // DELETE is the enum default and is omitted.
+        None => name,
+    }
+}
+
+fn put_mutation(buf: &mut BytesMut, spec: &StateSpec, value: Option<&Bytes>) {
+    put_message_header(buf, 1, mutation_len(spec, value));
+    if let Some(v) = value {
+        put_varint_field(buf, 1, 1);
+        put_bytes_field(buf, 2, spec.name().as_bytes());
+        put_typed(buf, 3, spec.type_name().as_str(), v);
+    } else {
+        put_bytes_field(buf, 2, spec.name().as_bytes());
+    }
+}
+
+fn message_len((target, value): &(Address, TypedBytes)) -> usize {
+    message_field_len(address_len(target)) + message_field_len(typed_bytes_len(value))
+}
+
+fn put_message(buf: &mut BytesMut, message: &(Address, TypedBytes)) {
+    put_message_header(buf, 2, message_len(message));
+    put_address(buf, 1, &message.0);
+    put_typed_bytes(buf, 2, &message.1);
+}
+
+fn delayed_len(delayed: &Delayed) -> usize {
+    match delayed {
+        Delayed::Send {
+            delay_ms,
+            target,
+            value,
+            token,
+        } => {
+            varint_field_len(int64(*delay_ms))
+                + message_field_len(address_len(target))
+                + message_field_len(typed_bytes_len(value))
+                + token
+                    .as_ref()
+                    .map_or(0, |t| bytes_field_len(t.as_str().len()))
+        }
+        // is_cancellation_request = true takes two bytes.
+        Delayed::Cancel(token) => 2 + bytes_field_len(token.as_str().len()),
+    }
+}
+
+fn put_delayed(buf: &mut BytesMut, delayed: &Delayed) {
+    put_message_header(buf, 3, delayed_len(delayed));
+    match delayed {
+        Delayed::Send {
+            delay_ms,
+            target,
+            value,
+            token,
+        } => {
+            put_varint_field(buf, 1, int64(*delay_ms));
+            put_address(buf, 2, target);
+            put_typed_bytes(buf, 3, value);
+            if let Some(token) = token {
+                put_bytes_field(buf, 11, token.as_str().as_bytes());
+            }
+        }
+        Delayed::Cancel(token) => {
+            put_varint_field(buf, 10, 1);
+            put_bytes_field(buf, 11, token.as_str().as_bytes());
+        }
+    }
+}
+
+fn egress_len((egress, value): &(EgressIdentifier, TypedBytes)) -> usize {
+    bytes_field_len(egress.type_name().namespace().len())
+        + bytes_field_len(egress.type_name().name().len())
+        + message_field_len(typed_bytes_len(value))
+}
+
+fn put_egress(buf: &mut BytesMut, egress: &(EgressIdentifier, TypedBytes)) {
+    put_message_header(buf, 4, egress_len(egress));
+    put_bytes_field(buf, 1, egress.0.type_name().namespace().as_bytes());
+    put_bytes_field(buf, 2, egress.0.type_name().name().as_bytes());
+    put_typed_bytes(buf, 3, &egress.1);
+}
+
+/// The `InvocationResponse` of a batch: one mutation per touched state
+/// value (in declaration order), then messages, delayed messages and egress
+/// records in call order.
+pub(crate) fn encode_result(effects: &Effects, storage: &Storage) -> Bytes {
+    let mut body = 0;
+    for (spec, value) in storage.mutations() {
+        body += message_field_len(mutation_len(spec, value));
+    }
+    for message in &effects.messages {
+        body += message_field_len(message_len(message));
+    }
+    for delayed in &effects.delayed {
+        body += message_field_len(delayed_len(delayed));
+    }
+    for egress in &effects.egress {
+        body += message_field_len(egress_len(egress));
+    }
+    let mut buf = BytesMut::with_capacity(2 + varint_len(body as u64) + body);
+    buf.put_slice(&KEY_INVOCATION_RESULT);
+    put_varint(&mut buf, body as u64);
+    for (spec, value) in storage.mutations() {
+        put_mutation(&mut buf, spec, value);
+    }
+    for message in &effects.messages {
+        put_message(&mut buf, message);
+    }
+    for delayed in &effects.delayed {
+        put_delayed(&mut buf, delayed);
+    }
+    for egress in &effects.egress {
+        put_egress(&mut buf, egress);
+    }
+    buf.freeze()
+}
+
+// --- IncompleteInvocationContext -------------------------------------------
+
+fn expiration(spec: &StateSpec) -> (u64, u64) {
+    let (mode, ttl) = match spec.expiration() {
+        Expiration::Never => (0, None),
+        Expiration::AfterWrite(d) => (1, Some(d)),
+        Expiration::AfterCall(d) => (2, Some(d)),
+    };
+    // Validated when the spec was declared; saturate rather than panic
+    // should that ever be bypassed.
+    let millis = ttl.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    (mode, int64(millis))
+}
+
+fn expiration_len(spec: &StateSpec) -> usize {
+    let (mode, millis) = expiration(spec);
+    varint_field_len(mode) + varint_field_len(millis)
+}
+
+fn spec_len(spec: &StateSpec) -> usize {
+    bytes_field_len(spec.name().len())
+        + message_field_len(expiration_len(spec))
+        + bytes_field_len(spec.type_name().as_str().len())
+}
+
+/// `IncompleteInvocationContext` listing `missing`, each with its type and
+/// expiration. Like the Python and Go SDKs, the expiration is always
+/// present, with mode NONE when the value never expires.
+pub(crate) fn encode_incomplete<'a>(missing: impl Iterator<Item = &'a StateSpec> + Clone) -> Bytes {
+    let body: usize = missing
+        .clone()
+        .map(|s| message_field_len(spec_len(s)))
+        .sum();
+    let mut buf = BytesMut::with_capacity(2 + varint_len(body as u64) + body);
+    buf.put_slice(&KEY_INCOMPLETE_CONTEXT);
+    put_varint(&mut buf, body as u64);
+    for spec in missing {
+        put_message_header(&mut buf, 1, spec_len(spec));
+        put_bytes_field(&mut buf, 1, spec.name().as_bytes());
+        put_message_header(&mut buf, 2, expiration_len(spec));
+        let (mode, millis) = expiration(spec);
+        put_varint_field(&mut buf, 1, mode);
+        put_varint_field(&mut buf, 2, millis);
+        put_bytes_field(&mut buf, 3, spec.type_name().as_str().as_bytes());
+    }
+    buf.freeze()
+}
+
+// --- Egress records --------------------------------------------------------
+
+/// A `KafkaProducerRecord`; an empty key is omitted on the wire.
+pub(crate) fn encode_kafka_record(key: &str, value: &[u8], topic: &str) -> Bytes {
+    let len =
+        bytes_field_len(key.len()) + bytes_field_len(value.len()) + bytes_field_len(topic.len());
+    let mut buf = BytesMut::with_capacity(len);
+    put_bytes_field(&mut buf, 1, key.as_bytes());
+    put_bytes_field(&mut buf, 2, value);
+    put_bytes_field(&mut buf, 3, topic.as_bytes());
+    buf.freeze()
+}
+
+/// A `KinesisEgressRecord`; an empty explicit hash key is omitted.
+pub(crate) fn encode_kinesis_record(
+    partition_key: &str,
+    value: &[u8],
+    stream: &str,
+    explicit_hash_key: &str,
+) -> Bytes {
+    let len = bytes_field_len(partition_key.len())
+        + bytes_field_len(value.len())
+        + bytes_field_len(stream.len())
+        + bytes_field_len(explicit_hash_key.len());
+    let mut buf = BytesMut::with_capacity(len);
+    put_bytes_field(&mut buf, 1, partition_key.as_bytes());
+    put_bytes_field(&mut buf, 2, value);
+    put_bytes_field(&mut buf, 3, stream.as_bytes());
+    put_bytes_field(&mut buf, 4, explicit_hash_key.as_bytes());
+    buf.freeze()
+}

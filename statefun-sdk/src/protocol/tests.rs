@@ -1,0 +1,402 @@
+//! The hand-written codec against prost's generated code.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use prost::Message as _;
+use statefun_proto::reqreply::{
+    self as wire, FromFunction, ToFunction, from_function, to_function,
+};
+
+use super::{Batch, WireAddress, WireInvocation, WireState, WireValue, decode_batch};
+use crate::context::{Delayed, Effects};
+use crate::text::Text;
+use crate::value::TypedBytes;
+use crate::{
+    Address, CancellationToken, EgressIdentifier, Expiration, Storage, TypeName, ValueSpec,
+};
+
+fn text(s: &str) -> Text {
+    Text::from(s)
+}
+
+fn from_prost_address(a: &wire::Address) -> WireAddress {
+    WireAddress {
+        namespace: text(&a.namespace),
+        name: text(&a.r#type),
+        id: text(&a.id),
+    }
+}
+
+fn from_prost_value(v: &wire::TypedValue) -> WireValue {
+    WireValue {
+        type_name: text(&v.typename),
+        has_value: v.has_value,
+        bytes: v.value.clone(),
+    }
+}
+
+/// What our decoder should produce for a prost-decoded request.
+fn expected(request: &ToFunction) -> Option<Batch> {
+    let to_function::Request::Invocation(b) = request.request.as_ref()?;
+    Some(Batch {
+        target: b.target.as_ref().map(from_prost_address),
+        states: b
+            .state
+            .iter()
+            .map(|s| WireState {
+                name: text(&s.state_name),
+                value: s.state_value.as_ref().map(from_prost_value),
+            })
+            .collect(),
+        invocations: b
+            .invocations
+            .iter()
+            .map(|i| WireInvocation {
+                caller: i.caller.as_ref().map(from_prost_address),
+                argument: i.argument.as_ref().map(from_prost_value),
+            })
+            .collect(),
+    })
+}
+
+fn any_address() -> impl Strategy<Value = wire::Address> {
+    ("\\PC{0,8}", "\\PC{0,8}", "\\PC{0,12}").prop_map(|(namespace, r#type, id)| wire::Address {
+        namespace,
+        r#type,
+        id,
+    })
+}
+
+fn any_value() -> impl Strategy<Value = wire::TypedValue> {
+    (
+        "\\PC{0,20}",
+        any::<bool>(),
+        proptest::collection::vec(any::<u8>(), 0..40),
+    )
+        .prop_map(|(typename, has_value, value)| wire::TypedValue {
+            typename,
+            has_value,
+            value: value.into(),
+        })
+}
+
+fn any_request() -> impl Strategy<Value = ToFunction> {
+    let state =
+        ("\\PC{0,10}", proptest::option::of(any_value())).prop_map(|(state_name, state_value)| {
+            to_function::PersistedValue {
+                state_name,
+                state_value,
+            }
+        });
+    let invocation = (
+        proptest::option::of(any_address()),
+        proptest::option::of(any_value()),
+    )
+        .prop_map(|(caller, argument)| to_function::Invocation { caller, argument });
+    (
+        proptest::option::of(any_address()),
+        proptest::collection::vec(state, 0..5),
+        proptest::collection::vec(invocation, 0..5),
+    )
+        .prop_map(|(target, state, invocations)| ToFunction {
+            request: Some(to_function::Request::Invocation(
+                to_function::InvocationBatchRequest {
+                    target,
+                    state,
+                    invocations,
+                },
+            )),
+        })
+}
+
+proptest! {
+    #[test]
+    fn decodes_what_prost_encodes(request in any_request()) {
+        let bytes = Bytes::from(request.encode_to_vec());
+        let ours = decode_batch(&bytes).expect("valid request");
+        prop_assert_eq!(Some(ours), expected(&request));
+    }
+
+    #[test]
+    fn unknown_fields_are_skipped(request in any_request(), junk in 0_u8..4) {
+        // Append an unknown field of each wire type at the top level and
+        // inside the batch: field 7 (varint, fixed64, bytes, fixed32).
+        let unknown: &[u8] = match junk {
+            0 => &[0x38, 0x96, 0x01],
+            1 => &[0x39, 1, 2, 3, 4, 5, 6, 7, 8],
+            2 => &[0x3a, 0x02, 0xaa, 0xbb],
+            _ => &[0x3d, 1, 2, 3, 4],
+        };
+        let mut bytes = request.encode_to_vec();
+        bytes.extend_from_slice(unknown);
+        let ours = decode_batch(&Bytes::from(bytes)).expect("valid request");
+        prop_assert_eq!(Some(ours), expected(&request));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_never_pass_what_prost_rejects(
+        bytes in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let bytes = Bytes::from(bytes);
+        if let Ok(ours) = decode_batch(&bytes) {
+            let theirs = ToFunction::decode(bytes.clone()).expect("prost accepts it too");
+            prop_assert_eq!(Some(ours), expected(&theirs));
+        }
+    }
+}
+
+#[test]
+fn repeated_singular_messages_merge() {
+    // target{namespace:"a"} then target{id:"x"}: one target a//x.
+    let bytes = Bytes::from_static(b"\xa2\x06\x0c\x0a\x03\x0a\x01a\x0a\x03\x1a\x01x\x12\x00");
+    let batch = decode_batch(&bytes).unwrap();
+    let target = batch.target.unwrap();
+    assert_eq!((target.namespace.as_str(), target.id.as_str()), ("a", "x"));
+    assert_eq!(batch.states.len(), 1);
+}
+
+fn any_type_name() -> impl Strategy<Value = TypeName> {
+    ("[a-z][a-z.]{0,8}", "[A-Za-z][A-Za-z0-9_]{0,8}")
+        .prop_map(|(ns, name)| TypeName::new(&ns, &name).unwrap())
+}
+
+fn any_typed_bytes() -> impl Strategy<Value = TypedBytes> {
+    (
+        any_type_name(),
+        proptest::collection::vec(any::<u8>(), 0..300),
+    )
+        .prop_map(|(t, v)| TypedBytes::new(t, v.into()))
+}
+
+fn any_our_address() -> impl Strategy<Value = Address> {
+    (any_type_name(), "\\PC{0,10}").prop_map(|(t, id)| Address::new(t, id))
+}
+
+fn any_delayed() -> impl Strategy<Value = Delayed> {
+    prop_oneof![
+        (
+            any::<i64>(),
+            any_our_address(),
+            any_typed_bytes(),
+            proptest::option::of("\\PC{1,10}")
+        )
+            .prop_map(|(delay_ms, target, value, token)| Delayed::Send {
+                delay_ms,
+                target,
+                value,
+                token: token.map(|t| CancellationToken::new(t).unwrap()),
+            }),
+        "\\PC{1,10}".prop_map(|t| Delayed::Cancel(CancellationToken::new(t).unwrap())),
+    ]
+}
+
+fn to_prost_address(a: &Address) -> wire::Address {
+    wire::Address {
+        namespace: a.function_type().namespace().into(),
+        r#type: a.function_type().name().into(),
+        id: a.id().into(),
+    }
+}
+
+fn to_prost_value(v: &TypedBytes) -> wire::TypedValue {
+    wire::TypedValue {
+        typename: v.type_name().as_str().into(),
+        has_value: true,
+        value: v.bytes().clone(),
+    }
+}
+
+/// Which state cells a test batch touches: set to a string, removed, or
+/// left alone.
+#[derive(Debug, Clone)]
+enum Touch {
+    Set(String),
+    Remove,
+    Keep,
+}
+
+proptest! {
+    #[test]
+    fn encodes_results_exactly_as_prost(
+        messages in proptest::collection::vec((any_our_address(), any_typed_bytes()), 0..4),
+        delayed in proptest::collection::vec(any_delayed(), 0..4),
+        egress in proptest::collection::vec((any_type_name(), any_typed_bytes()), 0..4),
+        touches in proptest::collection::vec(
+            prop_oneof![
+                "\\PC{0,200}".prop_map(Touch::Set),
+                Just(Touch::Remove),
+                Just(Touch::Keep)
+            ],
+            0..4,
+        ),
+    ) {
+        let specs: Vec<ValueSpec<String>> =
+            (0..touches.len()).map(|i| ValueSpec::try_named(format!("s{i}")).unwrap()).collect();
+        let state_specs: Vec<_> = specs.iter().map(|s| s.to_state_spec().unwrap()).collect();
+        let address = Address::new(TypeName::from_static("t/f"), "1");
+        let mut storage = Storage::resolve(state_specs.into(), address, |_| Some(None))
+            .expect("all present");
+        let mut mutations = Vec::new();
+        for (spec, touch) in specs.iter().zip(&touches) {
+            match touch {
+                Touch::Set(v) => {
+                    storage.set(spec, v).unwrap();
+                    mutations.push(from_function::PersistedValueMutation {
+                        mutation_type: 1,
+                        state_name: spec.name().into(),
+                        state_value: Some(wire::TypedValue {
+                            typename: "io.statefun.types/string".into(),
+                            has_value: true,
+                            value: crate::Value::to_bytes(v).unwrap(),
+                        }),
+                    });
+                }
+                Touch::Remove => {
+                    storage.remove(spec).unwrap();
+                    mutations.push(from_function::PersistedValueMutation {
+                        mutation_type: 0,
+                        state_name: spec.name().into(),
+                        state_value: None,
+                    });
+                }
+                Touch::Keep => {}
+            }
+        }
+        let effects = Effects {
+            messages: messages.clone(),
+            delayed: delayed.iter().map(|d| match d {
+                Delayed::Send { delay_ms, target, value, token } => Delayed::Send {
+                    delay_ms: *delay_ms,
+                    target: target.clone(),
+                    value: value.clone(),
+                    token: token.clone(),
+                },
+                Delayed::Cancel(t) => Delayed::Cancel(t.clone()),
+            }).collect(),
+            egress: egress.iter().map(|(t, v)| (EgressIdentifier::new(t.clone()), v.clone())).collect(),
+        };
+        let theirs = FromFunction {
+            response: Some(from_function::Response::InvocationResult(
+                from_function::InvocationResponse {
+                    state_mutations: mutations,
+                    outgoing_messages: messages
+                        .iter()
+                        .map(|(a, v)| from_function::Invocation {
+                            target: Some(to_prost_address(a)),
+                            argument: Some(to_prost_value(v)),
+                        })
+                        .collect(),
+                    delayed_invocations: delayed
+                        .iter()
+                        .map(|d| match d {
+                            Delayed::Send { delay_ms, target, value, token } => {
+                                from_function::DelayedInvocation {
+                                    delay_in_ms: *delay_ms,
+                                    target: Some(to_prost_address(target)),
+                                    argument: Some(to_prost_value(value)),
+                                    is_cancellation_request: false,
+                                    cancellation_token: token
+                                        .as_ref()
+                                        .map(|t| t.as_str().to_owned())
+                                        .unwrap_or_default(),
+                                }
+                            }
+                            Delayed::Cancel(t) => from_function::DelayedInvocation {
+                                is_cancellation_request: true,
+                                cancellation_token: t.as_str().into(),
+                                ..Default::default()
+                            },
+                        })
+                        .collect(),
+                    outgoing_egresses: egress
+                        .iter()
+                        .map(|(t, v)| from_function::EgressMessage {
+                            egress_namespace: t.namespace().into(),
+                            egress_type: t.name().into(),
+                            argument: Some(to_prost_value(v)),
+                        })
+                        .collect(),
+                },
+            )),
+        };
+        let ours = super::encode_result(&effects, &storage);
+        prop_assert_eq!(&ours[..], &theirs.encode_to_vec()[..]);
+    }
+
+    #[test]
+    fn encodes_handshakes_exactly_as_prost(
+        specs in proptest::collection::vec((0_u8..3, 0_u64..100_000_000_000), 0..6),
+    ) {
+        let state_specs: Vec<_> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, (mode, millis))| {
+                let d = Duration::from_millis(*millis);
+                let expiration = match mode {
+                    0 => Expiration::Never,
+                    1 => Expiration::AfterWrite(d),
+                    _ => Expiration::AfterCall(d),
+                };
+                ValueSpec::<i64>::try_named(format!("v{i}"))
+                    .unwrap()
+                    .with_expiration(expiration)
+                    .to_state_spec()
+                    .unwrap()
+            })
+            .collect();
+        let theirs = FromFunction {
+            response: Some(from_function::Response::IncompleteInvocationContext(
+                from_function::IncompleteInvocationContext {
+                    missing_values: state_specs
+                        .iter()
+                        .zip(&specs)
+                        .map(|(s, (mode, millis))| from_function::PersistedValueSpec {
+                            state_name: s.name().into(),
+                            expiration_spec: Some(from_function::ExpirationSpec {
+                                mode: i32::from(*mode),
+                                expire_after_millis: if *mode == 0 {
+                                    0
+                                } else {
+                                    i64::try_from(*millis).unwrap()
+                                },
+                            }),
+                            type_typename: "io.statefun.types/long".into(),
+                        })
+                        .collect(),
+                },
+            )),
+        };
+        let ours = super::encode_incomplete(state_specs.iter());
+        prop_assert_eq!(&ours[..], &theirs.encode_to_vec()[..]);
+    }
+
+    #[test]
+    fn encodes_egress_records_exactly_as_prost(
+        key in "\\PC{0,10}",
+        value in proptest::collection::vec(any::<u8>(), 0..200),
+        topic in "\\PC{0,10}",
+        hash in "\\PC{0,10}",
+    ) {
+        let kafka = statefun_proto::egress::KafkaProducerRecord {
+            key: key.clone(),
+            value_bytes: value.clone().into(),
+            topic: topic.clone(),
+        };
+        prop_assert_eq!(
+            &super::encode_kafka_record(&key, &value, &topic)[..],
+            &kafka.encode_to_vec()[..]
+        );
+        let kinesis = statefun_proto::egress::KinesisEgressRecord {
+            partition_key: key.clone(),
+            value_bytes: value.clone().into(),
+            stream: topic.clone(),
+            explicit_hash_key: hash.clone(),
+        };
+        prop_assert_eq!(
+            &super::encode_kinesis_record(&key, &value, &topic, &hash)[..],
+            &kinesis.encode_to_vec()[..]
+        );
+    }
+}

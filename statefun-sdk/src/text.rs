@@ -1,0 +1,61 @@
+//! [`Text`]: an immutable UTF-8 string that shares the request buffer.
+
+use std::fmt;
+
+use bytes::Bytes;
+
+/// A UTF-8 string stored as [`Bytes`], so that strings decoded from a
+/// request are slices of it rather than copies. Cloning is a reference
+/// count increment (nothing at all for static strings).
+///
+/// Invariant: the bytes are valid UTF-8, checked on construction.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Text(Bytes);
+
+impl Text {
+    /// Checks that `bytes` is UTF-8.
+    pub(crate) fn from_utf8(bytes: Bytes) -> Result<Self, std::str::Utf8Error> {
+        // Names and ids are nearly always ASCII, which is checked faster.
+        if !bytes.is_ascii() {
+            std::str::from_utf8(&bytes)?;
+        }
+        Ok(Self(bytes))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // The invariant makes this infallible; the fallback is never taken.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        Self(Bytes::from(s))
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Self(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
