@@ -1,10 +1,15 @@
 //! [`Context`]: what a function can see and do during one invocation.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::time::Duration;
 
+use bytes::Bytes;
+
+use crate::protocol::Span;
+use crate::text::Text;
 use crate::value::{IntoTypedBytes, TypedBytes, ValueError};
-use crate::{Address, CancellationToken, EgressIdentifier, Storage};
+use crate::{Address, CancellationToken, EgressIdentifier, Storage, TypeName};
 
 /// The view a function has of one invocation: its own address, the caller,
 /// its state, and the side effects it produces.
@@ -34,9 +39,24 @@ use crate::{Address, CancellationToken, EgressIdentifier, Storage};
 /// ```
 pub struct Context {
     address: Address,
-    caller: Option<Address>,
+    /// The request buffer the pending caller's ranges point into.
+    request: Bytes,
+    pending_caller: Option<PendingCaller>,
+    /// Built from `pending_caller` on first use, so functions that never
+    /// look at the caller never pay for its address.
+    caller: OnceCell<Option<Address>>,
     storage: Storage,
     pub(crate) effects: Effects,
+}
+
+/// The caller of the current invocation, as ranges of the request.
+#[derive(Debug)]
+pub(crate) struct PendingCaller {
+    /// The type name when it is a registered function type (no allocation).
+    pub(crate) known_type: Option<TypeName>,
+    pub(crate) namespace: Span,
+    pub(crate) name: Span,
+    pub(crate) id: Span,
 }
 
 /// The side effects of a batch, in call order.
@@ -60,17 +80,35 @@ pub(crate) enum Delayed {
 }
 
 impl Context {
-    pub(crate) fn new(address: Address, storage: Storage) -> Self {
+    pub(crate) fn new(address: Address, storage: Storage, request: Bytes) -> Self {
         Self {
             address,
-            caller: None,
+            request,
+            pending_caller: None,
+            caller: OnceCell::new(),
             storage,
             effects: Effects::default(),
         }
     }
 
-    pub(crate) fn set_caller(&mut self, caller: Option<Address>) {
-        self.caller = caller;
+    pub(crate) fn set_caller(&mut self, caller: Option<PendingCaller>) {
+        self.pending_caller = caller;
+        self.caller = OnceCell::new();
+    }
+
+    fn resolve_caller(&self) -> Option<Address> {
+        let pending = self.pending_caller.as_ref()?;
+        let function_type = match &pending.known_type {
+            Some(t) => t.clone(),
+            None => {
+                // Checked to be UTF-8 and a valid type name by the handler.
+                let namespace = std::str::from_utf8(pending.namespace.raw(&self.request)).ok()?;
+                let name = std::str::from_utf8(pending.name.raw(&self.request)).ok()?;
+                TypeName::new(namespace, name).ok()?
+            }
+        };
+        let id = Text::from_checked(pending.id.slice(&self.request));
+        Some(Address::from_parts(function_type, id))
     }
 
     pub(crate) fn storage_ref(&self) -> &Storage {
@@ -87,7 +125,7 @@ impl Context {
     /// from an ingress.
     #[must_use]
     pub fn caller(&self) -> Option<&Address> {
-        self.caller.as_ref()
+        self.caller.get_or_init(|| self.resolve_caller()).as_ref()
     }
 
     /// The state of this address.
@@ -189,7 +227,7 @@ impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("address", &self.address)
-            .field("caller", &self.caller)
+            .field("caller", &self.caller())
             .field("storage", &self.storage)
             .finish_non_exhaustive()
     }

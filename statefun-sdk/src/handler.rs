@@ -10,6 +10,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
 
+use crate::context::PendingCaller;
 use crate::protocol::{self, WireAddress};
 use crate::{Address, BoxError, Context, Functions, Message, Storage, TypeName};
 
@@ -88,34 +89,36 @@ impl RequestReplyHandler {
     /// result: the runtime should retry the whole batch.
     pub async fn handle(&self, request: Bytes) -> Result<Bytes, HandlerError> {
         let batch = protocol::decode_batch(&request)
-            .map_err(|m| HandlerError::MalformedRequest { reason: m.reason })?;
+            .map_err(|m| HandlerError::MalformedRequest { reason: m.reason() })?;
         let Some(target) = batch.target else {
             return Err(HandlerError::MalformedRequest {
                 reason: "the invocation batch has no target address".into(),
             });
         };
-        let Some(spec) = self
-            .functions
-            .lookup_bytes(target.namespace.as_bytes(), target.name.as_bytes())
-        else {
+        let (namespace, name) = (batch.raw(target.namespace), batch.raw(target.name));
+        let Some(spec) = self.functions.lookup_bytes(namespace, name) else {
             return Err(HandlerError::UnknownFunction {
-                function_type: format!("{}/{}", target.namespace, target.name),
-                id: target.id.to_string(),
+                function_type: format!(
+                    "{}/{}",
+                    String::from_utf8_lossy(namespace),
+                    String::from_utf8_lossy(name)
+                ),
+                id: String::from_utf8_lossy(batch.raw(target.id)).into_owned(),
                 registered: self.functions.type_names().cloned().collect(),
             });
         };
-        let address = Address::from_parts(spec.type_name().clone(), target.id);
+        let address = Address::from_parts(spec.type_name().clone(), batch.text(target.id));
 
-        let states = &batch.states;
-        let received = |name: &str| {
-            let state = states
+        let received = |state_name: &str| {
+            let state = batch
+                .states
                 .iter()
-                .find(|s| s.name.as_bytes() == name.as_bytes())?;
+                .find(|s| batch.raw(s.name) == state_name.as_bytes())?;
             Some(
                 state
                     .value
-                    .as_ref()
-                    .and_then(|v| v.value().map(|bytes| (v.type_name.as_str(), bytes.clone()))),
+                    .filter(|v| v.has_value)
+                    .map(|v| (batch.raw(v.type_name), batch.bytes(v.bytes))),
             )
         };
         let storage = match Storage::resolve(spec.shared_states(), address.clone(), received) {
@@ -129,22 +132,22 @@ impl RequestReplyHandler {
         };
 
         let batch_size = batch.invocations.len();
-        let mut ctx = Context::new(address.clone(), storage);
-        let mut last_caller_type: Option<TypeName> = None;
-        for (index, invocation) in batch.invocations.into_iter().enumerate() {
+        let mut ctx = Context::new(address.clone(), storage, batch.buf.clone());
+        for (index, invocation) in batch.invocations.iter().enumerate() {
             let caller = match invocation.caller {
-                Some(caller) if !caller.is_empty() => Some(
-                    self.caller_address(caller, &mut last_caller_type)
-                        .map_err(|reason| HandlerError::MalformedRequest {
+                Some(caller) if !caller.is_empty() => {
+                    Some(self.pending_caller(&batch, caller).map_err(|reason| {
+                        HandlerError::MalformedRequest {
                             reason: format!("invocation {index} of {address}: {reason}"),
-                        })?,
-                ),
+                        }
+                    })?)
+                }
                 _ => None,
             };
             ctx.set_caller(caller);
             let argument = invocation.argument.unwrap_or_default();
-            let value = argument.has_value.then_some(argument.bytes);
-            let message = Message::new(address.clone(), argument.type_name, value);
+            let value = argument.has_value.then(|| batch.bytes(argument.bytes));
+            let message = Message::new(address.clone(), batch.text(argument.type_name), value);
             let outcome = CatchUnwind(spec.function().invoke(&mut ctx, message)).await;
             match outcome {
                 Ok(Ok(())) => {}
@@ -169,30 +172,36 @@ impl RequestReplyHandler {
         Ok(protocol::encode_result(&ctx.effects, ctx.storage_ref()))
     }
 
-    /// The caller's address. The type name is the previous caller's when it
-    /// is the same (common within a batch), else the registered one when the
-    /// caller is one of ours; only an unknown type allocates.
-    fn caller_address(
+    /// The caller of an invocation, checked now and built when the function
+    /// asks for it. A registered caller type is reused without allocating.
+    fn pending_caller(
         &self,
+        batch: &protocol::Batch,
         caller: WireAddress,
-        last: &mut Option<TypeName>,
-    ) -> Result<Address, String> {
-        let (namespace, name) = (caller.namespace.as_bytes(), caller.name.as_bytes());
-        let function_type = match last {
-            Some(t) if t.namespace().as_bytes() == namespace && t.name().as_bytes() == name => {
-                t.clone()
-            }
-            _ => {
-                let t = match self.functions.lookup_bytes(namespace, name) {
-                    Some(spec) => spec.type_name().clone(),
-                    None => TypeName::new(caller.namespace.as_str(), caller.name.as_str())
-                        .map_err(|e| format!("invalid caller address: {e}"))?,
-                };
-                *last = Some(t.clone());
-                t
-            }
-        };
-        Ok(Address::from_parts(function_type, caller.id))
+    ) -> Result<PendingCaller, String> {
+        let (namespace, name) = (batch.raw(caller.namespace), batch.raw(caller.name));
+        let known_type = self
+            .functions
+            .lookup_bytes(namespace, name)
+            .map(|spec| spec.type_name().clone());
+        // The decoder checked both are UTF-8; the rest of the type-name rule
+        // is checked on the bytes.
+        if known_type.is_none() && (namespace.is_empty() || name.is_empty() || name.contains(&b'/'))
+        {
+            let error = TypeName::check_parts(
+                &String::from_utf8_lossy(namespace),
+                &String::from_utf8_lossy(name),
+            )
+            .err()
+            .map_or_else(String::new, |e| e.to_string());
+            return Err(format!("invalid caller address: {error}"));
+        }
+        Ok(PendingCaller {
+            known_type,
+            namespace: caller.namespace,
+            name: caller.name,
+            id: caller.id,
+        })
     }
 }
 

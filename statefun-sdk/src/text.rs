@@ -13,13 +13,10 @@ use bytes::Bytes;
 pub(crate) struct Text(Bytes);
 
 impl Text {
-    /// Checks that `bytes` is UTF-8.
-    pub(crate) fn from_utf8(bytes: Bytes) -> Result<Self, std::str::Utf8Error> {
-        // Names and ids are nearly always ASCII, which is checked faster.
-        if !bytes.is_ascii() {
-            std::str::from_utf8(&bytes)?;
-        }
-        Ok(Self(bytes))
+    /// Wraps bytes already checked to be UTF-8 (by the decoder).
+    pub(crate) fn from_checked(bytes: Bytes) -> Self {
+        debug_assert!(std::str::from_utf8(&bytes).is_ok());
+        Self(bytes)
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -29,10 +26,6 @@ impl Text {
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.0
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

@@ -97,21 +97,7 @@ impl TypeName {
     /// # Ok::<(), statefun_sdk::TypeNameError>(())
     /// ```
     pub fn new(namespace: &str, name: &str) -> Result<Self, TypeNameError> {
-        let kind = if namespace.is_empty() {
-            Some(TypeNameErrorKind::EmptyNamespace)
-        } else if name.is_empty() {
-            Some(TypeNameErrorKind::EmptyName)
-        } else if name.contains('/') {
-            Some(TypeNameErrorKind::SlashInName)
-        } else {
-            None
-        };
-        if let Some(kind) = kind {
-            return Err(TypeNameError {
-                input: format!("{namespace}/{name}"),
-                kind,
-            });
-        }
+        Self::check_parts(namespace, name)?;
         let mut full = String::with_capacity(namespace.len() + 1 + name.len());
         full.push_str(namespace);
         full.push('/');
@@ -119,6 +105,24 @@ impl TypeName {
         Ok(Self {
             full: Repr::Shared(full.into()),
             split: namespace.len(),
+        })
+    }
+
+    /// Checks that `namespace` and `name` make a type name, without
+    /// allocating unless they do not.
+    pub(crate) fn check_parts(namespace: &str, name: &str) -> Result<(), TypeNameError> {
+        let kind = if namespace.is_empty() {
+            TypeNameErrorKind::EmptyNamespace
+        } else if name.is_empty() {
+            TypeNameErrorKind::EmptyName
+        } else if name.contains('/') {
+            TypeNameErrorKind::SlashInName
+        } else {
+            return Ok(());
+        };
+        Err(TypeNameError {
+            input: format!("{namespace}/{name}"),
+            kind,
         })
     }
 

@@ -7,8 +7,7 @@
 
 use bytes::Bytes;
 
-use super::{Batch, Malformed, WireAddress, WireInvocation, WireState, WireValue};
-use crate::text::Text;
+use super::{Batch, Malformed, Problem, Span, WireAddress, WireInvocation, WireState, WireValue};
 
 const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
@@ -33,32 +32,50 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn error(&self, what: &str) -> Malformed {
+    #[cold]
+    #[inline(never)]
+    fn error(&self, problem: Problem) -> Malformed {
         Malformed {
-            reason: format!("{what} in {}", self.message),
+            problem,
+            message: self.message,
         }
     }
 
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, Malformed> {
+        // Keys and short lengths fit in one byte.
+        if self.pos < self.end {
+            let byte = self.buf[self.pos];
+            if byte < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(byte));
+            }
+        }
+        self.varint_slow()
+    }
+
+    #[inline(never)]
+    fn varint_slow(&mut self) -> Result<u64, Malformed> {
         let mut value = 0_u64;
         for shift in (0..70).step_by(7) {
-            let Some(&byte) = self.buf.get(self.pos).filter(|_| self.pos < self.end) else {
-                return Err(self.error("truncated varint"));
-            };
+            if self.pos >= self.end {
+                return Err(self.error(Problem::TruncatedVarint));
+            }
+            let byte = self.buf[self.pos];
             self.pos += 1;
             if shift == 63 && byte > 1 {
-                return Err(self.error("varint overflows 64 bits"));
+                return Err(self.error(Problem::VarintOverflow));
             }
             value |= u64::from(byte & 0x7f) << shift;
             if byte < 0x80 {
                 return Ok(value);
             }
         }
-        Err(self.error("varint longer than 10 bytes"))
+        Err(self.error(Problem::VarintOverflow))
     }
 
     /// The next field's number and wire type, or `None` at the end.
-    #[inline]
+    #[inline(always)]
     fn key(&mut self) -> Result<Option<(u64, u8)>, Malformed> {
         if self.pos >= self.end {
             return Ok(None);
@@ -66,7 +83,7 @@ impl<'a> Reader<'a> {
         let key = self.varint()?;
         let field = key >> 3;
         if field == 0 {
-            return Err(self.error("field number 0"));
+            return Err(self.error(Problem::FieldNumberZero));
         }
         // The low three bits always fit a u8.
         let wire_type = u8::try_from(key & 7).unwrap_or(u8::MAX);
@@ -74,16 +91,20 @@ impl<'a> Reader<'a> {
     }
 
     /// The byte range of a length-delimited field.
-    fn delimited(&mut self) -> Result<(usize, usize), Malformed> {
+    #[inline(always)]
+    fn delimited(&mut self) -> Result<Span, Malformed> {
         let len = self.varint()?;
         let start = self.pos;
-        let end = usize::try_from(len)
-            .ok()
-            .and_then(|len| start.checked_add(len))
-            .filter(|&end| end <= self.end)
-            .ok_or_else(|| self.error("field length exceeds the message"))?;
-        self.pos = end;
-        Ok((start, end))
+        match usize::try_from(len) {
+            Ok(len) if len <= self.end - start => {
+                self.pos = start + len;
+                Ok(Span {
+                    start,
+                    end: start + len,
+                })
+            }
+            _ => Err(self.error(Problem::LengthPastEnd)),
+        }
     }
 
     fn skip(&mut self, wire_type: u8) -> Result<(), Malformed> {
@@ -92,44 +113,52 @@ impl<'a> Reader<'a> {
             LEN => return self.delimited().map(drop),
             FIXED64 => 8,
             FIXED32 => 4,
-            _ => return Err(self.error(&format!("unsupported wire type {wire_type}"))),
+            _ => return Err(self.error(Problem::UnsupportedWireType(wire_type))),
         };
         if self.end - self.pos < width {
-            return Err(self.error("truncated fixed-width field"));
+            return Err(self.error(Problem::TruncatedFixed));
         }
         self.pos += width;
         Ok(())
     }
 
-    #[inline]
-    fn expect(&self, field: &str, wire_type: u8, expected: u8) -> Result<(), Malformed> {
+    #[inline(always)]
+    fn expect(&self, field: &'static str, wire_type: u8, expected: u8) -> Result<(), Malformed> {
         if wire_type == expected {
             Ok(())
         } else {
-            Err(self.wrong_wire_type(field, wire_type))
+            Err(self.error(Problem::WrongWireType { field, wire_type }))
         }
     }
 
-    #[cold]
-    #[inline(never)]
-    fn wrong_wire_type(&self, field: &str, wire_type: u8) -> Malformed {
-        self.error(&format!("wrong wire type {wire_type} for field {field}"))
+    #[inline(always)]
+    fn bytes(&mut self, field: &'static str, wire_type: u8) -> Result<Span, Malformed> {
+        self.expect(field, wire_type, LEN)?;
+        self.delimited()
     }
 
-    fn bytes(&mut self) -> Result<Bytes, Malformed> {
-        let (start, end) = self.delimited()?;
-        Ok(self.buf.slice(start..end))
-    }
-
-    fn text(&mut self, field: &str) -> Result<Text, Malformed> {
-        let bytes = self.bytes()?;
-        Text::from_utf8(bytes).map_err(|_| self.error(&format!("invalid UTF-8 in field {field}")))
+    /// A string field: its range, after checking it is UTF-8 (names and
+    /// ids are nearly always ASCII, which is checked faster).
+    #[inline(always)]
+    fn text(&mut self, field: &'static str, wire_type: u8) -> Result<Span, Malformed> {
+        let span = self.bytes(field, wire_type)?;
+        let bytes = span.raw(self.buf);
+        if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
+            return Err(self.error(Problem::InvalidUtf8 { field }));
+        }
+        Ok(span)
     }
 
     /// A reader over the embedded message in the next length-delimited field.
-    fn nested(&mut self, message: &'static str) -> Result<Reader<'a>, Malformed> {
-        let (start, end) = self.delimited()?;
-        Ok(Reader::new(self.buf, start, end, message))
+    #[inline(always)]
+    fn nested(
+        &mut self,
+        field: &'static str,
+        wire_type: u8,
+        message: &'static str,
+    ) -> Result<Reader<'a>, Malformed> {
+        let span = self.bytes(field, wire_type)?;
+        Ok(Reader::new(self.buf, span.start, span.end, message))
     }
 }
 
@@ -139,39 +168,40 @@ pub(crate) fn decode_batch(body: &Bytes) -> Result<Batch, Malformed> {
     let mut batch: Option<Batch> = None;
     while let Some((field, wire_type)) = reader.key()? {
         if field == 100 {
-            reader.expect("invocation", wire_type, LEN)?;
-            let mut nested = reader.nested("ToFunction.InvocationBatchRequest")?;
+            let mut nested =
+                reader.nested("invocation", wire_type, "ToFunction.InvocationBatchRequest")?;
             merge_batch(&mut nested, batch.get_or_insert_with(Batch::default))?;
         } else {
             reader.skip(wire_type)?;
         }
     }
-    batch.ok_or_else(|| Malformed {
-        reason: "the ToFunction carries no invocation batch".into(),
-    })
+    let mut batch = batch.ok_or(Malformed {
+        problem: Problem::NoInvocationBatch,
+        message: "ToFunction",
+    })?;
+    batch.buf = body.clone();
+    Ok(batch)
 }
 
 fn merge_batch(reader: &mut Reader<'_>, batch: &mut Batch) -> Result<(), Malformed> {
     while let Some((field, wire_type)) = reader.key()? {
         match field {
             1 => {
-                reader.expect("target", wire_type, LEN)?;
-                let mut nested = reader.nested("Address")?;
+                let mut nested = reader.nested("target", wire_type, "Address")?;
                 merge_address(
                     &mut nested,
                     batch.target.get_or_insert_with(WireAddress::default),
                 )?;
             }
             2 => {
-                reader.expect("state", wire_type, LEN)?;
-                let mut nested = reader.nested("ToFunction.PersistedValue")?;
+                let mut nested = reader.nested("state", wire_type, "ToFunction.PersistedValue")?;
                 let mut state = WireState::default();
                 merge_state(&mut nested, &mut state)?;
                 batch.states.push(state);
             }
             3 => {
-                reader.expect("invocations", wire_type, LEN)?;
-                let mut nested = reader.nested("ToFunction.Invocation")?;
+                let mut nested =
+                    reader.nested("invocations", wire_type, "ToFunction.Invocation")?;
                 let mut invocation = WireInvocation::default();
                 merge_invocation(&mut nested, &mut invocation)?;
                 batch.invocations.push(invocation);
@@ -186,16 +216,13 @@ fn merge_address(reader: &mut Reader<'_>, address: &mut WireAddress) -> Result<(
     while let Some((field, wire_type)) = reader.key()? {
         match field {
             1 => {
-                reader.expect("namespace", wire_type, LEN)?;
-                address.namespace = reader.text("namespace")?;
+                address.namespace = reader.text("namespace", wire_type)?;
             }
             2 => {
-                reader.expect("type", wire_type, LEN)?;
-                address.name = reader.text("type")?;
+                address.name = reader.text("type", wire_type)?;
             }
             3 => {
-                reader.expect("id", wire_type, LEN)?;
-                address.id = reader.text("id")?;
+                address.id = reader.text("id", wire_type)?;
             }
             _ => reader.skip(wire_type)?,
         }
@@ -207,16 +234,14 @@ fn merge_value(reader: &mut Reader<'_>, value: &mut WireValue) -> Result<(), Mal
     while let Some((field, wire_type)) = reader.key()? {
         match field {
             1 => {
-                reader.expect("typename", wire_type, LEN)?;
-                value.type_name = reader.text("typename")?;
+                value.type_name = reader.text("typename", wire_type)?;
             }
             2 => {
                 reader.expect("has_value", wire_type, VARINT)?;
                 value.has_value = reader.varint()? != 0;
             }
             3 => {
-                reader.expect("value", wire_type, LEN)?;
-                value.bytes = reader.bytes()?;
+                value.bytes = reader.bytes("value", wire_type)?;
             }
             _ => reader.skip(wire_type)?,
         }
@@ -228,12 +253,10 @@ fn merge_state(reader: &mut Reader<'_>, state: &mut WireState) -> Result<(), Mal
     while let Some((field, wire_type)) = reader.key()? {
         match field {
             1 => {
-                reader.expect("state_name", wire_type, LEN)?;
-                state.name = reader.text("state_name")?;
+                state.name = reader.text("state_name", wire_type)?;
             }
             2 => {
-                reader.expect("state_value", wire_type, LEN)?;
-                let mut nested = reader.nested("TypedValue")?;
+                let mut nested = reader.nested("state_value", wire_type, "TypedValue")?;
                 merge_value(
                     &mut nested,
                     state.value.get_or_insert_with(WireValue::default),
@@ -252,16 +275,14 @@ fn merge_invocation(
     while let Some((field, wire_type)) = reader.key()? {
         match field {
             1 => {
-                reader.expect("caller", wire_type, LEN)?;
-                let mut nested = reader.nested("Address")?;
+                let mut nested = reader.nested("caller", wire_type, "Address")?;
                 merge_address(
                     &mut nested,
                     invocation.caller.get_or_insert_with(WireAddress::default),
                 )?;
             }
             2 => {
-                reader.expect("argument", wire_type, LEN)?;
-                let mut nested = reader.nested("TypedValue")?;
+                let mut nested = reader.nested("argument", wire_type, "TypedValue")?;
                 merge_value(
                     &mut nested,
                     invocation.argument.get_or_insert_with(WireValue::default),

@@ -20,20 +20,62 @@ pub(crate) use encode::{
     encode_incomplete, encode_kafka_record, encode_kinesis_record, encode_result,
 };
 
-/// One decoded invocation batch.
+/// A byte range of the request buffer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    pub(crate) fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+
+    /// The bytes of this range of `buf`.
+    pub(crate) fn raw(self, buf: &[u8]) -> &[u8] {
+        &buf[self.start..self.end]
+    }
+
+    /// This range of `buf` as a shared slice.
+    pub(crate) fn slice(self, buf: &Bytes) -> Bytes {
+        buf.slice(self.start..self.end)
+    }
+}
+
+/// One decoded invocation batch: ranges into the request buffer, which it
+/// keeps. Strings in it were checked to be UTF-8 while decoding.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Batch {
+    pub(crate) buf: Bytes,
     pub(crate) target: Option<WireAddress>,
     pub(crate) states: Vec<WireState>,
     pub(crate) invocations: Vec<WireInvocation>,
 }
 
+impl Batch {
+    /// The bytes of a range, borrowed.
+    pub(crate) fn raw(&self, span: Span) -> &[u8] {
+        span.raw(&self.buf)
+    }
+
+    /// The bytes of a range as a shared slice of the request.
+    pub(crate) fn bytes(&self, span: Span) -> Bytes {
+        span.slice(&self.buf)
+    }
+
+    /// A string range as shared text.
+    pub(crate) fn text(&self, span: Span) -> Text {
+        Text::from_checked(self.bytes(span))
+    }
+}
+
 /// An address as the wire carries it, not yet validated.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub(crate) struct WireAddress {
-    pub(crate) namespace: Text,
-    pub(crate) name: Text,
-    pub(crate) id: Text,
+    pub(crate) namespace: Span,
+    pub(crate) name: Span,
+    pub(crate) id: Span,
 }
 
 impl WireAddress {
@@ -44,39 +86,69 @@ impl WireAddress {
 }
 
 /// A typed value as received.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub(crate) struct WireValue {
-    pub(crate) type_name: Text,
+    pub(crate) type_name: Span,
     pub(crate) has_value: bool,
-    pub(crate) bytes: Bytes,
-}
-
-impl WireValue {
-    /// The bytes, or `None` when `has_value` is false.
-    pub(crate) fn value(&self) -> Option<&Bytes> {
-        self.has_value.then_some(&self.bytes)
-    }
+    pub(crate) bytes: Span,
 }
 
 /// One state value attached to a request.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub(crate) struct WireState {
-    pub(crate) name: Text,
+    pub(crate) name: Span,
     pub(crate) value: Option<WireValue>,
 }
 
 /// One message to deliver.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub(crate) struct WireInvocation {
     pub(crate) caller: Option<WireAddress>,
     pub(crate) argument: Option<WireValue>,
 }
 
-/// Why a request could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a request could not be decoded. Small and `Copy`, so the decoder's
+/// results stay in registers; the text is built only when reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Malformed {
-    /// What is wrong, naming the message and field.
-    pub(crate) reason: String,
+    pub(crate) problem: Problem,
+    /// The protobuf message being decoded.
+    pub(crate) message: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Problem {
+    TruncatedVarint,
+    VarintOverflow,
+    FieldNumberZero,
+    LengthPastEnd,
+    TruncatedFixed,
+    UnsupportedWireType(u8),
+    WrongWireType { field: &'static str, wire_type: u8 },
+    InvalidUtf8 { field: &'static str },
+    NoInvocationBatch,
+}
+
+impl Malformed {
+    /// The reason, naming the message and field.
+    pub(crate) fn reason(self) -> String {
+        let what = match self.problem {
+            Problem::TruncatedVarint => "truncated varint".to_owned(),
+            Problem::VarintOverflow => "varint longer than 64 bits".to_owned(),
+            Problem::FieldNumberZero => "field number 0".to_owned(),
+            Problem::LengthPastEnd => "field length exceeds the message".to_owned(),
+            Problem::TruncatedFixed => "truncated fixed-width field".to_owned(),
+            Problem::UnsupportedWireType(t) => format!("unsupported wire type {t}"),
+            Problem::WrongWireType { field, wire_type } => {
+                format!("wrong wire type {wire_type} for field {field}")
+            }
+            Problem::InvalidUtf8 { field } => format!("invalid UTF-8 in field {field}"),
+            Problem::NoInvocationBatch => {
+                return "the ToFunction carries no invocation batch".into();
+            }
+        };
+        format!("{what} in {}", self.message)
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ struct Cell {
 
 /// One received state value: the typename on the wire and its bytes, or
 /// `None` when the state has no value.
-pub(crate) type Received<'a> = Option<(&'a str, Bytes)>;
+pub(crate) type Received<'a> = Option<(&'a [u8], Bytes)>;
 
 impl Storage {
     /// Matches the received values to the declared specs by name.
@@ -52,8 +52,8 @@ impl Storage {
                 Some(value) => cells.push(match value {
                     None => Cell::default(),
                     Some((type_name, bytes)) => Cell {
-                        foreign_type: (type_name != spec.type_name().as_str())
-                            .then(|| type_name.into()),
+                        foreign_type: (type_name != spec.type_name().as_str().as_bytes())
+                            .then(|| String::from_utf8_lossy(type_name).into()),
                         value: Some(bytes),
                         dirty: false,
                     },

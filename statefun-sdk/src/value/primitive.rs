@@ -92,7 +92,12 @@ impl Value for i32 {
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
-        decode_wrapper!(IntWrapper, INT_TYPE, bytes)
+        // The canonical encodings, without the general parser.
+        match bytes[..] {
+            [] => Ok(0),
+            [TAG_FIXED32, a, b, c, d] => Ok(Self::from_le_bytes([a, b, c, d])),
+            _ => decode_wrapper!(IntWrapper, INT_TYPE, bytes),
+        }
     }
 }
 
@@ -110,7 +115,13 @@ impl Value for i64 {
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
-        decode_wrapper!(LongWrapper, LONG_TYPE, bytes)
+        match bytes[..] {
+            [] => Ok(0),
+            [TAG_FIXED64, a, b, c, d, e, f, g, h] => {
+                Ok(Self::from_le_bytes([a, b, c, d, e, f, g, h]))
+            }
+            _ => decode_wrapper!(LongWrapper, LONG_TYPE, bytes),
+        }
     }
 }
 
