@@ -38,7 +38,6 @@ use crate::{Address, CancellationToken, EgressIdentifier, Storage, TypeName};
 /// # let _ = schedule;
 /// ```
 pub struct Context {
-    address: Address,
     /// The request buffer the pending caller's ranges point into.
     request: Bytes,
     pending_caller: Option<PendingCaller>,
@@ -80,9 +79,8 @@ pub(crate) enum Delayed {
 }
 
 impl Context {
-    pub(crate) fn new(address: Address, storage: Storage, request: Bytes) -> Self {
+    pub(crate) fn new(storage: Storage, request: Bytes) -> Self {
         Self {
-            address,
             request,
             pending_caller: None,
             caller: OnceCell::new(),
@@ -111,6 +109,16 @@ impl Context {
         Some(Address::from_parts(function_type, id))
     }
 
+    /// A range of the request buffer, borrowed.
+    pub(crate) fn request_raw(&self, span: Span) -> &[u8] {
+        span.raw(&self.request)
+    }
+
+    /// A range of the request buffer, shared.
+    pub(crate) fn request_slice(&self, span: Span) -> Bytes {
+        span.slice(&self.request)
+    }
+
     pub(crate) fn storage_ref(&self) -> &Storage {
         &self.storage
     }
@@ -118,7 +126,7 @@ impl Context {
     /// The address of the function instance being invoked.
     #[must_use]
     pub fn self_address(&self) -> &Address {
-        &self.address
+        self.storage.address()
     }
 
     /// The function that sent the current message; `None` for a message
@@ -226,7 +234,7 @@ impl Context {
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("address", &self.address)
+            .field("address", self.self_address())
             .field("caller", &self.caller())
             .field("storage", &self.storage)
             .finish_non_exhaustive()

@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 use crate::context::PendingCaller;
 use crate::protocol::{self, WireAddress};
+use crate::text::Text;
 use crate::{Address, BoxError, Context, Functions, Message, Storage, TypeName};
 
 /// Runs the StateFun request-reply protocol over a registry of functions:
@@ -88,7 +89,7 @@ impl RequestReplyHandler {
     /// failed or panicked; see [`HandlerError`]. No error is a partial
     /// result: the runtime should retry the whole batch.
     pub async fn handle(&self, request: Bytes) -> Result<Bytes, HandlerError> {
-        let batch = protocol::decode_batch(&request)
+        let mut batch = protocol::decode_batch(&request)
             .map_err(|m| HandlerError::MalformedRequest { reason: m.reason() })?;
         let Some(target) = batch.target else {
             return Err(HandlerError::MalformedRequest {
@@ -121,7 +122,7 @@ impl RequestReplyHandler {
                     .map(|v| (batch.raw(v.type_name), batch.bytes(v.bytes))),
             )
         };
-        let storage = match Storage::resolve(spec.shared_states(), address.clone(), received) {
+        let storage = match Storage::resolve(spec.shared_states(), address, received) {
             Ok(storage) => storage,
             Err(missing) => {
                 let states = spec.states();
@@ -132,13 +133,16 @@ impl RequestReplyHandler {
         };
 
         let batch_size = batch.invocations.len();
-        let mut ctx = Context::new(address.clone(), storage, batch.buf.clone());
+        let mut ctx = Context::new(storage, std::mem::take(&mut batch.buf));
         for (index, invocation) in batch.invocations.iter().enumerate() {
             let caller = match invocation.caller {
                 Some(caller) if !caller.is_empty() => {
-                    Some(self.pending_caller(&batch, caller).map_err(|reason| {
+                    Some(self.pending_caller(&ctx, caller).map_err(|reason| {
                         HandlerError::MalformedRequest {
-                            reason: format!("invocation {index} of {address}: {reason}"),
+                            reason: format!(
+                                "invocation {index} of {}: {reason}",
+                                ctx.self_address()
+                            ),
                         }
                     })?)
                 }
@@ -146,14 +150,17 @@ impl RequestReplyHandler {
             };
             ctx.set_caller(caller);
             let argument = invocation.argument.unwrap_or_default();
-            let value = argument.has_value.then(|| batch.bytes(argument.bytes));
-            let message = Message::new(address.clone(), batch.text(argument.type_name), value);
+            let value = argument
+                .has_value
+                .then(|| ctx.request_slice(argument.bytes));
+            let type_name = Text::from_checked(ctx.request_slice(argument.type_name));
+            let message = Message::new(type_name, value);
             let outcome = CatchUnwind(spec.function().invoke(&mut ctx, message)).await;
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     return Err(HandlerError::FunctionFailed {
-                        address,
+                        address: ctx.self_address().clone(),
                         invocation: index,
                         batch_size,
                         source: error.into_inner(),
@@ -161,7 +168,7 @@ impl RequestReplyHandler {
                 }
                 Err(panic) => {
                     return Err(HandlerError::FunctionPanicked {
-                        address,
+                        address: ctx.self_address().clone(),
                         invocation: index,
                         batch_size,
                         message: panic_message(&*panic),
@@ -174,12 +181,11 @@ impl RequestReplyHandler {
 
     /// The caller of an invocation, checked now and built when the function
     /// asks for it. A registered caller type is reused without allocating.
-    fn pending_caller(
-        &self,
-        batch: &protocol::Batch,
-        caller: WireAddress,
-    ) -> Result<PendingCaller, String> {
-        let (namespace, name) = (batch.raw(caller.namespace), batch.raw(caller.name));
+    fn pending_caller(&self, ctx: &Context, caller: WireAddress) -> Result<PendingCaller, String> {
+        let (namespace, name) = (
+            ctx.request_raw(caller.namespace),
+            ctx.request_raw(caller.name),
+        );
         let known_type = self
             .functions
             .lookup_bytes(namespace, name)

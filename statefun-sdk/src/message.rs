@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::Bytes;
 
 use crate::text::Text;
-use crate::{Address, Value, ValueError};
+use crate::{Value, ValueError};
 
 /// A message delivered to a function: a typed value addressed to it.
 ///
@@ -27,26 +27,15 @@ use crate::{Address, Value, ValueError};
 /// ```
 #[derive(Clone)]
 pub struct Message {
-    target: Address,
     type_name: Text,
     value: Option<Bytes>,
 }
 
 impl Message {
-    /// A message for `target` carrying `type_name` and `value` as received;
-    /// `None` when the sender set no value.
-    pub(crate) fn new(target: Address, type_name: Text, value: Option<Bytes>) -> Self {
-        Self {
-            target,
-            type_name,
-            value,
-        }
-    }
-
-    /// The address the message was delivered to (the function's own).
-    #[must_use]
-    pub fn target(&self) -> &Address {
-        &self.target
+    /// A message carrying `type_name` and `value` as received; `None` when
+    /// the sender set no value.
+    pub(crate) fn new(type_name: Text, value: Option<Bytes>) -> Self {
+        Self { type_name, value }
     }
 
     /// The typename the value carries, as received.
@@ -91,7 +80,6 @@ impl Message {
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Message")
-            .field("target", &self.target)
             .field("type_name", &self.type_name)
             .field("len", &self.value.as_ref().map(Bytes::len))
             .finish()
@@ -169,11 +157,9 @@ pub struct EmptyTokenError;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TypeName;
 
     fn message(type_name: &str, value: Option<&'static [u8]>) -> Message {
-        let target = Address::new(TypeName::from_static("ns/f"), "1");
-        Message::new(target, Text::from(type_name), value.map(Bytes::from_static))
+        Message::new(Text::from(type_name), value.map(Bytes::from_static))
     }
 
     #[test]

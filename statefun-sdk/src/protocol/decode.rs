@@ -80,6 +80,12 @@ impl<'a> Reader<'a> {
         if self.pos >= self.end {
             return Ok(None);
         }
+        // Every field number this decoder knows below 16 has a one-byte key.
+        let byte = self.buf[self.pos];
+        if (8..0x80).contains(&byte) {
+            self.pos += 1;
+            return Ok(Some((u64::from(byte >> 3), byte & 7)));
+        }
         let key = self.varint()?;
         let field = key >> 3;
         if field == 0 {
@@ -98,10 +104,7 @@ impl<'a> Reader<'a> {
         match usize::try_from(len) {
             Ok(len) if len <= self.end - start => {
                 self.pos = start + len;
-                Ok(Span {
-                    start,
-                    end: start + len,
-                })
+                Ok(Span::new(start, start + len))
             }
             _ => Err(self.error(Problem::LengthPastEnd)),
         }
@@ -158,12 +161,19 @@ impl<'a> Reader<'a> {
         message: &'static str,
     ) -> Result<Reader<'a>, Malformed> {
         let span = self.bytes(field, wire_type)?;
-        Ok(Reader::new(self.buf, span.start, span.end, message))
+        let range = span.range();
+        Ok(Reader::new(self.buf, range.start, range.end, message))
     }
 }
 
 /// Decodes a `ToFunction` body.
 pub(crate) fn decode_batch(body: &Bytes) -> Result<Batch, Malformed> {
+    if u32::try_from(body.len()).is_err() {
+        return Err(Malformed {
+            problem: Problem::TooLarge,
+            message: "ToFunction",
+        });
+    }
     let mut reader = Reader::new(body, 0, body.len(), "ToFunction");
     let mut batch: Option<Batch> = None;
     while let Some((field, wire_type)) = reader.key()? {
@@ -195,16 +205,19 @@ fn merge_batch(reader: &mut Reader<'_>, batch: &mut Batch) -> Result<(), Malform
             }
             2 => {
                 let mut nested = reader.nested("state", wire_type, "ToFunction.PersistedValue")?;
-                let mut state = WireState::default();
-                merge_state(&mut nested, &mut state)?;
-                batch.states.push(state);
+                // Decoded in place, to avoid moving it into the vector.
+                batch.states.push(WireState::default());
+                if let Some(state) = batch.states.last_mut() {
+                    merge_state(&mut nested, state)?;
+                }
             }
             3 => {
                 let mut nested =
                     reader.nested("invocations", wire_type, "ToFunction.Invocation")?;
-                let mut invocation = WireInvocation::default();
-                merge_invocation(&mut nested, &mut invocation)?;
-                batch.invocations.push(invocation);
+                batch.invocations.push(WireInvocation::default());
+                if let Some(invocation) = batch.invocations.last_mut() {
+                    merge_invocation(&mut nested, invocation)?;
+                }
             }
             _ => reader.skip(wire_type)?,
         }

@@ -9,6 +9,7 @@
 //! The tests check both directions against prost's generated code.
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use crate::text::Text;
 
@@ -20,11 +21,13 @@ pub(crate) use encode::{
     encode_incomplete, encode_kafka_record, encode_kinesis_record, encode_result,
 };
 
-/// A byte range of the request buffer.
+/// A byte range of the request buffer. 32-bit offsets keep the decoded
+/// batch small (requests over 4 GiB are rejected; the runtime's own limit
+/// is 32 MiB).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Span {
-    start: usize,
-    end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Span {
@@ -32,14 +35,26 @@ impl Span {
         self.start == self.end
     }
 
+    pub(crate) fn new(start: usize, end: usize) -> Self {
+        // The decoder only handles buffers whose length fits in u32.
+        Self {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub(super) fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+
     /// The bytes of this range of `buf`.
     pub(crate) fn raw(self, buf: &[u8]) -> &[u8] {
-        &buf[self.start..self.end]
+        &buf[self.range()]
     }
 
     /// This range of `buf` as a shared slice.
     pub(crate) fn slice(self, buf: &Bytes) -> Bytes {
-        buf.slice(self.start..self.end)
+        buf.slice(self.range())
     }
 }
 
@@ -49,8 +64,9 @@ impl Span {
 pub(crate) struct Batch {
     pub(crate) buf: Bytes,
     pub(crate) target: Option<WireAddress>,
-    pub(crate) states: Vec<WireState>,
-    pub(crate) invocations: Vec<WireInvocation>,
+    /// Inline room for the common case: a few states, one invocation.
+    pub(crate) states: SmallVec<[WireState; 4]>,
+    pub(crate) invocations: SmallVec<[WireInvocation; 2]>,
 }
 
 impl Batch {
@@ -127,6 +143,7 @@ pub(crate) enum Problem {
     WrongWireType { field: &'static str, wire_type: u8 },
     InvalidUtf8 { field: &'static str },
     NoInvocationBatch,
+    TooLarge,
 }
 
 impl Malformed {
@@ -143,6 +160,7 @@ impl Malformed {
                 format!("wrong wire type {wire_type} for field {field}")
             }
             Problem::InvalidUtf8 { field } => format!("invalid UTF-8 in field {field}"),
+            Problem::TooLarge => return "the request is larger than 4 GiB".into(),
             Problem::NoInvocationBatch => {
                 return "the ToFunction carries no invocation batch".into();
             }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use super::{StateSpec, ValueSpec};
 use crate::{Address, TypeName, Value, ValueError};
@@ -18,7 +19,7 @@ use crate::{Address, TypeName, Value, ValueError};
 /// Get it from [`Context::storage`](crate::Context::storage).
 pub struct Storage {
     specs: Arc<[StateSpec]>,
-    cells: Vec<Cell>,
+    cells: SmallVec<[Cell; 4]>,
     address: Address,
 }
 
@@ -44,7 +45,7 @@ impl Storage {
         address: Address,
         received: impl Fn(&str) -> Option<Received<'a>>,
     ) -> Result<Self, Vec<usize>> {
-        let mut cells = Vec::with_capacity(specs.len());
+        let mut cells = SmallVec::with_capacity(specs.len());
         let mut missing = Vec::new();
         for (index, spec) in specs.iter().enumerate() {
             match received(spec.name()) {
@@ -166,7 +167,7 @@ impl Storage {
     }
 
     fn index_of<T: Value>(&self, name: &str) -> Result<usize, StateError> {
-        let Some(index) = self.specs.iter().position(|s| s.name() == name) else {
+        let Some(index) = self.specs.iter().position(|s| same_str(s.name(), name)) else {
             return Err(StateError::new(StateErrorKind::Undeclared {
                 state: name.to_owned(),
                 address: self.address.clone(),
@@ -184,6 +185,12 @@ impl Storage {
         }
         Ok(index)
     }
+}
+
+/// String equality with a pointer shortcut: a spec declared as a constant
+/// is usually the very string the function was registered with.
+fn same_str(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 impl fmt::Debug for Storage {
