@@ -119,6 +119,11 @@ pub use value::{BoxError, IntoTypedBytes, TypedBytes, Value, ValueError};
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use value::{Json, JsonType};
 
+/// Compiles and runs the Rust snippets of the repository README.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// The typenames of the built-in types, `io.statefun.types/*`.
 pub mod types {
     pub use crate::value::{BOOL_TYPE, DOUBLE_TYPE, FLOAT_TYPE, INT_TYPE, LONG_TYPE, STRING_TYPE};

@@ -30,6 +30,9 @@ All hex strings are lower case without separators.  The output is
 deterministic: cases are built in a fixed order, JSON keys are sorted and no
 timestamps are recorded.
 
+Set ``STATEFUN_GOLDEN_OUT`` to write elsewhere (CI regenerates into a
+temporary directory and compares with the checked-in files).
+
 Regenerate (from the repository root):
 
     pip install apache-flink-statefun==3.3.0 && python3 statefun-sdk/tests/golden/generate.py
@@ -588,7 +591,8 @@ def summarize(wire):
 # ---------------------------------------------------------------------------------------------------------------------
 
 def write_json(filename, obj):
-    path = os.path.join(HERE, filename)
+    out_dir = os.environ.get("STATEFUN_GOLDEN_OUT", HERE)
+    path = os.path.join(out_dir, filename)
     text = json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
