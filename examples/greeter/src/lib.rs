@@ -49,6 +49,8 @@ impl StatefulFunction for Greeter {
 /// Never in practice: the declarations are constants checked at compile
 /// time; registration errors are returned rather than unwrapped.
 pub fn functions() -> Result<Functions, Box<dyn std::error::Error + Send + Sync>> {
-    let spec = FunctionSpec::builder(GREETER).with_state(&SEEN).build(Greeter)?;
+    let spec = FunctionSpec::builder(GREETER)
+        .with_state(&SEEN)
+        .build(Greeter)?;
     Ok(Functions::new().with(spec)?)
 }

@@ -115,11 +115,16 @@ fn describe(response: &[u8]) -> anyhow::Result<Vec<String>> {
     Ok(lines)
 }
 
+/// One exchange: a caption, the state the runtime sends (`None`: not yet
+/// registered; `Some(None)`: registered, no value) and the messages.
+type Step = (&'static str, Option<Option<i32>>, &'static [&'static str]);
+
 /// The three exchanges, as printed lines.
 async fn walkthrough() -> anyhow::Result<Vec<String>> {
-    let handler = RequestReplyHandler::new(greeter::functions().map_err(anyhow::Error::from_boxed)?);
+    let handler =
+        RequestReplyHandler::new(greeter::functions().map_err(anyhow::Error::from_boxed)?);
     let mut out = Vec::new();
-    let steps: [(&str, Option<Option<i32>>, &[&str]); 3] = [
+    let steps: [Step; 3] = [
         (
             "1. The runtime knows no state of example/greeter yet and sends a message for Kim:",
             None,
@@ -167,6 +172,9 @@ mod tests {
         assert!(text.contains("state \"seen\" := 1\n"), "{text}");
         assert!(text.contains("value \"Hello Kim!\""), "{text}");
         assert!(text.contains("state \"seen\" := 3"), "{text}");
-        assert!(text.contains("value \"Hello again Kim, visit number 3.\""), "{text}");
+        assert!(
+            text.contains("value \"Hello again Kim, visit number 3.\""),
+            "{text}"
+        );
     }
 }
