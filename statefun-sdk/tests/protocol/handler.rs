@@ -83,6 +83,14 @@ fn counter_handler() -> (RequestReplyHandler, Arc<AtomicUsize>) {
     )
 }
 
+/// The error a function returned for `request`, which must fail that way.
+fn failure_source(handler: &RequestReplyHandler, request: Request) -> statefun_sdk::BoxError {
+    match block_on(handler.handle(request.encode())) {
+        Err(HandlerError::FunctionFailed { source, .. }) => source,
+        other => panic!("expected a function failure, got {other:?}"),
+    }
+}
+
 fn with_state(request: Request) -> Request {
     request
         .state("count", Some(typed(LONG, 10_i64.to_bytes().unwrap())))
@@ -210,11 +218,7 @@ fn a_panicking_function_is_caught_and_the_handler_keeps_serving() {
 fn undeclared_state_access_names_the_state_function_and_address() {
     let (handler, _) = counter_handler();
     let request = with_state(Request::to("test/counter", "u")).invoke(None, int(-3));
-    let HandlerError::FunctionFailed { source, .. } =
-        block_on(handler.handle(request.encode())).unwrap_err()
-    else {
-        panic!()
-    };
+    let source = failure_source(&handler, request);
     let state_error = source
         .downcast_ref::<statefun_sdk::StateError>()
         .expect("a StateError");
@@ -231,11 +235,7 @@ fn undeclared_state_access_names_the_state_function_and_address() {
 fn accessing_a_state_as_another_type_is_an_error() {
     let (handler, _) = counter_handler();
     let request = with_state(Request::to("test/counter", "w")).invoke(None, int(-4));
-    let HandlerError::FunctionFailed { source, .. } =
-        block_on(handler.handle(request.encode())).unwrap_err()
-    else {
-        panic!()
-    };
+    let source = failure_source(&handler, request);
     let text = source.to_string();
     assert!(
         text.contains("declared with type io.statefun.types/long"),
@@ -251,11 +251,7 @@ fn a_stored_value_of_another_type_is_reported_on_read() {
         .state("count", Some(typed(INT, 3_i32.to_bytes().unwrap())))
         .state("note", None)
         .invoke(None, int(1));
-    let HandlerError::FunctionFailed { source, .. } =
-        block_on(handler.handle(request.encode())).unwrap_err()
-    else {
-        panic!()
-    };
+    let source = failure_source(&handler, request);
     let text = source.to_string();
     assert!(
         text.contains("holds a value of type \"io.statefun.types/int\""),
@@ -412,11 +408,7 @@ fn message_without_value_is_reported_not_defaulted() {
     let mut no_value = int(1);
     no_value.has_value = false;
     let request = Request::to("test/strict", "s").invoke(None, no_value);
-    let HandlerError::FunctionFailed { source, .. } =
-        block_on(handler.handle(request.encode())).unwrap_err()
-    else {
-        panic!()
-    };
+    let source = failure_source(&handler, request);
     assert!(source.to_string().contains("carries no value"), "{source}");
 }
 
