@@ -130,7 +130,8 @@ impl Context {
     }
 
     /// The function that sent the current message; `None` for a message
-    /// from an ingress.
+    /// from an ingress (and for a caller that is not a valid function
+    /// address, which the runtime never sends).
     #[must_use]
     pub fn caller(&self) -> Option<&Address> {
         self.caller.get_or_init(|| self.resolve_caller()).as_ref()

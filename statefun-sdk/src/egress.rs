@@ -22,9 +22,21 @@ pub struct EgressIdentifier(TypeName);
 
 impl EgressIdentifier {
     /// Names an egress.
-    #[must_use]
-    pub const fn new(type_name: TypeName) -> Self {
-        Self(type_name)
+    ///
+    /// # Errors
+    ///
+    /// When the name has more than one `/`: the runtime parses egress ids
+    /// as `<namespace>/<name>` and would fail the job on such an egress.
+    ///
+    /// ```
+    /// use statefun_sdk::EgressIdentifier;
+    ///
+    /// assert!(EgressIdentifier::new("com.example/results".parse()?).is_ok());
+    /// assert!(EgressIdentifier::new("com.example/a/results".parse()?).is_err());
+    /// # Ok::<(), statefun_sdk::TypeNameError>(())
+    /// ```
+    pub fn new(type_name: TypeName) -> Result<Self, crate::TypeNameError> {
+        type_name.single_slash().map(Self)
     }
 
     /// Names an egress from a literal, checked at compile time in a
@@ -32,9 +44,22 @@ impl EgressIdentifier {
     ///
     /// # Panics
     ///
-    /// When `full` is not a valid type name.
+    /// When `full` is not a valid type name with exactly one `/`.
     #[must_use]
     pub const fn from_static(full: &'static str) -> Self {
+        let bytes = full.as_bytes();
+        let mut slashes = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'/' {
+                slashes += 1;
+            }
+            i += 1;
+        }
+        assert!(
+            slashes == 1,
+            "an egress id has exactly one `/`: <namespace>/<name>"
+        );
         Self(TypeName::from_static(full))
     }
 
@@ -91,6 +116,27 @@ impl KafkaRecord {
             key: None,
             value: value.into(),
         }
+    }
+
+    /// A record for `topic` whose value is `value` encoded with its type's
+    /// codec (its typename is not sent; Kafka carries only bytes).
+    ///
+    /// # Errors
+    ///
+    /// When the value does not encode.
+    ///
+    /// ```
+    /// use statefun_sdk::KafkaRecord;
+    ///
+    /// let record = KafkaRecord::from_value("counts", &42_i32)?;
+    /// assert_eq!(&record.value()[..], &[0x0d, 42, 0, 0, 0]);
+    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// ```
+    pub fn from_value<T: crate::Value>(
+        topic: impl Into<String>,
+        value: &T,
+    ) -> Result<Self, ValueError> {
+        Ok(Self::new(topic, value.to_bytes()?))
     }
 
     /// Sets the key (written as UTF-8). An empty key means no key.
@@ -169,6 +215,19 @@ impl KinesisRecord {
             explicit_hash_key: None,
             value: value.into(),
         }
+    }
+
+    /// A record whose value is `value` encoded with its type's codec.
+    ///
+    /// # Errors
+    ///
+    /// When the value does not encode.
+    pub fn from_value<T: crate::Value>(
+        stream: impl Into<String>,
+        partition_key: impl Into<String>,
+        value: &T,
+    ) -> Result<Self, ValueError> {
+        Ok(Self::new(stream, partition_key, value.to_bytes()?))
     }
 
     /// Sets the explicit hash key. An empty one means not set.

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::State;
 use crate::state::{SpecError, StateSpec};
 use crate::{Context, Message, TypeName, Value, ValueSpec};
 
@@ -53,6 +54,56 @@ pub trait StatefulFunction: Send + Sync + 'static {
     /// Handles one message. Side effects go through `ctx`; an error aborts
     /// the whole batch (the runtime retries it).
     async fn invoke(&self, ctx: &mut Context, message: Message) -> Result<(), FunctionError>;
+}
+
+/// A function with its type name and state declared on the type: what
+/// `#[function]` implements. [`FunctionType::spec`] turns an instance into
+/// its [`FunctionSpec`].
+///
+/// ```
+/// use statefun_sdk::{
+///     async_trait, Context, FunctionError, FunctionType, Functions, Message, StatefulFunction,
+///     TypeName,
+/// };
+///
+/// struct Echo;
+///
+/// #[async_trait]
+/// impl StatefulFunction for Echo {
+///     async fn invoke(&self, ctx: &mut Context, message: Message) -> Result<(), FunctionError> {
+///         if let Some(caller) = ctx.caller().cloned() {
+///             ctx.send(caller, &message.decode::<String>()?)?;
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// impl FunctionType for Echo {
+///     const TYPE_NAME: TypeName = TypeName::from_static("example/echo");
+///     type State = ();
+/// }
+///
+/// let functions = Functions::new().with(Echo.spec()?)?;
+/// assert_eq!(functions.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait FunctionType: StatefulFunction + Sized {
+    /// The function type.
+    const TYPE_NAME: TypeName;
+
+    /// The state the function declares; `()` for none.
+    type State: State;
+
+    /// The function's declaration, with `self` handling its messages.
+    ///
+    /// # Errors
+    ///
+    /// As [`FunctionSpecBuilder::build`].
+    fn spec(self) -> Result<FunctionSpec, SpecError> {
+        FunctionSpec::builder(Self::TYPE_NAME)
+            .with_states::<Self::State>()
+            .build(self)
+    }
 }
 
 /// The error a function returns: any error converts into it with `?`.
@@ -192,6 +243,11 @@ impl FunctionSpecBuilder {
             }
         }
         self
+    }
+
+    /// Declares every state value of a [`State`] set.
+    pub fn with_states<S: State>(self) -> Self {
+        S::declare(self)
     }
 
     /// Finishes the declaration with the function that handles messages.

@@ -27,9 +27,9 @@ use crate::{Address, BoxError, Context, Functions, Message, Storage, TypeName};
 ///    declared value is missing it answers `IncompleteInvocationContext`
 ///    listing all of them, and runs nothing;
 /// 4. runs the batch's invocations in order over one view of the state;
-/// 5. answers one `InvocationResponse`: messages, delayed messages and
-///    egress records in call order, then one mutation per state value the
-///    batch wrote or removed.
+/// 5. answers one `InvocationResponse`: one mutation per state value the
+///    batch wrote or removed, then messages, delayed messages and egress
+///    records in call order.
 ///
 /// If any invocation fails or panics, the whole batch fails with no partial
 /// result, as the runtime expects (it retries the batch).
@@ -114,7 +114,8 @@ impl RequestReplyHandler {
             let state = batch
                 .states
                 .iter()
-                .find(|s| batch.raw(s.name) == state_name.as_bytes())?;
+                // A name sent twice: the last one wins, as in the other SDKs.
+                .rfind(|s| batch.raw(s.name) == state_name.as_bytes())?;
             Some(
                 state
                     .value
@@ -135,19 +136,10 @@ impl RequestReplyHandler {
         let batch_size = batch.invocations.len();
         let mut ctx = Context::new(storage, std::mem::take(&mut batch.buf));
         for (index, invocation) in batch.invocations.iter().enumerate() {
-            let caller = match invocation.caller {
-                Some(caller) if !caller.is_empty() => {
-                    Some(self.pending_caller(&ctx, caller).map_err(|reason| {
-                        HandlerError::MalformedRequest {
-                            reason: format!(
-                                "invocation {index} of {}: {reason}",
-                                ctx.self_address()
-                            ),
-                        }
-                    })?)
-                }
-                _ => None,
-            };
+            let caller = invocation
+                .caller
+                .filter(|caller| !caller.is_empty())
+                .and_then(|caller| self.pending_caller(&ctx, caller));
             ctx.set_caller(caller);
             let argument = invocation.argument.unwrap_or_default();
             let value = argument
@@ -181,7 +173,10 @@ impl RequestReplyHandler {
 
     /// The caller of an invocation, checked now and built when the function
     /// asks for it. A registered caller type is reused without allocating.
-    fn pending_caller(&self, ctx: &Context, caller: WireAddress) -> Result<PendingCaller, String> {
+    /// An address that is not a valid function address (the runtime never
+    /// sends one) is treated as no caller rather than failing the batch,
+    /// as the other SDKs do.
+    fn pending_caller(&self, ctx: &Context, caller: WireAddress) -> Option<PendingCaller> {
         let (namespace, name) = (
             ctx.request_raw(caller.namespace),
             ctx.request_raw(caller.name),
@@ -192,17 +187,9 @@ impl RequestReplyHandler {
             .map(|spec| spec.type_name().clone());
         // The decoder checked both are UTF-8; the rest of the type-name rule
         // is checked on the bytes.
-        if known_type.is_none() && (namespace.is_empty() || name.is_empty() || name.contains(&b'/'))
-        {
-            let error = TypeName::check_parts(
-                &String::from_utf8_lossy(namespace),
-                &String::from_utf8_lossy(name),
-            )
-            .err()
-            .map_or_else(String::new, |e| e.to_string());
-            return Err(format!("invalid caller address: {error}"));
-        }
-        Ok(PendingCaller {
+        let valid = known_type.is_some()
+            || !(namespace.is_empty() || name.is_empty() || name.contains(&b'/'));
+        valid.then_some(PendingCaller {
             known_type,
             namespace: caller.namespace,
             name: caller.name,
@@ -304,12 +291,5 @@ pub enum HandlerError {
 }
 
 fn list(types: &[TypeName]) -> String {
-    if types.is_empty() {
-        return "none".to_owned();
-    }
-    types
-        .iter()
-        .map(TypeName::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
+    crate::typename::join(types, "none")
 }

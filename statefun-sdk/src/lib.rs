@@ -29,6 +29,12 @@
 //!   has no HTTP inside, so it runs behind any server, on AWS Lambda, or in
 //!   a test harness.
 //!
+//! With the `macros` feature (on by default), `#[derive(Value)]`,
+//! `#[derive(State)]` and `#[function]` declare value types, state and
+//! functions once, checked at compile time; the
+//! [declaring functions guide](guide::declaring_functions) shows each next to
+//! the code it stands for.
+//!
 //! # Example
 //!
 //! A greeter that counts how often it has seen each name:
@@ -71,6 +77,7 @@
 //!
 //! | feature | default | enables |
 //! |---|---|---|
+//! | `macros` | yes | `#[function]`, `#[derive(State)]`, `#[derive(Value)]`, automatic registration (`inventory`) |
 //! | `json` | yes | [`Json<T>`] values through serde |
 //! | `protobuf` | no | `Protobuf<T>` values for your own prost messages |
 //!
@@ -85,6 +92,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod address;
+pub mod codec;
 mod context;
 mod egress;
 mod function;
@@ -99,16 +107,23 @@ mod value;
 
 pub use address::{Address, AddressError};
 pub use async_trait::async_trait;
+pub use bytes::Bytes;
 pub use context::{Context, SendError};
 pub use egress::{
     EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, KafkaRecord, KinesisRecord,
 };
-pub use function::{FunctionError, FunctionSpec, FunctionSpecBuilder, StatefulFunction};
+pub use function::{
+    FunctionError, FunctionSpec, FunctionSpecBuilder, FunctionType, StatefulFunction,
+};
 pub use handler::{HandlerError, RequestReplyHandler};
-pub use message::{CancellationToken, EmptyTokenError, Message};
-pub use registry::{Functions, RegistryError};
+pub use message::{CancellationToken, EmptyTokenError, Message, UnexpectedMessage};
+pub use registry::{Functions, Location, Origin, RegistryError};
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use registry::{RegisteredFunction, registered_functions};
 pub use state::{
-    Expiration, NameProblem, SpecError, StateError, StateErrorKind, StateSpec, Storage, ValueSpec,
+    Expiration, NameProblem, SpecError, State, StateError, StateErrorKind, StateSpec, Storage,
+    ValueSpec,
 };
 pub use typename::{TypeName, TypeNameError};
 #[cfg(feature = "protobuf")]
@@ -118,6 +133,63 @@ pub use value::{BoxError, IntoTypedBytes, TypedBytes, Value, ValueError};
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use value::{Json, JsonType};
+
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+#[doc(inline)]
+pub use statefun_macros::{State, Value, function};
+
+/// Support for the code the macros generate. Not a public API: it may
+/// change in any release.
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::registry::Registration;
+    pub use async_trait::async_trait;
+    pub use bytes::Bytes;
+    pub use inventory;
+
+    use crate::{FunctionError, Message, TypeName, UnexpectedMessage};
+
+    /// How automatic registration makes an instance.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` needs `Default` to be registered automatically",
+        note = "derive or implement `Default`, or pass `auto_register = false` to #[function] and register an instance with `Functions::with(value.spec()?)`"
+    )]
+    pub trait AutoRegister: Sized {
+        /// A new instance.
+        fn make() -> Self;
+    }
+
+    impl<T: Default> AutoRegister for T {
+        fn make() -> Self {
+            T::default()
+        }
+    }
+
+    /// Converts a handler's error (a generic function, so the conversion
+    /// is not linted in the user's crate when it is the identity).
+    pub fn into_function_error<E: Into<FunctionError>>(error: E) -> FunctionError {
+        error.into()
+    }
+
+    /// The error for a message no handler accepts.
+    #[must_use]
+    pub fn unexpected_message(message: &Message, accepted: &[TypeName]) -> FunctionError {
+        FunctionError::from(UnexpectedMessage::new(
+            message.value_type_name(),
+            accepted.iter().cloned(),
+        ))
+    }
+}
+
+/// Guides, with examples that compile and run.
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub mod guide {
+    #[doc = include_str!("docs/declaring-functions.md")]
+    pub mod declaring_functions {}
+}
 
 /// Compiles and runs the Rust snippets of the repository README.
 #[cfg(doctest)]

@@ -5,7 +5,7 @@ use std::fmt;
 use bytes::Bytes;
 
 use crate::text::Text;
-use crate::{Value, ValueError};
+use crate::{TypeName, Value, ValueError};
 
 /// A message delivered to a function: a typed value addressed to it.
 ///
@@ -84,6 +84,53 @@ impl fmt::Debug for Message {
             .field("len", &self.value.as_ref().map(Bytes::len))
             .finish()
     }
+}
+
+/// A function received a message of a type it does not handle.
+///
+/// ```
+/// use statefun_sdk::{types, UnexpectedMessage};
+///
+/// let err = UnexpectedMessage::new("com.example/Other", [types::INT_TYPE, types::STRING_TYPE]);
+/// assert_eq!(
+///     err.to_string(),
+///     "unexpected message of type \"com.example/Other\"; this function accepts io.statefun.types/int, io.statefun.types/string"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unexpected message of type {type_name:?}; this function accepts {}",
+    accepted_list(accepted)
+)]
+pub struct UnexpectedMessage {
+    type_name: String,
+    accepted: Vec<TypeName>,
+}
+
+impl UnexpectedMessage {
+    /// A message of `type_name` reached a function that accepts `accepted`.
+    pub fn new(type_name: impl Into<String>, accepted: impl IntoIterator<Item = TypeName>) -> Self {
+        Self {
+            type_name: type_name.into(),
+            accepted: accepted.into_iter().collect(),
+        }
+    }
+
+    /// The typename of the message.
+    #[must_use]
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// The typenames the function accepts.
+    #[must_use]
+    pub fn accepted(&self) -> &[TypeName] {
+        &self.accepted
+    }
+}
+
+fn accepted_list(accepted: &[TypeName]) -> String {
+    crate::typename::join(accepted, "no message types")
 }
 
 /// The token that identifies a delayed message, so it can be cancelled.

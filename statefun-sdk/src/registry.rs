@@ -4,12 +4,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::{FunctionSpec, TypeName};
+use crate::{FunctionSpec, SpecError, TypeName};
 
-/// The function types an application serves, registered explicitly.
+/// The function types an application serves.
 ///
-/// A function type may be registered once; a second registration is an
-/// error naming the type.
+/// Register them explicitly with [`Functions::register`] /
+/// [`Functions::with`], or collect every function declared with
+/// `#[function]` with `Functions::auto_registered` (feature `macros`); the
+/// two mix freely. A function type may be registered once: a second
+/// registration is an error naming both origins.
 ///
 /// ```
 /// # use statefun_sdk::{async_trait, Context, FunctionError, Message, StatefulFunction};
@@ -32,8 +35,38 @@ pub struct Functions {
     /// Sorted by (namespace, name), the two halves the wire carries, for a
     /// binary search that neither hashes nor allocates.
     index: Vec<Arc<FunctionSpec>>,
-    /// Listing in type-name order.
-    sorted: BTreeMap<TypeName, Arc<FunctionSpec>>,
+    /// Listing in type-name order, with where each came from.
+    sorted: BTreeMap<TypeName, (Arc<FunctionSpec>, Origin)>,
+}
+
+/// Where a registration came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origin {
+    /// Registered by a call to [`Functions::register`] or [`Functions::with`].
+    Explicit,
+    /// Declared with `#[function]` at this place in the source.
+    Declared(Location),
+}
+
+/// A place in the source code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Location {
+    /// The file, as `file!()` gives it.
+    pub file: &'static str,
+    /// The line.
+    pub line: u32,
+    /// The module path.
+    pub module: &'static str,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Explicit => f.write_str("an explicit registration"),
+            Self::Declared(l) => write!(f, "#[function] at {}:{} ({})", l.file, l.line, l.module),
+        }
+    }
 }
 
 impl Functions {
@@ -49,10 +82,16 @@ impl Functions {
     ///
     /// When a function of the same type is registered already.
     pub fn register(&mut self, spec: FunctionSpec) -> Result<(), RegistryError> {
+        self.register_from(spec, Origin::Explicit)
+    }
+
+    fn register_from(&mut self, spec: FunctionSpec, origin: Origin) -> Result<(), RegistryError> {
         let type_name = spec.type_name().clone();
-        if self.sorted.contains_key(&type_name) {
+        if let Some((_, first)) = self.sorted.get(&type_name) {
             return Err(RegistryError::DuplicateFunction {
                 function_type: type_name,
+                first: *first,
+                second: origin,
             });
         }
         let spec = Arc::new(spec);
@@ -61,7 +100,7 @@ impl Functions {
             .binary_search_by(|s| key(s).cmp(&(type_name.namespace(), type_name.name())))
             .unwrap_or_else(|insert_at| insert_at);
         self.index.insert(position, Arc::clone(&spec));
-        self.sorted.insert(type_name, spec);
+        self.sorted.insert(type_name, (spec, origin));
         Ok(())
     }
 
@@ -106,7 +145,13 @@ impl Functions {
 
     /// The registered functions, in type-name order.
     pub fn iter(&self) -> impl Iterator<Item = &FunctionSpec> {
-        self.sorted.values().map(|spec| &**spec)
+        self.sorted.values().map(|(spec, _)| &**spec)
+    }
+
+    /// Where the function type was registered from.
+    #[must_use]
+    pub fn origin(&self, type_name: &TypeName) -> Option<Origin> {
+        self.sorted.get(type_name).map(|(_, origin)| *origin)
     }
 
     /// How many function types are registered.
@@ -122,13 +167,118 @@ impl Functions {
     }
 }
 
+#[cfg(feature = "macros")]
+mod auto {
+    use super::{Functions, Location, Origin, RegistryError};
+    use crate::{FunctionSpec, SpecError};
+
+    /// One `#[function]` declaration, collected with `inventory`.
+    #[doc(hidden)]
+    #[derive(Debug)]
+    pub struct Registration {
+        pub(super) type_name: &'static str,
+        pub(super) make: fn() -> Result<FunctionSpec, SpecError>,
+        pub(super) location: Location,
+    }
+
+    impl Registration {
+        /// Used by the code `#[function]` generates; not a stable API.
+        #[doc(hidden)]
+        #[must_use]
+        pub const fn new(
+            type_name: &'static str,
+            make: fn() -> Result<FunctionSpec, SpecError>,
+            file: &'static str,
+            line: u32,
+            module: &'static str,
+        ) -> Self {
+            Self {
+                type_name,
+                make,
+                location: Location { file, line, module },
+            }
+        }
+    }
+
+    inventory::collect!(Registration);
+
+    /// A function type declared with `#[function]` somewhere in the binary.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub struct RegisteredFunction {
+        /// The function type, as written in the attribute.
+        pub type_name: &'static str,
+        /// Where it is declared.
+        pub location: Location,
+    }
+
+    /// Every function type declared with `#[function]` (and not opted out
+    /// with `auto_register = false`) in the binary, in type-name order.
+    ///
+    /// Registration relies on `inventory`, which supports Linux, macOS,
+    /// Windows, the BSDs, Android, iOS and WebAssembly; elsewhere this list
+    /// is empty, so register explicitly there.
+    #[must_use]
+    pub fn registered_functions() -> Vec<RegisteredFunction> {
+        let mut all: Vec<_> = inventory::iter::<Registration>
+            .into_iter()
+            .map(|r| RegisteredFunction {
+                type_name: r.type_name,
+                location: r.location,
+            })
+            .collect();
+        all.sort();
+        all
+    }
+
+    impl Functions {
+        /// A registry of every function type declared with `#[function]`
+        /// in the binary (see [`registered_functions`]).
+        ///
+        /// # Errors
+        ///
+        /// When a declaration is invalid, or two declarations share a
+        /// function type (the error names both places).
+        pub fn auto_registered() -> Result<Self, RegistryError> {
+            let mut functions = Self::new();
+            functions.register_auto()?;
+            Ok(functions)
+        }
+
+        /// Adds every function type declared with `#[function]` to this
+        /// registry.
+        ///
+        /// # Errors
+        ///
+        /// As [`Functions::auto_registered`], or when one of them is
+        /// registered here already.
+        pub fn register_auto(&mut self) -> Result<(), RegistryError> {
+            let mut registrations: Vec<&Registration> =
+                inventory::iter::<Registration>.into_iter().collect();
+            // inventory has no order; make errors and listings deterministic.
+            registrations.sort_by_key(|r| (r.type_name, r.location));
+            for registration in registrations {
+                let origin = Origin::Declared(registration.location);
+                let spec = (registration.make)()
+                    .map_err(|source| RegistryError::InvalidSpec { origin, source })?;
+                self.register_from(spec, origin)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(feature = "macros")]
+pub use auto::{RegisteredFunction, Registration, registered_functions};
+
 fn key(spec: &FunctionSpec) -> (&str, &str) {
     (spec.type_name().namespace(), spec.type_name().name())
 }
 
 impl fmt::Debug for Functions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.sorted.values()).finish()
+        f.debug_list()
+            .entries(self.sorted.values().map(|(spec, _)| spec))
+            .finish()
     }
 }
 
@@ -137,9 +287,22 @@ impl fmt::Debug for Functions {
 #[non_exhaustive]
 pub enum RegistryError {
     /// The function type is registered already.
-    #[error("function type {function_type} is registered twice")]
+    #[error("function type {function_type} is registered twice: by {first} and by {second}")]
     DuplicateFunction {
         /// The function type.
         function_type: TypeName,
+        /// Where the first registration came from.
+        first: Origin,
+        /// Where the second came from.
+        second: Origin,
+    },
+    /// A declared function's specification is invalid.
+    #[error("invalid function declared by {origin}")]
+    InvalidSpec {
+        /// Where it is declared.
+        origin: Origin,
+        /// What is wrong.
+        #[source]
+        source: SpecError,
     },
 }

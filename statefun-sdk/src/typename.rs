@@ -76,7 +76,11 @@ impl TypeName {
                     "a type name has the form <namespace>/<name>; this one has an empty namespace"
                 )
             }
-            Err(TypeNameErrorKind::EmptyName | TypeNameErrorKind::SlashInName) => {
+            Err(
+                TypeNameErrorKind::EmptyName
+                | TypeNameErrorKind::SlashInName
+                | TypeNameErrorKind::NotSingleSlash,
+            ) => {
                 panic!("a type name has the form <namespace>/<name>; this one has an empty name")
             }
         }
@@ -162,6 +166,19 @@ impl TypeName {
         self.namespace() == namespace && self.name() == name
     }
 
+    /// This name, when the runtime's own parser accepts it (exactly one
+    /// `/`), for places that need that.
+    pub(crate) fn single_slash(self) -> Result<Self, TypeNameError> {
+        if self.has_single_slash() {
+            Ok(self)
+        } else {
+            Err(TypeNameError {
+                input: self.as_str().to_owned(),
+                kind: TypeNameErrorKind::NotSingleSlash,
+            })
+        }
+    }
+
     /// Whether the runtime's own type-name parser accepts this name: exactly
     /// one `/`. The runtime requires it for state types, endpoint `functions`
     /// and ingress `targets`.
@@ -176,6 +193,18 @@ impl TypeName {
     pub fn has_single_slash(&self) -> bool {
         !self.namespace().contains('/')
     }
+}
+
+/// `a/b, c/d`, or `empty` for none: for error messages.
+pub(crate) fn join(types: &[TypeName], empty: &str) -> String {
+    if types.is_empty() {
+        return empty.to_owned();
+    }
+    types
+        .iter()
+        .map(TypeName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 const fn split_index(s: &str) -> Result<usize, TypeNameErrorKind> {
@@ -288,6 +317,7 @@ enum TypeNameErrorKind {
     EmptyNamespace,
     EmptyName,
     SlashInName,
+    NotSingleSlash,
 }
 
 impl TypeNameError {
@@ -305,6 +335,9 @@ impl fmt::Display for TypeNameError {
             TypeNameErrorKind::EmptyNamespace => "the namespace is empty",
             TypeNameErrorKind::EmptyName => "the name is empty",
             TypeNameErrorKind::SlashInName => "the name contains `/`",
+            TypeNameErrorKind::NotSingleSlash => {
+                "it has more than one `/`, which the runtime does not accept here"
+            }
         };
         write!(
             f,

@@ -4,32 +4,33 @@
 //! [`functions`] is everything a server needs; `main.rs` plays the StateFun
 //! runtime's side of the protocol by hand to show the exchange.
 
-use std::time::Duration;
-
 use statefun_sdk::{
-    Context, EgressIdentifier, Expiration, FunctionError, FunctionSpec, Functions, KafkaRecord,
-    Message, StatefulFunction, TypeName, ValueSpec, async_trait,
+    Context, EgressIdentifier, FunctionError, FunctionType, Functions, KafkaRecord, State, function,
 };
 
-/// The function type.
-pub const GREETER: TypeName = TypeName::from_static("example/greeter");
 /// Where greetings go: a Kafka egress in `module.yaml`.
 pub const GREETINGS: EgressIdentifier = EgressIdentifier::from_static("example/greetings");
-/// How many times this name was greeted; forgotten an hour after the last
-/// message.
-pub const SEEN: ValueSpec<i32> =
-    ValueSpec::named("seen").with_expiration(Expiration::AfterCall(Duration::from_secs(3600)));
+
+/// The greeter's state, declared once.
+#[derive(Debug, State)]
+pub struct GreeterState {
+    /// How many times this name was greeted; forgotten an hour after the
+    /// last message.
+    #[state(expire_after_call = "1h")]
+    pub seen: i32,
+}
 
 /// Greets by name.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Greeter;
 
-#[async_trait]
-impl StatefulFunction for Greeter {
-    async fn invoke(&self, ctx: &mut Context, message: Message) -> Result<(), FunctionError> {
-        let name = message.decode::<String>()?;
-        let seen = ctx.storage().get(&SEEN)?.unwrap_or(0) + 1;
-        ctx.storage().set(&SEEN, &seen)?;
+#[function(typename = "example/greeter", state = GreeterState)]
+impl Greeter {
+    /// A name to greet.
+    #[handler]
+    async fn greet(&self, ctx: &mut Context, name: String) -> Result<(), FunctionError> {
+        let seen = ctx.storage().get(&GreeterState::SEEN)?.unwrap_or(0) + 1;
+        ctx.storage().set(&GreeterState::SEEN, &seen)?;
         let greeting = match seen {
             1 => format!("Hello {name}!"),
             n => format!("Hello again {name}, visit number {n}."),
@@ -42,15 +43,14 @@ impl StatefulFunction for Greeter {
     }
 }
 
-/// The registry a server (or test) serves.
+/// The registry a server (or test) serves: every `#[function]` of the
+/// binary.
 ///
 /// # Errors
 ///
-/// Never in practice: the declarations are constants checked at compile
-/// time; registration errors are returned rather than unwrapped.
+/// When a declaration is invalid or declared twice.
 pub fn functions() -> Result<Functions, Box<dyn std::error::Error + Send + Sync>> {
-    let spec = FunctionSpec::builder(GREETER)
-        .with_state(&SEEN)
-        .build(Greeter)?;
-    Ok(Functions::new().with(spec)?)
+    let functions = Functions::auto_registered()?;
+    debug_assert!(functions.get(&Greeter::TYPE_NAME).is_some());
+    Ok(functions)
 }

@@ -12,7 +12,11 @@ use super::{Batch, Malformed, Problem, Span, WireAddress, WireInvocation, WireSt
 const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
 const LEN: u8 = 2;
+const START_GROUP: u8 = 3;
+const END_GROUP: u8 = 4;
 const FIXED32: u8 = 5;
+/// How deeply unknown groups may nest, as in prost.
+const GROUP_DEPTH_LIMIT: usize = 100;
 
 /// A cursor over one message's bytes within the request buffer.
 struct Reader<'a> {
@@ -87,6 +91,9 @@ impl<'a> Reader<'a> {
             return Ok(Some((u64::from(byte >> 3), byte & 7)));
         }
         let key = self.varint()?;
+        if key > u64::from(u32::MAX) {
+            return Err(self.error(Problem::InvalidKey));
+        }
         let field = key >> 3;
         if field == 0 {
             return Err(self.error(Problem::FieldNumberZero));
@@ -110,7 +117,16 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn skip(&mut self, wire_type: u8) -> Result<(), Malformed> {
+    /// Skips an unknown field (`field` is its number).
+    fn skip(&mut self, field: u64, wire_type: u8) -> Result<(), Malformed> {
+        if wire_type == START_GROUP {
+            self.skip_group(field)
+        } else {
+            self.skip_scalar(wire_type)
+        }
+    }
+
+    fn skip_scalar(&mut self, wire_type: u8) -> Result<(), Malformed> {
         let width = match wire_type {
             VARINT => return self.varint().map(drop),
             LEN => return self.delimited().map(drop),
@@ -122,6 +138,29 @@ impl<'a> Reader<'a> {
             return Err(self.error(Problem::TruncatedFixed));
         }
         self.pos += width;
+        Ok(())
+    }
+
+    /// Skips a (deprecated, proto2) group up to its matching end-group tag,
+    /// without recursion.
+    fn skip_group(&mut self, field: u64) -> Result<(), Malformed> {
+        let mut open = vec![field];
+        while let Some(&innermost) = open.last() {
+            let Some((field, wire_type)) = self.key()? else {
+                return Err(self.error(Problem::UnterminatedGroup));
+            };
+            match wire_type {
+                START_GROUP if open.len() >= GROUP_DEPTH_LIMIT => {
+                    return Err(self.error(Problem::GroupTooDeep));
+                }
+                START_GROUP => open.push(field),
+                END_GROUP if field == innermost => {
+                    open.pop();
+                }
+                END_GROUP => return Err(self.error(Problem::MismatchedEndGroup)),
+                other => self.skip_scalar(other)?,
+            }
+        }
         Ok(())
     }
 
@@ -182,7 +221,7 @@ pub(crate) fn decode_batch(body: &Bytes) -> Result<Batch, Malformed> {
                 reader.nested("invocation", wire_type, "ToFunction.InvocationBatchRequest")?;
             merge_batch(&mut nested, batch.get_or_insert_with(Batch::default))?;
         } else {
-            reader.skip(wire_type)?;
+            reader.skip(field, wire_type)?;
         }
     }
     let mut batch = batch.ok_or(Malformed {
@@ -219,7 +258,7 @@ fn merge_batch(reader: &mut Reader<'_>, batch: &mut Batch) -> Result<(), Malform
                     merge_invocation(&mut nested, invocation)?;
                 }
             }
-            _ => reader.skip(wire_type)?,
+            _ => reader.skip(field, wire_type)?,
         }
     }
     Ok(())
@@ -237,7 +276,7 @@ fn merge_address(reader: &mut Reader<'_>, address: &mut WireAddress) -> Result<(
             3 => {
                 address.id = reader.text("id", wire_type)?;
             }
-            _ => reader.skip(wire_type)?,
+            _ => reader.skip(field, wire_type)?,
         }
     }
     Ok(())
@@ -256,7 +295,7 @@ fn merge_value(reader: &mut Reader<'_>, value: &mut WireValue) -> Result<(), Mal
             3 => {
                 value.bytes = reader.bytes("value", wire_type)?;
             }
-            _ => reader.skip(wire_type)?,
+            _ => reader.skip(field, wire_type)?,
         }
     }
     Ok(())
@@ -275,7 +314,7 @@ fn merge_state(reader: &mut Reader<'_>, state: &mut WireState) -> Result<(), Mal
                     state.value.get_or_insert_with(WireValue::default),
                 )?;
             }
-            _ => reader.skip(wire_type)?,
+            _ => reader.skip(field, wire_type)?,
         }
     }
     Ok(())
@@ -301,7 +340,7 @@ fn merge_invocation(
                     invocation.argument.get_or_insert_with(WireValue::default),
                 )?;
             }
-            _ => reader.skip(wire_type)?,
+            _ => reader.skip(field, wire_type)?,
         }
     }
     Ok(())

@@ -144,6 +144,10 @@ pub(crate) enum Problem {
     InvalidUtf8 { field: &'static str },
     NoInvocationBatch,
     TooLarge,
+    InvalidKey,
+    UnterminatedGroup,
+    MismatchedEndGroup,
+    GroupTooDeep,
 }
 
 impl Malformed {
@@ -155,6 +159,10 @@ impl Malformed {
             Problem::FieldNumberZero => "field number 0".to_owned(),
             Problem::LengthPastEnd => "field length exceeds the message".to_owned(),
             Problem::TruncatedFixed => "truncated fixed-width field".to_owned(),
+            Problem::InvalidKey => "field key larger than 32 bits".to_owned(),
+            Problem::UnterminatedGroup => "unterminated group".to_owned(),
+            Problem::MismatchedEndGroup => "end-group tag of another group".to_owned(),
+            Problem::GroupTooDeep => "groups nested more than 100 deep".to_owned(),
             Problem::UnsupportedWireType(t) => format!("unsupported wire type {t}"),
             Problem::WrongWireType { field, wire_type } => {
                 format!("wrong wire type {wire_type} for field {field}")

@@ -6,7 +6,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::{TypeName, Value};
+use crate::{FunctionSpecBuilder, TypeName, Value};
 
 mod storage;
 
@@ -15,6 +15,58 @@ pub use storage::{StateError, StateErrorKind, Storage};
 /// The state name the runtime uses internally for each address's backlog;
 /// a value with this name would collide with it.
 const RESERVED: &str = "batch";
+
+/// A set of state values declared together: what `#[derive(State)]`
+/// implements for a struct whose fields are the values.
+///
+/// Written by hand it is a list of [`ValueSpec`]s:
+///
+/// ```
+/// use std::time::Duration;
+/// use statefun_sdk::{Expiration, FunctionSpecBuilder, State, ValueSpec};
+///
+/// struct CartState;
+///
+/// impl CartState {
+///     const ITEMS: ValueSpec<String> = ValueSpec::named("items");
+///     const LAST_SEEN: ValueSpec<i64> = ValueSpec::named("last_seen")
+///         .with_expiration(Expiration::AfterCall(Duration::from_secs(15 * 60)));
+/// }
+///
+/// impl State for CartState {
+///     fn declare(builder: FunctionSpecBuilder) -> FunctionSpecBuilder {
+///         builder.with_state(&Self::ITEMS).with_state(&Self::LAST_SEEN)
+///     }
+/// }
+/// # let _ = (CartState::ITEMS, CartState::LAST_SEEN);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not declare StateFun state",
+    note = "derive it with `#[derive(statefun_sdk::State)]` on a struct whose fields are the state values, or implement `statefun_sdk::State` by hand"
+)]
+pub trait State {
+    /// Adds every value of the set to a function's declaration.
+    fn declare(builder: FunctionSpecBuilder) -> FunctionSpecBuilder;
+
+    /// Writes every value of `self` into `storage`, as one
+    /// [`Storage::set`] per value. `#[derive(State)]` implements it; the
+    /// default writes nothing (for sets that are only declarations).
+    ///
+    /// # Errors
+    ///
+    /// As [`Storage::set`].
+    fn store(&self, storage: &mut Storage) -> Result<(), StateError> {
+        let _ = storage;
+        Ok(())
+    }
+}
+
+/// No state.
+impl State for () {
+    fn declare(builder: FunctionSpecBuilder) -> FunctionSpecBuilder {
+        builder
+    }
+}
 
 /// One typed state value a function declares: a name, a value type `T` and
 /// an [`Expiration`].
@@ -140,6 +192,14 @@ impl<T: Value> ValueSpec<T> {
             });
         }
         if let Some(ttl) = self.expiration.ttl() {
+            // Flink's state TTL must be a positive number of milliseconds;
+            // the runtime fails the job on registering anything shorter.
+            if ttl < Duration::from_millis(1) {
+                return Err(SpecError::ExpirationTooShort {
+                    name: self.name.to_string(),
+                    ttl,
+                });
+            }
             if i64::try_from(ttl.as_millis()).is_err() {
                 return Err(SpecError::ExpirationOutOfRange {
                     name: self.name.to_string(),
@@ -321,6 +381,16 @@ pub enum SpecError {
         /// The time-to-live.
         ttl: Duration,
     },
+    /// The time-to-live is shorter than one millisecond.
+    #[error(
+        "state {name:?} has an expiration of {ttl:?}; the runtime needs at least one millisecond"
+    )]
+    ExpirationTooShort {
+        /// The state name.
+        name: String,
+        /// The time-to-live.
+        ttl: Duration,
+    },
     /// Two states of one function share a name.
     #[error("function {function_type} declares state {name:?} twice")]
     DuplicateState {
@@ -390,6 +460,21 @@ mod tests {
         }
         let err = ValueSpec::<Nested>::named("n").to_state_spec().unwrap_err();
         assert!(err.to_string().contains("exactly one `/`"), "{err}");
+    }
+
+    #[test]
+    fn sub_millisecond_expiration_is_rejected() {
+        for ttl in [Duration::ZERO, Duration::from_micros(999)] {
+            let spec = ValueSpec::<i32>::named("x").with_expiration(Expiration::AfterCall(ttl));
+            let err = spec.to_state_spec().unwrap_err();
+            assert!(
+                matches!(err, SpecError::ExpirationTooShort { .. }),
+                "{err:?}"
+            );
+        }
+        let ok = ValueSpec::<i32>::named("x")
+            .with_expiration(Expiration::AfterWrite(Duration::from_millis(1)));
+        assert!(ok.to_state_spec().is_ok());
     }
 
     #[test]

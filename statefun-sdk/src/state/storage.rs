@@ -16,7 +16,27 @@ use crate::{Address, TypeName, Value, ValueError};
 /// every value that was written or removed becomes one mutation in the
 /// response. Values are decoded on each read and encoded on each write.
 ///
-/// Get it from [`Context::storage`](crate::Context::storage).
+/// Get it from [`Context::storage`](crate::Context::storage):
+///
+/// ```
+/// use statefun_sdk::{Context, FunctionError, ValueSpec};
+///
+/// const VISITS: ValueSpec<i64> = ValueSpec::named("visits");
+/// const LAST: ValueSpec<String> = ValueSpec::named("last");
+///
+/// fn visit(ctx: &mut Context, name: String) -> Result<(), FunctionError> {
+///     let storage = ctx.storage();
+///     let visits = storage.get(&VISITS)?.unwrap_or(0) + 1; // None: no value yet
+///     storage.set(&VISITS, &visits)?;
+///     if storage.contains(&LAST)? && name.is_empty() {
+///         storage.remove(&LAST)?; // becomes a DELETE mutation
+///     } else {
+///         storage.set(&LAST, &name)?; // one MODIFY, however often it is set
+///     }
+///     Ok(())
+/// }
+/// # let _ = visit;
+/// ```
 pub struct Storage {
     specs: Arc<[StateSpec]>,
     cells: SmallVec<[Cell; 4]>,

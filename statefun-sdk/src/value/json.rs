@@ -57,15 +57,11 @@ impl<T: JsonType> Value for Json<T> {
     }
 
     fn to_bytes(&self) -> Result<Bytes, ValueError> {
-        serde_json::to_vec(&self.0)
-            .map(Bytes::from)
-            .map_err(|e| ValueError::encode(T::TYPE_NAME, e))
+        crate::codec::json::encode(&self.0, T::TYPE_NAME)
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
-        serde_json::from_slice(bytes)
-            .map(Json)
-            .map_err(|e| ValueError::decode(T::TYPE_NAME, e))
+        crate::codec::json::decode(bytes, T::TYPE_NAME).map(Json)
     }
 }
 

@@ -161,9 +161,7 @@ impl fmt::Debug for TypedBytes {
 }
 
 /// Anything that can become the payload of a message or egress record: a
-/// reference to a [`Value`], [`TypedBytes`], a received
-/// [`Message`](crate::Message) (forwarded unchanged), or a Kafka or Kinesis
-/// record.
+/// reference to a [`Value`], [`TypedBytes`], or a Kafka or Kinesis record.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent as a StateFun payload",
     note = "pass a reference to a `statefun_sdk::Value` (for example `&42_i32`), a `TypedBytes`, or an egress record"

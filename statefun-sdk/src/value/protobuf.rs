@@ -44,26 +44,16 @@ impl<T> Protobuf<T> {
     }
 }
 
-/// Prefix of every protobuf typename.
-const DOMAIN: &str = "type.googleapis.com";
-
 impl<T: prost::Message + prost::Name + Default> Value for Protobuf<T> {
     fn type_name() -> TypeName {
-        // `full_name` is `<package>.<Name>`; only a hand-written `prost::Name`
-        // with an empty or `/`-containing name could fail here, and such a
-        // value then travels under a placeholder that no receiver accepts.
-        TypeName::new(DOMAIN, &T::full_name()).unwrap_or(TypeName::from_static(
-            "type.googleapis.com/invalid-prost-name",
-        ))
+        crate::codec::protobuf::type_name::<T>()
     }
 
     fn to_bytes(&self) -> Result<Bytes, ValueError> {
-        Ok(Bytes::from(self.0.encode_to_vec()))
+        crate::codec::protobuf::encode(&self.0, Self::type_name())
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
-        T::decode(bytes.clone())
-            .map(Protobuf)
-            .map_err(|e| ValueError::decode(Self::type_name(), e))
+        crate::codec::protobuf::decode(bytes, Self::type_name()).map(Protobuf)
     }
 }

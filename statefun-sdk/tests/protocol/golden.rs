@@ -92,7 +92,7 @@ impl StatefulFunction for Interpreter {
             }
             "cancel" => ctx.cancel_delayed_message(&CancellationToken::new(rest)?),
             "kafka" => {
-                let egress = EgressIdentifier::new(args[0].parse()?);
+                let egress = EgressIdentifier::new(args[0].parse()?)?;
                 let mut record = KafkaRecord::new(args[1], args[3..].join(" "));
                 if args[2] != "-" {
                     record = record.with_key(args[2]);
@@ -100,7 +100,7 @@ impl StatefulFunction for Interpreter {
                 ctx.send_egress(&egress, record)?;
             }
             "kinesis" => {
-                let egress = EgressIdentifier::new(args[0].parse()?);
+                let egress = EgressIdentifier::new(args[0].parse()?)?;
                 let mut record = KinesisRecord::new(args[1], args[2], args[4..].join(" "));
                 if args[3] != "-" {
                     record = record.with_explicit_hash_key(args[3]);
@@ -108,7 +108,7 @@ impl StatefulFunction for Interpreter {
                 ctx.send_egress(&egress, record)?;
             }
             "egress" => {
-                let egress = EgressIdentifier::new(args[0].parse()?);
+                let egress = EgressIdentifier::new(args[0].parse()?)?;
                 ctx.send_egress(&egress, &args[1..].join(" "))?;
             }
             "reply" => {

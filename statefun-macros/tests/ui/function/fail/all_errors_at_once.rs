@@ -1,0 +1,14 @@
+use statefun_sdk::{function, Context, FunctionError};
+
+#[derive(Default)]
+struct Cart;
+
+#[function(typename = "cart")]
+impl Cart {
+    #[handler]
+    fn add(&mut self, ctx: &Context, item: &str) {
+        let _ = (ctx, item);
+    }
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use statefun_sdk::{function, Context, FunctionError};
+
+#[derive(Default)]
+struct Cart;
+
+#[function(typename = "com.example/cart")]
+impl Cart {
+    #[handler]
+    async fn add(&self, ctx: &mut Context, item: String) {
+        let _ = (ctx, item);
+    }
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use statefun_sdk::{function, Context, FunctionError};
+
+#[derive(Default)]
+struct Cart;
+
+#[function(typename = "com.example/cart")]
+impl Cart {
+    fn helper(&self) {}
+}
+
+fn main() {}

@@ -1,0 +1,16 @@
+use statefun_sdk::{function, Context, FunctionError};
+
+struct Cart {
+    warehouse: String,
+}
+
+#[function(typename = "com.example/cart")]
+impl Cart {
+    #[handler]
+    async fn add(&self, ctx: &mut Context, item: String) -> Result<(), FunctionError> {
+        let _ = (ctx, item, &self.warehouse);
+        Ok(())
+    }
+}
+
+fn main() {}

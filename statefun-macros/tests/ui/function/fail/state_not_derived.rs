@@ -1,0 +1,17 @@
+use statefun_sdk::{function, Context, FunctionError};
+
+#[derive(Default)]
+struct Cart;
+
+struct NotState;
+
+#[function(typename = "com.example/cart", state = NotState)]
+impl Cart {
+    #[handler]
+    async fn add(&self, ctx: &mut Context, item: String) -> Result<(), FunctionError> {
+        let _ = (ctx, item);
+        Ok(())
+    }
+}
+
+fn main() {}

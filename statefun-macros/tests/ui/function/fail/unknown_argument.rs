@@ -1,0 +1,15 @@
+use statefun_sdk::{function, Context, FunctionError};
+
+#[derive(Default)]
+struct Cart;
+
+#[function(typename = "com.example/cart", retries = 3)]
+impl Cart {
+    #[handler]
+    async fn add(&self, ctx: &mut Context, item: String) -> Result<(), FunctionError> {
+        let _ = (ctx, item);
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use statefun_sdk::State;
+
+#[derive(State)]
+struct Counters {
+    #[state(name = "2fast")]
+    fast: i32,
+    #[state(name = "with-dash")]
+    dashed: i32,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use statefun_sdk::State;
+
+#[derive(State)]
+struct Timers {
+    #[state(expire_after_write = "1m", expire_after_call = "1m")]
+    both: i32,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use statefun_sdk::State;
+
+#[derive(State)]
+struct Counters {
+    seen: i32,
+    #[state(name = "seen")]
+    also_seen: i64,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use statefun_sdk::State;
+
+#[derive(State)]
+struct Pending {
+    batch: String,
+}
+
+fn main() {}

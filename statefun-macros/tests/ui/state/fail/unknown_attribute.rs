@@ -1,0 +1,9 @@
+use statefun_sdk::State;
+
+#[derive(State)]
+struct Items {
+    #[state(expires = "1m")]
+    count: i32,
+}
+
+fn main() {}

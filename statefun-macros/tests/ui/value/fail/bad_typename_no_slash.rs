@@ -1,0 +1,9 @@
+use statefun_sdk::Value;
+
+#[derive(serde::Serialize, serde::Deserialize, Value)]
+#[statefun(typename = "AddToCart")]
+struct AddToCart {
+    quantity: u32,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use statefun_sdk::Value;
+
+#[derive(serde::Serialize, serde::Deserialize, Value)]
+struct AddToCart {
+    quantity: u32,
+}
+
+fn main() {}

@@ -1,0 +1,112 @@
+//! The codecs behind [`Json<T>`](crate::Json), [`Protobuf<T>`](crate::Protobuf)
+//! and `#[derive(Value)]`, as plain functions for hand-written
+//! [`Value`](crate::Value) implementations.
+//!
+//! ```
+//! # #[cfg(feature = "json")] {
+//! use bytes::Bytes;
+//! use statefun_sdk::{codec, TypeName, Value, ValueError};
+//!
+//! #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+//! struct Restock { item_id: String, quantity: u32 }
+//!
+//! // What `#[derive(Value)] #[statefun(typename = "com.example.types/Restock")]`
+//! // expands to, written by hand:
+//! impl Value for Restock {
+//!     fn type_name() -> TypeName {
+//!         TypeName::from_static("com.example.types/Restock")
+//!     }
+//!     fn to_bytes(&self) -> Result<Bytes, ValueError> {
+//!         codec::json::encode(self, Self::type_name())
+//!     }
+//!     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
+//!         codec::json::decode(bytes, Self::type_name())
+//!     }
+//! }
+//!
+//! let r = Restock { item_id: "socks".into(), quantity: 3 };
+//! assert_eq!(Restock::from_bytes(&r.to_bytes()?)?, r);
+//! # }
+//! # Ok::<(), statefun_sdk::ValueError>(())
+//! ```
+
+/// UTF-8 JSON through serde_json.
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+pub mod json {
+    use bytes::Bytes;
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    use crate::{TypeName, ValueError};
+
+    /// Encodes `value` as compact JSON.
+    ///
+    /// # Errors
+    ///
+    /// When serde cannot serialize the value (for example a map with
+    /// non-string keys); the error names `type_name`.
+    pub fn encode<T: Serialize + ?Sized>(
+        value: &T,
+        type_name: TypeName,
+    ) -> Result<Bytes, ValueError> {
+        serde_json::to_vec(value)
+            .map(Bytes::from)
+            .map_err(|e| ValueError::encode(type_name, e))
+    }
+
+    /// Decodes JSON, tolerating the whitespace other SDKs write.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not JSON for `T`; the error names `type_name`.
+    pub fn decode<T: DeserializeOwned>(
+        bytes: &Bytes,
+        type_name: TypeName,
+    ) -> Result<T, ValueError> {
+        serde_json::from_slice(bytes).map_err(|e| ValueError::decode(type_name, e))
+    }
+}
+
+/// Protobuf messages through prost.
+#[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
+pub mod protobuf {
+    use bytes::Bytes;
+
+    use crate::{TypeName, ValueError};
+
+    /// The typename every official SDK uses for a protobuf message:
+    /// `type.googleapis.com/<package>.<Name>`.
+    ///
+    /// A hand-written `prost::Name` with an empty or `/`-containing name
+    /// gets a placeholder that no receiver accepts.
+    #[must_use]
+    pub fn type_name<T: prost::Name>() -> TypeName {
+        TypeName::new("type.googleapis.com", &T::full_name()).unwrap_or(TypeName::from_static(
+            "type.googleapis.com/invalid-prost-name",
+        ))
+    }
+
+    /// Encodes a message.
+    ///
+    /// # Errors
+    ///
+    /// Never in practice (encoding into a growable buffer cannot fail); the
+    /// signature matches [`Value::to_bytes`](crate::Value::to_bytes).
+    pub fn encode<T: prost::Message>(value: &T, _type_name: TypeName) -> Result<Bytes, ValueError> {
+        Ok(Bytes::from(value.encode_to_vec()))
+    }
+
+    /// Decodes a message; unknown fields are skipped.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not a valid encoding; the error names `type_name`.
+    pub fn decode<T: prost::Message + Default>(
+        bytes: &Bytes,
+        type_name: TypeName,
+    ) -> Result<T, ValueError> {
+        T::decode(bytes.clone()).map_err(|e| ValueError::decode(type_name, e))
+    }
+}
