@@ -134,6 +134,14 @@ impl RequestReplyHandler {
         };
 
         let batch_size = batch.invocations.len();
+        // Fill in the caller's request span (the HTTP service's
+        // `statefun.http`), if anyone is listening.
+        let span = tracing::Span::current();
+        if !span.is_disabled() {
+            span.record("function_type", tracing::field::display(spec.type_name()));
+            span.record("id", storage.address().id());
+            span.record("batch_size", batch_size);
+        }
         let mut ctx = Context::new(storage, std::mem::take(&mut batch.buf));
         for (index, invocation) in batch.invocations.iter().enumerate() {
             let caller = invocation

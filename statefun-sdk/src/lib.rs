@@ -80,6 +80,9 @@
 //! | `macros` | yes | `#[function]`, `#[derive(State)]`, `#[derive(Value)]`, automatic registration (`inventory`) |
 //! | `json` | yes | [`Json<T>`] values through serde |
 //! | `protobuf` | no | `Protobuf<T>` values for your own prost messages |
+//! | `tower` | with `server` | [`RequestReplyService`]: a tower `Service` over `http` requests (axum, hyper, any tower stack) |
+//! | `server` | yes | [`Server`]: hyper 1, HTTP/1.1 and HTTP/2, graceful shutdown |
+//! | `lambda` | no | [`lambda::run`]: AWS Lambda through `lambda_http` |
 //!
 //! # Compatibility
 //!
@@ -97,6 +100,8 @@ mod context;
 mod egress;
 mod function;
 mod handler;
+#[cfg(feature = "tower")]
+mod http;
 mod message;
 mod protocol;
 mod registry;
@@ -116,6 +121,18 @@ pub use function::{
     FunctionError, FunctionSpec, FunctionSpecBuilder, FunctionType, StatefulFunction,
 };
 pub use handler::{HandlerError, RequestReplyHandler};
+#[cfg(feature = "lambda")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
+pub use http::lambda;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub use http::{BoundServer, DEFAULT_HEADER_READ_TIMEOUT, Server};
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use http::{
+    DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_PATH, RequestReplyService,
+    UrlPathTemplateError,
+};
 pub use message::{CancellationToken, EmptyTokenError, Message, UnexpectedMessage};
 pub use registry::{Functions, Location, Origin, RegistryError};
 #[cfg(feature = "macros")]

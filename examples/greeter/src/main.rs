@@ -5,13 +5,20 @@
 //! ```text
 //! cargo run -p greeter
 //! ```
+//!
+//! With `serve`, serves the greeter over HTTP instead, on the port in
+//! `PORT` (default 8000), path `/statefun`, until SIGTERM or Ctrl-C:
+//!
+//! ```text
+//! cargo run -p greeter -- serve
+//! ```
 
 use bytes::Bytes;
 use prost::Message as _;
 use statefun_proto::egress::KafkaProducerRecord;
 use statefun_proto::reqreply::from_function::{self, expiration_spec};
 use statefun_proto::reqreply::{Address, FromFunction, ToFunction, TypedValue, to_function};
-use statefun_sdk::{RequestReplyHandler, Value};
+use statefun_sdk::{RequestReplyHandler, Server, Value};
 
 fn string(s: &str) -> anyhow::Result<TypedValue> {
     Ok(TypedValue {
@@ -149,8 +156,23 @@ async fn walkthrough() -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("serve") {
+        let port: u16 = std::env::var("PORT").map_or(Ok(8000), |p| p.parse())?;
+        let handler =
+            RequestReplyHandler::new(greeter::functions().map_err(anyhow::Error::from_boxed)?);
+        let server = Server::new(handler).bind(("0.0.0.0", port)).await?;
+        #[allow(clippy::print_stderr)] // the point of this binary
+        {
+            eprintln!(
+                "serving example/greeter on http://{}/statefun",
+                server.local_addr()?
+            );
+        }
+        server.serve().await?;
+        return Ok(());
+    }
     for line in walkthrough().await? {
         #[allow(clippy::print_stdout)] // the point of this binary
         {

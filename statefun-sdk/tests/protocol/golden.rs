@@ -128,7 +128,7 @@ impl StatefulFunction for Interpreter {
     }
 }
 
-fn handler() -> RequestReplyHandler {
+pub(crate) fn handler() -> RequestReplyHandler {
     let spec = FunctionSpec::builder(INTERPRETER)
         .with_state(&SEEN)
         .with_state(&LAST)
@@ -147,13 +147,13 @@ struct WireCases {
 }
 
 #[derive(Deserialize)]
-struct WireCase {
+pub(crate) struct WireCase {
     name: String,
-    request_hex: String,
+    pub(crate) request_hex: String,
     response_hex: Option<String>,
 }
 
-fn wire_cases() -> Vec<WireCase> {
+pub(crate) fn wire_cases() -> Vec<WireCase> {
     let text = include_str!("../golden/wire.json");
     serde_json::from_str::<WireCases>(text)
         .expect("wire.json")

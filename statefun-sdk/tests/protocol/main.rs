@@ -4,6 +4,8 @@
 // unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+// Arbitrary and mutated requests never panic the handler.
+mod fuzz;
 // Byte-for-byte comparison with the official Python SDK 3.3.0.
 mod golden;
 // The request-reply handler's rules, one test per rule.
