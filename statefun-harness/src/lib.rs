@@ -1,5 +1,605 @@
-//! A deterministic in-process miniature StateFun runtime for `cargo test`.
+//! A deterministic, in-process miniature StateFun runtime for `cargo test`.
 //!
-//! Not yet implemented: the harness is planned (see the project's issue
-//! tracker, "statefun-harness"). This crate is a placeholder in the
-//! workspace so the layout is final.
+//! The harness runs your functions the way the StateFun runtime does
+//! (spec §3): one request in flight per address, messages that arrive
+//! meanwhile sent as one batch, the state handshake, responses applied in
+//! the runtime's order, delayed messages and state expiration on a virtual
+//! clock, Flink's placement of ids on partitions, and everything the real
+//! job would fail on reported as a [`JobFailure`]. It drives functions
+//! through the same bytes-in, bytes-out handler the HTTP server uses (or a
+//! remote endpoint over HTTP, for functions in any language), so every test
+//! also exercises the real protocol.
+//!
+//! Nothing reads the wall clock or unseeded randomness: the seed decides
+//! the schedule (which partition or in-flight request goes next), so the
+//! same seed gives the same trace, and a failure prints its seed.
+//!
+//! ```
+//! use statefun_harness::Harness;
+//! use statefun_sdk::{function, Address, Context, FunctionError, FunctionType, Functions, State};
+//!
+//! #[derive(State)]
+//! struct CounterState {
+//!     count: i64,
+//! }
+//!
+//! #[derive(Default)]
+//! struct Counter;
+//!
+//! #[function(typename = "example/counter", state = CounterState, auto_register = false)]
+//! impl Counter {
+//!     #[handler]
+//!     async fn add(&self, ctx: &mut Context, n: i64) -> Result<(), FunctionError> {
+//!         let count = ctx.storage().get(&CounterState::COUNT)?.unwrap_or(0) + n;
+//!         ctx.storage().set(&CounterState::COUNT, &count)?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut harness = Harness::builder()
+//!     .seed(7)
+//!     .functions(Functions::new().with(Counter.spec()?)?)
+//!     .build()?;
+//! let kim = Address::new(Counter::TYPE_NAME, "Kim");
+//! harness.send(kim.clone(), &2_i64)?;
+//! harness.send(kim.clone(), &3_i64)?;
+//! harness.run().await?;
+//! assert_eq!(harness.state(&kim, &CounterState::COUNT)?, Some(5));
+//! # let _ = CounterState { count: 0 };
+//! # Ok(())
+//! # }
+//! ```
+#![doc(test(attr(deny(warnings))))]
+
+mod clock;
+mod endpoint;
+mod engine;
+mod error;
+#[cfg(feature = "http")]
+mod http;
+mod placement;
+mod rng;
+mod store;
+mod trace;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use prost::Message as _;
+use statefun_sdk::{
+    Address, EgressIdentifier, Functions, IntoTypedBytes, RequestReplyHandler, TypeName, Value,
+    ValueError, ValueSpec,
+};
+
+pub use endpoint::Endpoint;
+pub use error::{Cause, JobFailure};
+pub use trace::{Event, TraceEntry};
+
+use engine::{Envelope, World};
+use rng::Rng;
+use store::Stored;
+
+/// What the harness counted during a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Scheduler steps taken.
+    pub steps: u64,
+    /// Requests sent (batches, including handshake retries).
+    pub requests: u64,
+    /// Invocations sent in them.
+    pub invocations: u64,
+    /// Messages that waited because a request was in flight.
+    pub buffered: u64,
+    /// The longest backlog seen at one address.
+    pub max_backlog: usize,
+    /// State handshakes answered.
+    pub handshakes: u64,
+    /// Egress records.
+    pub egress: u64,
+}
+
+/// A record an egress received: its typename and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EgressRecord {
+    /// The typename.
+    pub type_name: String,
+    /// The encoded value.
+    pub value: Bytes,
+}
+
+/// A decoded `KafkaProducerRecord`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaRecord {
+    /// The topic.
+    pub topic: String,
+    /// The key; `None` when empty (no key).
+    pub key: Option<String>,
+    /// The value bytes.
+    pub value: Bytes,
+}
+
+/// A decoded `KinesisEgressRecord`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KinesisRecord {
+    /// The stream.
+    pub stream: String,
+    /// The partition key.
+    pub partition_key: String,
+    /// The explicit hash key; `None` when empty.
+    pub explicit_hash_key: Option<String>,
+    /// The value bytes.
+    pub value: Bytes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EgressKind {
+    Generic,
+    Kafka,
+    Kinesis,
+}
+
+/// A configuration the harness refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid harness configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Configures a [`Harness`]; see [`Harness::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct HarnessBuilder {
+    seed: u64,
+    partitions: u32,
+    max_parallelism: Option<u32>,
+    exact: BTreeMap<String, Endpoint>,
+    namespaces: BTreeMap<String, Endpoint>,
+    egresses: BTreeMap<String, EgressKind>,
+    max_batch_requests: usize,
+    max_steps: u64,
+    errors: Vec<String>,
+}
+
+impl HarnessBuilder {
+    /// The seed that decides the schedule (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// How many parallel partitions (Flink subtasks) to simulate (default 1).
+    pub fn partitions(mut self, partitions: u32) -> Self {
+        if partitions == 0 {
+            self.errors.push("partitions must be at least 1".into());
+        }
+        self.partitions = partitions.max(1);
+        self
+    }
+
+    /// Flink's max parallelism, the number of key groups (default: Flink's
+    /// rule for the partition count).
+    pub fn max_parallelism(mut self, max_parallelism: u32) -> Self {
+        self.max_parallelism = Some(max_parallelism);
+        self
+    }
+
+    /// Serves every function of `functions` in process, through their
+    /// request-reply handler.
+    pub fn functions(mut self, functions: Functions) -> Self {
+        let types: Vec<String> = functions
+            .type_names()
+            .map(|t| t.as_str().to_owned())
+            .collect();
+        let endpoint = Endpoint::Handler(RequestReplyHandler::new(functions));
+        for t in types {
+            self.exact.insert(t, endpoint.clone());
+        }
+        self
+    }
+
+    /// Serves function types matching `pattern` (`ns/name`, or `ns/*` for a
+    /// whole namespace) from `endpoint`. An exact type wins over a
+    /// namespace, as in module.yaml.
+    pub fn endpoint(mut self, pattern: &str, endpoint: Endpoint) -> Self {
+        match pattern.rsplit_once('/') {
+            Some((ns, "*")) if !ns.is_empty() => {
+                self.namespaces.insert(ns.to_owned(), endpoint);
+            }
+            _ => match pattern.parse::<TypeName>() {
+                Ok(t) => {
+                    self.exact.insert(t.as_str().to_owned(), endpoint);
+                }
+                Err(e) => self
+                    .errors
+                    .push(format!("endpoint pattern {pattern:?}: {e}")),
+            },
+        }
+        self
+    }
+
+    /// Serves function types matching `pattern` from a remote endpoint, by
+    /// its module.yaml `urlPathTemplate` (`{function.name}` is replaced).
+    #[cfg(feature = "http")]
+    pub fn remote(self, pattern: &str, url_path_template: &str) -> Self {
+        self.endpoint(pattern, Endpoint::Http(url_path_template.to_owned()))
+    }
+
+    /// Declares an egress that accepts any typed value.
+    pub fn egress(self, id: &EgressIdentifier) -> Self {
+        self.egress_kind(id, EgressKind::Generic)
+    }
+
+    /// Declares a generic Kafka egress (accepts only `KafkaProducerRecord`).
+    pub fn kafka_egress(self, id: &EgressIdentifier) -> Self {
+        self.egress_kind(id, EgressKind::Kafka)
+    }
+
+    /// Declares a generic Kinesis egress (accepts only
+    /// `KinesisEgressRecord`).
+    pub fn kinesis_egress(self, id: &EgressIdentifier) -> Self {
+        self.egress_kind(id, EgressKind::Kinesis)
+    }
+
+    fn egress_kind(mut self, id: &EgressIdentifier, kind: EgressKind) -> Self {
+        self.egresses
+            .insert(id.type_name().as_str().to_owned(), kind);
+        self
+    }
+
+    /// The endpoint's `maxNumBatchRequests` (default 1000; 0 disables): an
+    /// address with this many waiting messages blocks its partition's
+    /// ingress.
+    pub fn max_batch_requests(mut self, max: usize) -> Self {
+        self.max_batch_requests = max;
+        self
+    }
+
+    /// How many steps [`Harness::run`] may take before it reports a
+    /// livelock (default 1,000,000).
+    pub fn max_steps(mut self, steps: u64) -> Self {
+        self.max_steps = steps;
+        self
+    }
+
+    /// Builds the harness.
+    ///
+    /// # Errors
+    ///
+    /// An invalid endpoint pattern or partition count.
+    pub fn build(self) -> Result<Harness, ConfigError> {
+        if !self.errors.is_empty() {
+            return Err(ConfigError(self.errors.join("; ")));
+        }
+        let max_parallelism = self
+            .max_parallelism
+            .unwrap_or_else(|| placement::default_max_parallelism(self.partitions));
+        if max_parallelism < self.partitions {
+            return Err(ConfigError(format!(
+                "max parallelism {max_parallelism} is below the partition count {}",
+                self.partitions
+            )));
+        }
+        let p = self.partitions as usize;
+        Ok(Harness {
+            seed: self.seed,
+            rng: Rng::new(self.seed),
+            now: Duration::ZERO,
+            parallelism: self.partitions,
+            max_parallelism,
+            exact: self.exact,
+            namespaces: self.namespaces,
+            egresses: self.egresses,
+            max_batch_requests: self.max_batch_requests,
+            max_steps: self.max_steps,
+            world: World {
+                local: vec![VecDeque::new(); p],
+                ingress: vec![VecDeque::new(); p],
+                ..World::default()
+            },
+            #[cfg(feature = "http")]
+            client: http::Client::new(),
+        })
+    }
+}
+
+/// The miniature runtime; see the [crate documentation](crate).
+pub struct Harness {
+    seed: u64,
+    rng: Rng,
+    now: Duration,
+    parallelism: u32,
+    max_parallelism: u32,
+    exact: BTreeMap<String, Endpoint>,
+    namespaces: BTreeMap<String, Endpoint>,
+    egresses: BTreeMap<String, EgressKind>,
+    max_batch_requests: usize,
+    max_steps: u64,
+    world: World,
+    #[cfg(feature = "http")]
+    client: http::Client,
+}
+
+impl fmt::Debug for Harness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Harness")
+            .field("seed", &self.seed)
+            .field("now", &self.now)
+            .field("partitions", &self.parallelism)
+            .field("counters", &self.world.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Harness {
+    /// Starts configuring a harness.
+    pub fn builder() -> HarnessBuilder {
+        HarnessBuilder {
+            seed: 0,
+            partitions: 1,
+            max_parallelism: None,
+            exact: BTreeMap::new(),
+            namespaces: BTreeMap::new(),
+            egresses: BTreeMap::new(),
+            max_batch_requests: 1000,
+            max_steps: 1_000_000,
+            errors: Vec::new(),
+        }
+    }
+
+    pub(crate) fn endpoint_for(&self, function_type: &TypeName) -> Option<&Endpoint> {
+        self.exact
+            .get(function_type.as_str())
+            .or_else(|| self.namespaces.get(function_type.namespace()))
+    }
+
+    /// The seed.
+    #[must_use]
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Virtual time since the harness started.
+    #[must_use]
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// Sends a message from the ingress (no caller) to `to`.
+    ///
+    /// # Errors
+    ///
+    /// When the value does not encode.
+    pub fn send(&mut self, to: Address, value: impl IntoTypedBytes) -> Result<(), ValueError> {
+        let (type_name, bytes) = value.into_typed_bytes()?.into_parts();
+        let partition = self.partition_of(&to);
+        self.record(Event::Ingress {
+            to: to.clone(),
+            type_name: type_name.as_str().to_owned(),
+            partition,
+        });
+        self.world.ingress[partition as usize].push_back(Envelope {
+            from: None,
+            to,
+            type_name: type_name.as_str().to_owned(),
+            value: Some(bytes),
+        });
+        Ok(())
+    }
+
+    /// Runs until nothing is left to do at the current virtual time: every
+    /// message delivered, every request answered, every due timer fired.
+    ///
+    /// # Errors
+    ///
+    /// A [`JobFailure`], including a livelock when the step limit is
+    /// reached.
+    pub async fn run(&mut self) -> Result<Counters, JobFailure> {
+        let limit = self.world.counters.steps + self.max_steps;
+        while self.step().await? {
+            if self.world.counters.steps >= limit {
+                return Err(JobFailure::new(
+                    self.seed,
+                    None,
+                    None,
+                    Cause::Livelock(self.max_steps),
+                ));
+            }
+        }
+        Ok(self.world.counters)
+    }
+
+    /// Moves the virtual clock forward by `by`, running everything that
+    /// falls due on the way, in time order (delayed messages fire at their
+    /// time, ties in the order they were sent), then runs until idle.
+    ///
+    /// # Errors
+    ///
+    /// As [`Harness::run`].
+    pub async fn advance(&mut self, by: Duration) -> Result<Counters, JobFailure> {
+        let target = self.now + by;
+        self.run().await?;
+        while let Some(at) = self.world.timers.next_due().filter(|at| *at <= target) {
+            self.now = self.now.max(at);
+            self.run().await?;
+        }
+        self.now = target;
+        self.run().await
+    }
+
+    /// Reads a state value of `address`, as the next request would send it
+    /// (`None` when absent or expired).
+    ///
+    /// # Errors
+    ///
+    /// When the stored value has another type or does not decode.
+    pub fn state<T: Value>(
+        &self,
+        address: &Address,
+        spec: &ValueSpec<T>,
+    ) -> Result<Option<T>, ValueError> {
+        match self.state_raw(address, spec.name()) {
+            None => Ok(None),
+            Some((type_name, bytes)) => {
+                let expected = T::type_name();
+                if type_name != expected.as_str() {
+                    return Err(ValueError::TypeMismatch {
+                        expected,
+                        actual: type_name,
+                    });
+                }
+                T::from_bytes(&bytes).map(Some)
+            }
+        }
+    }
+
+    /// Reads a state value as its typename and bytes.
+    #[must_use]
+    pub fn state_raw(&self, address: &Address, name: &str) -> Option<(String, Bytes)> {
+        let function_type = address.function_type().as_str();
+        let key = (
+            function_type.to_owned(),
+            address.id().to_owned(),
+            name.to_owned(),
+        );
+        let value = self.world.store.values.get(&key)?;
+        let ttl = self.world.store.ttl_of(function_type, name);
+        (!store::Store::expired(value, ttl, self.now))
+            .then(|| (value.type_name.clone(), value.bytes.clone()))
+    }
+
+    /// Seeds a state value before (or between) runs, as if the function had
+    /// written it now.
+    ///
+    /// # Errors
+    ///
+    /// When the value does not encode.
+    pub fn set_state<T: Value>(
+        &mut self,
+        address: &Address,
+        spec: &ValueSpec<T>,
+        value: &T,
+    ) -> Result<(), ValueError> {
+        let bytes = value.to_bytes()?;
+        let key = (
+            address.function_type().as_str().to_owned(),
+            address.id().to_owned(),
+            spec.name().to_owned(),
+        );
+        self.world.store.values.insert(
+            key,
+            Stored {
+                type_name: T::type_name().as_str().to_owned(),
+                bytes,
+                written: self.now,
+                accessed: self.now,
+            },
+        );
+        Ok(())
+    }
+
+    /// The records an egress received, in order.
+    #[must_use]
+    pub fn egress(&self, id: &EgressIdentifier) -> &[EgressRecord] {
+        self.world
+            .egress
+            .get(id.type_name().as_str())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The records a Kafka egress received, decoded.
+    ///
+    /// # Errors
+    ///
+    /// When a record is not a `KafkaProducerRecord`.
+    pub fn kafka_records(
+        &self,
+        id: &EgressIdentifier,
+    ) -> Result<Vec<KafkaRecord>, prost::DecodeError> {
+        self.egress(id)
+            .iter()
+            .map(|r| {
+                let record = statefun_proto::egress::KafkaProducerRecord::decode(r.value.clone())?;
+                Ok(KafkaRecord {
+                    topic: record.topic,
+                    key: (!record.key.is_empty()).then_some(record.key),
+                    value: record.value_bytes,
+                })
+            })
+            .collect()
+    }
+
+    /// The records a Kinesis egress received, decoded.
+    ///
+    /// # Errors
+    ///
+    /// When a record is not a `KinesisEgressRecord`.
+    pub fn kinesis_records(
+        &self,
+        id: &EgressIdentifier,
+    ) -> Result<Vec<KinesisRecord>, prost::DecodeError> {
+        self.egress(id)
+            .iter()
+            .map(|r| {
+                let record = statefun_proto::egress::KinesisEgressRecord::decode(r.value.clone())?;
+                Ok(KinesisRecord {
+                    stream: record.stream,
+                    partition_key: record.partition_key,
+                    explicit_hash_key: (!record.explicit_hash_key.is_empty())
+                        .then_some(record.explicit_hash_key),
+                    value: record.value_bytes,
+                })
+            })
+            .collect()
+    }
+
+    /// What was counted so far.
+    #[must_use]
+    pub fn counters(&self) -> Counters {
+        self.world.counters
+    }
+
+    /// Messages waiting at addresses with a request in flight.
+    #[must_use]
+    pub fn backlog(&self) -> usize {
+        self.world.addresses.values().map(|s| s.backlog.len()).sum()
+    }
+
+    /// Addresses whose backlog reached `maxNumBatchRequests`.
+    #[must_use]
+    pub fn blocked_addresses(&self) -> usize {
+        if self.max_batch_requests == 0 {
+            return 0;
+        }
+        self.world
+            .addresses
+            .values()
+            .filter(|s| s.backlog.len() >= self.max_batch_requests)
+            .count()
+    }
+
+    /// Delayed messages not yet fired.
+    #[must_use]
+    pub fn pending_timers(&self) -> usize {
+        self.world.timers.len()
+    }
+
+    /// Everything that happened, in order.
+    #[must_use]
+    pub fn trace(&self) -> &[TraceEntry] {
+        &self.world.trace
+    }
+
+    /// The trace as text, one event a line.
+    #[must_use]
+    pub fn trace_text(&self) -> String {
+        let mut text = String::new();
+        for entry in &self.world.trace {
+            text.push_str(&entry.to_string());
+            text.push('\n');
+        }
+        text
+    }
+}

@@ -1,0 +1,623 @@
+//! The engine: partitions, the per-address request state machine, the
+//! handshake, applying responses, timers and TTL, driven one step at a time
+//! by a seeded scheduler.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+use prost::Message as _;
+use statefun_proto::reqreply::from_function::{self, expiration_spec, persisted_value_mutation};
+use statefun_proto::reqreply::{self as wire, FromFunction, ToFunction, to_function};
+use statefun_sdk::{Address, TypeName};
+
+use crate::clock::Timers;
+use crate::error::{Cause, JobFailure};
+use crate::store::{Registered, Store, Stored, Ttl};
+use crate::trace::{Event, TraceEntry};
+use crate::{Counters, EgressKind, EgressRecord, Harness};
+
+/// A message on its way: from (`None` for ingress), to, and the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Envelope {
+    pub(crate) from: Option<Address>,
+    pub(crate) to: Address,
+    pub(crate) type_name: String,
+    pub(crate) value: Option<Bytes>,
+}
+
+/// Per address: the request in flight and the messages waiting for it.
+#[derive(Debug, Default)]
+pub(crate) struct AddressState {
+    pub(crate) in_flight: Option<u64>,
+    pub(crate) backlog: Vec<Envelope>,
+}
+
+/// A request sent and not yet answered.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    pub(crate) address: Address,
+    pub(crate) invocations: Vec<Envelope>,
+    pub(crate) body: Bytes,
+}
+
+/// One thing the scheduler can do next.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    DeliverLocal(usize),
+    DeliverIngress(usize),
+    Complete(u64),
+    FireTimers,
+}
+
+/// The mutable state of a run.
+#[derive(Debug, Default)]
+pub(crate) struct World {
+    pub(crate) local: Vec<VecDeque<Envelope>>,
+    pub(crate) ingress: Vec<VecDeque<Envelope>>,
+    pub(crate) addresses: BTreeMap<Address, AddressState>,
+    pub(crate) in_flight: BTreeMap<u64, InFlight>,
+    pub(crate) next_request: u64,
+    pub(crate) store: Store,
+    pub(crate) timers: Timers,
+    pub(crate) egress: BTreeMap<String, Vec<EgressRecord>>,
+    pub(crate) trace: Vec<TraceEntry>,
+    pub(crate) counters: Counters,
+}
+
+impl Harness {
+    fn fail(&self, address: Option<&Address>, batch: Option<usize>, cause: Cause) -> JobFailure {
+        JobFailure::new(self.seed, address.cloned(), batch, cause)
+    }
+
+    pub(crate) fn record(&mut self, event: Event) {
+        self.world.trace.push(TraceEntry {
+            at: self.now,
+            event,
+        });
+    }
+
+    /// The partition that owns `address` (by its id only, as Flink does).
+    #[must_use]
+    pub fn partition_of(&self, address: &Address) -> u32 {
+        let group = crate::placement::key_group(address.id(), self.max_parallelism);
+        crate::placement::subtask(group, self.parallelism, self.max_parallelism)
+    }
+
+    fn index(&self, address: &Address) -> usize {
+        self.partition_of(address) as usize
+    }
+
+    /// Whether any address on partition `p` has reached
+    /// `maxNumBatchRequests` (the whole partition then stops taking input).
+    fn blocked(&self, p: usize) -> bool {
+        self.max_batch_requests > 0
+            && self
+                .world
+                .addresses
+                .iter()
+                .any(|(a, s)| s.backlog.len() >= self.max_batch_requests && self.index(a) == p)
+    }
+
+    fn actions(&self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for p in 0..self.world.local.len() {
+            if !self.world.local[p].is_empty() {
+                actions.push(Action::DeliverLocal(p));
+            }
+            if !self.world.ingress[p].is_empty() && !self.blocked(p) {
+                actions.push(Action::DeliverIngress(p));
+            }
+        }
+        actions.extend(self.world.in_flight.keys().map(|id| Action::Complete(*id)));
+        if self
+            .world
+            .timers
+            .next_due()
+            .is_some_and(|at| at <= self.now)
+        {
+            actions.push(Action::FireTimers);
+        }
+        actions
+    }
+
+    /// Takes one step: delivers one message, completes one request, or
+    /// fires the timers that are due; which one is the seed's choice.
+    /// Returns `false` when there is nothing to do (idle).
+    ///
+    /// # Errors
+    ///
+    /// A [`JobFailure`] when the step does something that would fail the
+    /// real job.
+    pub async fn step(&mut self) -> Result<bool, JobFailure> {
+        let actions = self.actions();
+        if actions.is_empty() {
+            return Ok(false);
+        }
+        let action = actions[self.rng.below(actions.len())];
+        self.world.counters.steps += 1;
+        match action {
+            Action::DeliverLocal(p) => {
+                if let Some(envelope) = self.world.local[p].pop_front() {
+                    self.deliver(envelope, p)?;
+                }
+            }
+            Action::DeliverIngress(p) => {
+                if let Some(envelope) = self.world.ingress[p].pop_front() {
+                    self.deliver(envelope, p)?;
+                }
+            }
+            Action::Complete(id) => self.complete(id).await?,
+            Action::FireTimers => {
+                for envelope in self.world.timers.take_due(self.now) {
+                    if let Some(from) = envelope.from.clone() {
+                        self.record(Event::TimerFired {
+                            from,
+                            to: envelope.to.clone(),
+                        });
+                    }
+                    self.route(envelope);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Puts a message on its target's partition queue.
+    pub(crate) fn route(&mut self, envelope: Envelope) {
+        let p = self.index(&envelope.to);
+        self.world.local[p].push_back(envelope);
+    }
+
+    fn deliver(&mut self, envelope: Envelope, partition: usize) -> Result<(), JobFailure> {
+        let to = envelope.to.clone();
+        self.record(Event::Delivered {
+            from: envelope.from.clone(),
+            to: to.clone(),
+            partition: u32::try_from(partition).unwrap_or(u32::MAX),
+        });
+        if self.endpoint_for(to.function_type()).is_none() {
+            return Err(self.fail(
+                Some(&to),
+                None,
+                Cause::UnknownFunctionType(to.function_type().to_string()),
+            ));
+        }
+        let state = self.world.addresses.entry(to.clone()).or_default();
+        if state.in_flight.is_some() {
+            state.backlog.push(envelope);
+            let backlog = state.backlog.len();
+            self.world.counters.buffered += 1;
+            self.world.counters.max_backlog = self.world.counters.max_backlog.max(backlog);
+            self.record(Event::Buffered {
+                address: to,
+                backlog,
+            });
+        } else {
+            self.send_request(&to, vec![envelope]);
+        }
+        Ok(())
+    }
+
+    /// Builds the `ToFunction` for `invocations` with every registered state
+    /// of the type (read now, so after-invoke TTLs restart) and puts it in
+    /// flight.
+    pub(crate) fn send_request(&mut self, address: &Address, invocations: Vec<Envelope>) {
+        let function_type = address.function_type().as_str().to_owned();
+        let names: Vec<(String, Ttl)> = self
+            .world
+            .store
+            .registry
+            .get(&function_type)
+            .map(|states| states.iter().map(|(n, r)| (n.clone(), r.ttl)).collect())
+            .unwrap_or_default();
+        let mut state = Vec::with_capacity(names.len());
+        for (name, ttl) in &names {
+            let key = (function_type.clone(), address.id().to_owned(), name.clone());
+            let expired = self
+                .world
+                .store
+                .values
+                .get(&key)
+                .is_some_and(|v| Store::expired(v, *ttl, self.now));
+            if expired {
+                self.world.store.values.remove(&key);
+                self.record(Event::Expired {
+                    address: address.clone(),
+                    state: name.clone(),
+                });
+            }
+            let now = self.now;
+            let value = self.world.store.values.get_mut(&key).map(|v| {
+                v.accessed = now;
+                wire::TypedValue {
+                    typename: v.type_name.clone(),
+                    has_value: true,
+                    value: v.bytes.clone(),
+                }
+            });
+            state.push(to_function::PersistedValue {
+                state_name: name.clone(),
+                state_value: value,
+            });
+        }
+        let batch = to_function::InvocationBatchRequest {
+            target: Some(wire_address(address)),
+            state,
+            invocations: invocations
+                .iter()
+                .map(|e| to_function::Invocation {
+                    caller: e.from.as_ref().map(wire_address),
+                    argument: Some(wire::TypedValue {
+                        typename: e.type_name.clone(),
+                        has_value: e.value.is_some(),
+                        value: e.value.clone().unwrap_or_default(),
+                    }),
+                })
+                .collect(),
+        };
+        let body = Bytes::from(
+            ToFunction {
+                request: Some(to_function::Request::Invocation(batch)),
+            }
+            .encode_to_vec(),
+        );
+        let id = self.world.next_request;
+        self.world.next_request += 1;
+        self.world.counters.requests += 1;
+        self.world.counters.invocations += invocations.len() as u64;
+        self.record(Event::RequestSent {
+            address: address.clone(),
+            batch_size: invocations.len(),
+            states: names.into_iter().map(|(n, _)| n).collect(),
+        });
+        self.world
+            .addresses
+            .entry(address.clone())
+            .or_default()
+            .in_flight = Some(id);
+        self.world.in_flight.insert(
+            id,
+            InFlight {
+                address: address.clone(),
+                invocations,
+                body,
+            },
+        );
+    }
+
+    async fn complete(&mut self, id: u64) -> Result<(), JobFailure> {
+        let Some(request) = self.world.in_flight.remove(&id) else {
+            return Ok(());
+        };
+        let address = request.address.clone();
+        let batch = request.invocations.len();
+        let Some(endpoint) = self.endpoint_for(address.function_type()).cloned() else {
+            return Err(self.fail(
+                Some(&address),
+                Some(batch),
+                Cause::UnknownFunctionType(address.function_type().to_string()),
+            ));
+        };
+        let response = endpoint
+            .call(
+                address.function_type().name(),
+                request.body.clone(),
+                #[cfg(feature = "http")]
+                &self.client,
+            )
+            .await
+            .map_err(|(url, reason)| {
+                let cause = if url == "in-process handler" {
+                    Cause::FunctionFailed(reason)
+                } else {
+                    Cause::Transport { url, reason }
+                };
+                self.fail(Some(&address), Some(batch), cause)
+            })?;
+        let decoded = FromFunction::decode(response).map_err(|e| {
+            self.fail(
+                Some(&address),
+                Some(batch),
+                Cause::MalformedResponse(e.to_string()),
+            )
+        })?;
+        match decoded.response {
+            Some(from_function::Response::IncompleteInvocationContext(context)) => {
+                self.register(&address, batch, &context.missing_values)?;
+                // The same invocations again, now with the new state.
+                self.send_request(&address, request.invocations);
+                Ok(())
+            }
+            Some(from_function::Response::InvocationResult(result)) => {
+                self.apply(&address, batch, result)?;
+                self.next_batch(&address);
+                Ok(())
+            }
+            None => {
+                self.apply(
+                    &address,
+                    batch,
+                    from_function::InvocationResponse::default(),
+                )?;
+                self.next_batch(&address);
+                Ok(())
+            }
+        }
+    }
+
+    fn next_batch(&mut self, address: &Address) {
+        let state = self.world.addresses.entry(address.clone()).or_default();
+        state.in_flight = None;
+        if state.backlog.is_empty() {
+            return;
+        }
+        let backlog = std::mem::take(&mut state.backlog);
+        self.send_request(address, backlog);
+    }
+
+    fn register(
+        &mut self,
+        address: &Address,
+        batch: usize,
+        specs: &[from_function::PersistedValueSpec],
+    ) -> Result<(), JobFailure> {
+        let function_type = address.function_type().as_str().to_owned();
+        for spec in specs {
+            let type_name = if spec.type_typename.is_empty() {
+                "io.statefun.types/unset".to_owned()
+            } else {
+                spec.type_typename.clone()
+            };
+            let ttl = match &spec.expiration_spec {
+                Some(e) => {
+                    let d =
+                        Duration::from_millis(u64::try_from(e.expire_after_millis).unwrap_or(0));
+                    match e.mode() {
+                        expiration_spec::ExpireMode::AfterWrite => Ttl::AfterWrite(d),
+                        expiration_spec::ExpireMode::AfterInvoke => Ttl::AfterInvoke(d),
+                        expiration_spec::ExpireMode::None => Ttl::Never,
+                    }
+                }
+                None => Ttl::Never,
+            };
+            let states = self
+                .world
+                .store
+                .registry
+                .entry(function_type.clone())
+                .or_default();
+            match states.get(&spec.state_name) {
+                Some(existing) if existing.type_name != type_name => {
+                    let cause = Cause::StateTypeChanged {
+                        state: spec.state_name.clone(),
+                        previous: existing.type_name.clone(),
+                        new: type_name,
+                    };
+                    return Err(self.fail(Some(address), Some(batch), cause));
+                }
+                // A changed TTL is ignored until the next restart.
+                Some(_) => {}
+                None => {
+                    states.insert(spec.state_name.clone(), Registered { type_name, ttl });
+                }
+            }
+        }
+        self.world.counters.handshakes += 1;
+        let registered = self
+            .world
+            .store
+            .registry
+            .get(&function_type)
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default();
+        self.record(Event::Handshake {
+            address: address.clone(),
+            registered,
+        });
+        Ok(())
+    }
+
+    fn apply(
+        &mut self,
+        address: &Address,
+        batch: usize,
+        result: from_function::InvocationResponse,
+    ) -> Result<(), JobFailure> {
+        self.record(Event::Applied {
+            address: address.clone(),
+            messages: result.outgoing_messages.len(),
+            delayed: result.delayed_invocations.len(),
+            egress: result.outgoing_egresses.len(),
+        });
+        // 1. Outgoing messages, in order.
+        for message in result.outgoing_messages {
+            let envelope = self.envelope(address, batch, message.target, message.argument)?;
+            self.route(envelope);
+        }
+        // 2. Delayed messages and cancellations, in order.
+        for delayed in result.delayed_invocations {
+            if delayed.is_cancellation_request {
+                if delayed.cancellation_token.is_empty() {
+                    return Err(self.fail(
+                        Some(address),
+                        Some(batch),
+                        Cause::EmptyCancellationToken,
+                    ));
+                }
+                let found = self
+                    .world
+                    .timers
+                    .cancel(address.id(), &delayed.cancellation_token);
+                self.record(Event::TimerCancelled {
+                    id: address.id().to_owned(),
+                    token: delayed.cancellation_token,
+                    found,
+                });
+                continue;
+            }
+            let Ok(delay) = u64::try_from(delayed.delay_in_ms) else {
+                return Err(self.fail(
+                    Some(address),
+                    Some(batch),
+                    Cause::NegativeDelay(delayed.delay_in_ms),
+                ));
+            };
+            let envelope = self.envelope(address, batch, delayed.target, delayed.argument)?;
+            let at = self.now + Duration::from_millis(delay);
+            let token =
+                (!delayed.cancellation_token.is_empty()).then_some(delayed.cancellation_token);
+            let to = envelope.to.clone();
+            if self
+                .world
+                .timers
+                .schedule(at, envelope, token.clone())
+                .is_err()
+            {
+                let cause = Cause::DuplicateToken {
+                    id: address.id().to_owned(),
+                    token: token.unwrap_or_default(),
+                };
+                return Err(self.fail(Some(address), Some(batch), cause));
+            }
+            self.record(Event::TimerScheduled {
+                from: address.clone(),
+                to,
+                at,
+                token,
+            });
+        }
+        // 3. Egress, in order.
+        for egress in result.outgoing_egresses {
+            let id = format!("{}/{}", egress.egress_namespace, egress.egress_type);
+            let argument = egress.argument.unwrap_or_default();
+            let Some(kind) = self.egresses.get(&id).copied() else {
+                return Err(self.fail(Some(address), Some(batch), Cause::UnknownEgress(id)));
+            };
+            if let Some(expected) = kind.required_type() {
+                if argument.typename != expected {
+                    let cause = Cause::EgressTypeMismatch {
+                        egress: id,
+                        expected: expected.to_owned(),
+                        actual: argument.typename,
+                    };
+                    return Err(self.fail(Some(address), Some(batch), cause));
+                }
+            }
+            self.record(Event::Egress {
+                egress: id.clone(),
+                type_name: argument.typename.clone(),
+            });
+            self.world.counters.egress += 1;
+            self.world.egress.entry(id).or_default().push(EgressRecord {
+                type_name: argument.typename,
+                value: argument.value,
+            });
+        }
+        // 4. State mutations, in order (later ones win).
+        let function_type = address.function_type().as_str().to_owned();
+        for mutation in result.state_mutations {
+            let Some(registered) = self
+                .world
+                .store
+                .registry
+                .get(&function_type)
+                .and_then(|s| s.get(&mutation.state_name))
+                .cloned()
+            else {
+                return Err(self.fail(
+                    Some(address),
+                    Some(batch),
+                    Cause::UnregisteredState(mutation.state_name),
+                ));
+            };
+            let key = (
+                function_type.clone(),
+                address.id().to_owned(),
+                mutation.state_name.clone(),
+            );
+            match persisted_value_mutation::MutationType::try_from(mutation.mutation_type) {
+                Ok(persisted_value_mutation::MutationType::Delete) => {
+                    self.world.store.values.remove(&key);
+                    self.record(Event::StateChanged {
+                        address: address.clone(),
+                        state: mutation.state_name,
+                        modified: false,
+                    });
+                }
+                Ok(persisted_value_mutation::MutationType::Modify) => {
+                    let value = mutation.state_value.unwrap_or_default();
+                    if value.typename != registered.type_name {
+                        let cause = Cause::ModifyTypeMismatch {
+                            state: mutation.state_name,
+                            registered: registered.type_name,
+                            written: value.typename,
+                        };
+                        return Err(self.fail(Some(address), Some(batch), cause));
+                    }
+                    self.world.store.values.insert(
+                        key,
+                        Stored {
+                            type_name: value.typename,
+                            bytes: value.value,
+                            written: self.now,
+                            accessed: self.now,
+                        },
+                    );
+                    self.record(Event::StateChanged {
+                        address: address.clone(),
+                        state: mutation.state_name,
+                        modified: true,
+                    });
+                }
+                Err(_) => {
+                    return Err(self.fail(
+                        Some(address),
+                        Some(batch),
+                        Cause::UnknownMutationType(mutation.mutation_type),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn envelope(
+        &self,
+        from: &Address,
+        batch: usize,
+        target: Option<wire::Address>,
+        argument: Option<wire::TypedValue>,
+    ) -> Result<Envelope, JobFailure> {
+        let target = target.unwrap_or_default();
+        let Ok(function_type) = TypeName::new(&target.namespace, &target.r#type) else {
+            let shown = format!("{}/{}:{}", target.namespace, target.r#type, target.id);
+            return Err(self.fail(Some(from), Some(batch), Cause::InvalidAddress(shown)));
+        };
+        let argument = argument.unwrap_or_default();
+        Ok(Envelope {
+            from: Some(from.clone()),
+            to: Address::new(function_type, target.id),
+            type_name: argument.typename,
+            value: argument.has_value.then_some(argument.value),
+        })
+    }
+}
+
+fn wire_address(a: &Address) -> wire::Address {
+    wire::Address {
+        namespace: a.function_type().namespace().to_owned(),
+        r#type: a.function_type().name().to_owned(),
+        id: a.id().to_owned(),
+    }
+}
+
+impl EgressKind {
+    fn required_type(self) -> Option<&'static str> {
+        match self {
+            Self::Generic => None,
+            Self::Kafka => Some("type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"),
+            Self::Kinesis => Some("type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! [`JobFailure`]: what would fail the real StateFun job.
+
+use std::fmt;
+
+use statefun_sdk::Address;
+
+/// Something the real runtime answers by failing (and restarting) the job.
+/// Carries the seed, so the run can be reproduced, and the address and
+/// batch where known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "job failed (seed {}){}: {}",
+    self.0.seed,
+    context(self.0.address.as_ref(), self.0.batch_size),
+    self.0.cause
+)]
+pub struct JobFailure(Box<Details>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Details {
+    seed: u64,
+    address: Option<Address>,
+    batch_size: Option<usize>,
+    cause: Cause,
+}
+
+impl JobFailure {
+    pub(crate) fn new(
+        seed: u64,
+        address: Option<Address>,
+        batch_size: Option<usize>,
+        cause: Cause,
+    ) -> Self {
+        Self(Box::new(Details {
+            seed,
+            address,
+            batch_size,
+            cause,
+        }))
+    }
+
+    /// The harness seed: build a harness with it to reproduce the run.
+    #[must_use]
+    pub fn seed(&self) -> u64 {
+        self.0.seed
+    }
+
+    /// The address whose request or response failed, if any.
+    #[must_use]
+    pub fn address(&self) -> Option<&Address> {
+        self.0.address.as_ref()
+    }
+
+    /// Invocations in the failing batch, if any.
+    #[must_use]
+    pub fn batch_size(&self) -> Option<usize> {
+        self.0.batch_size
+    }
+
+    /// What happened.
+    #[must_use]
+    pub fn cause(&self) -> &Cause {
+        &self.0.cause
+    }
+}
+
+fn context(address: Option<&Address>, batch_size: Option<usize>) -> String {
+    match (address, batch_size) {
+        (Some(a), Some(n)) => format!(" at {a} (batch of {n})"),
+        (Some(a), None) => format!(" at {a}"),
+        _ => String::new(),
+    }
+}
+
+/// Why the job failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Cause {
+    /// No endpoint serves the function type ("Cannot find a provider").
+    #[error("no endpoint serves function type {0}")]
+    UnknownFunctionType(String),
+    /// The function answered with an error (HTTP 5xx or a handler error);
+    /// the runtime retries it until its call budget runs out, then fails.
+    #[error("the function failed: {0}")]
+    FunctionFailed(String),
+    /// The response is not a valid `FromFunction`.
+    #[error("malformed response: {0}")]
+    MalformedResponse(String),
+    /// A handshake registered a state name with another type than before.
+    #[error("state {state:?} was registered with type {previous}, and now with type {new}")]
+    StateTypeChanged {
+        /// The state.
+        state: String,
+        /// The registered type.
+        previous: String,
+        /// The type in the new spec.
+        new: String,
+    },
+    /// A mutation for a state the function never registered.
+    #[error("mutation of state {0:?}, which is not registered")]
+    UnregisteredState(String),
+    /// A MODIFY whose typename is not the registered one.
+    #[error(
+        "state {state:?} is registered with type {registered}, but was written with type {written}"
+    )]
+    ModifyTypeMismatch {
+        /// The state.
+        state: String,
+        /// The registered type.
+        registered: String,
+        /// The typename of the written value.
+        written: String,
+    },
+    /// A mutation type the runtime does not know.
+    #[error("unknown mutation type {0}")]
+    UnknownMutationType(i32),
+    /// A record for an egress that is not declared.
+    #[error("egress {0} is not declared")]
+    UnknownEgress(String),
+    /// A Kafka or Kinesis egress received a value of another type.
+    #[error("egress {egress} accepts only {expected}, but received {actual}")]
+    EgressTypeMismatch {
+        /// The egress.
+        egress: String,
+        /// The accepted typename.
+        expected: String,
+        /// The received typename.
+        actual: String,
+    },
+    /// A delayed message with a negative delay.
+    #[error("delayed message with a negative delay of {0} ms")]
+    NegativeDelay(i64),
+    /// A cancellation token still pending for the same id.
+    #[error("cancellation token {token:?} is already pending for id {id:?}")]
+    DuplicateToken {
+        /// The sender id.
+        id: String,
+        /// The token.
+        token: String,
+    },
+    /// A cancellation request without a token.
+    #[error("cancellation request with an empty token")]
+    EmptyCancellationToken,
+    /// A message to an address whose type is not a valid type name.
+    #[error("message to an invalid address {0}")]
+    InvalidAddress(String),
+    /// The run did not become idle within the step limit.
+    #[error("not idle after {0} steps: a livelock (functions keep messaging each other)")]
+    Livelock(u64),
+    /// Calling a remote endpoint failed.
+    #[error("calling {url} failed: {reason}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for crate::trace::Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::trace::display(self, f)
+    }
+}
