@@ -3,6 +3,7 @@
 //! HTTP, by any StateFun SDK.
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use statefun_sdk::RequestReplyHandler;
@@ -17,6 +18,28 @@ pub enum Endpoint {
     /// replaced by the function type's name.
     #[cfg(feature = "http")]
     Http(String),
+    /// A plain function from request bytes to response bytes (or a failure
+    /// reason): for protocol-level tests and for functions that are not
+    /// written with this SDK.
+    Raw(RawEndpoint),
+}
+
+/// The function behind [`Endpoint::Raw`].
+pub type RawEndpoint = Arc<dyn Fn(Bytes) -> Result<Bytes, String> + Send + Sync>;
+
+impl Endpoint {
+    /// An endpoint from a function of request bytes to response bytes.
+    ///
+    /// ```
+    /// use statefun_harness::Endpoint;
+    ///
+    /// // Answers every request with an empty `FromFunction{invocation_result{}}`.
+    /// let endpoint = Endpoint::raw(|_request| Ok(bytes::Bytes::from_static(b"\xa2\x06\x00")));
+    /// # let _ = endpoint;
+    /// ```
+    pub fn raw(f: impl Fn(Bytes) -> Result<Bytes, String> + Send + Sync + 'static) -> Self {
+        Self::Raw(Arc::new(f))
+    }
 }
 
 impl fmt::Debug for Endpoint {
@@ -25,6 +48,7 @@ impl fmt::Debug for Endpoint {
             Self::Handler(_) => f.write_str("Endpoint::Handler"),
             #[cfg(feature = "http")]
             Self::Http(url) => write!(f, "Endpoint::Http({url:?})"),
+            Self::Raw(_) => f.write_str("Endpoint::Raw"),
         }
     }
 }
@@ -45,6 +69,7 @@ impl Endpoint {
                 .handle(body)
                 .await
                 .map_err(|e| ("in-process handler".to_owned(), error_chain(&e))),
+            Self::Raw(f) => f(body).map_err(|e| ("in-process handler".to_owned(), e)),
             #[cfg(feature = "http")]
             Self::Http(template) => {
                 let url = template.replace("{function.name}", name);

@@ -63,6 +63,8 @@ pub(crate) struct World {
     pub(crate) egress: BTreeMap<String, Vec<EgressRecord>>,
     pub(crate) trace: Vec<TraceEntry>,
     pub(crate) counters: Counters,
+    /// Per partition: addresses whose backlog reached the limit.
+    pub(crate) blocked: Vec<usize>,
 }
 
 impl Harness {
@@ -91,34 +93,52 @@ impl Harness {
     /// Whether any address on partition `p` has reached
     /// `maxNumBatchRequests` (the whole partition then stops taking input).
     fn blocked(&self, p: usize) -> bool {
-        self.max_batch_requests > 0
-            && self
-                .world
-                .addresses
-                .iter()
-                .any(|(a, s)| s.backlog.len() >= self.max_batch_requests && self.index(a) == p)
+        self.world.blocked[p] > 0
     }
 
-    fn actions(&self) -> Vec<Action> {
-        let mut actions = Vec::new();
+    /// How many actions are possible now, without listing them.
+    fn action_count(&self) -> usize {
+        let mut n = self.world.in_flight.len();
         for p in 0..self.world.local.len() {
-            if !self.world.local[p].is_empty() {
-                actions.push(Action::DeliverLocal(p));
-            }
-            if !self.world.ingress[p].is_empty() && !self.blocked(p) {
-                actions.push(Action::DeliverIngress(p));
-            }
+            n += usize::from(!self.world.local[p].is_empty());
+            n += usize::from(!self.world.ingress[p].is_empty() && !self.blocked(p));
         }
-        actions.extend(self.world.in_flight.keys().map(|id| Action::Complete(*id)));
-        if self
-            .world
+        n + usize::from(self.timers_due())
+    }
+
+    fn timers_due(&self) -> bool {
+        self.world
             .timers
             .next_due()
             .is_some_and(|at| at <= self.now)
-        {
-            actions.push(Action::FireTimers);
+    }
+
+    /// The `k`-th possible action, in a fixed order: partitions' local then
+    /// ingress queues, in-flight requests by id, then due timers.
+    fn action(&self, mut k: usize) -> Option<Action> {
+        for p in 0..self.world.local.len() {
+            if !self.world.local[p].is_empty() {
+                if k == 0 {
+                    return Some(Action::DeliverLocal(p));
+                }
+                k -= 1;
+            }
+            if !self.world.ingress[p].is_empty() && !self.blocked(p) {
+                if k == 0 {
+                    return Some(Action::DeliverIngress(p));
+                }
+                k -= 1;
+            }
         }
-        actions
+        if k < self.world.in_flight.len() {
+            return self
+                .world
+                .in_flight
+                .keys()
+                .nth(k)
+                .map(|id| Action::Complete(*id));
+        }
+        self.timers_due().then_some(Action::FireTimers)
     }
 
     /// Takes one step: delivers one message, completes one request, or
@@ -130,11 +150,14 @@ impl Harness {
     /// A [`JobFailure`] when the step does something that would fail the
     /// real job.
     pub async fn step(&mut self) -> Result<bool, JobFailure> {
-        let actions = self.actions();
-        if actions.is_empty() {
+        let count = self.action_count();
+        if count == 0 {
             return Ok(false);
         }
-        let action = actions[self.rng.below(actions.len())];
+        let pick = self.rng.below(count);
+        let Some(action) = self.action(pick) else {
+            return Ok(false);
+        };
         self.world.counters.steps += 1;
         match action {
             Action::DeliverLocal(p) => {
@@ -187,6 +210,9 @@ impl Harness {
         if state.in_flight.is_some() {
             state.backlog.push(envelope);
             let backlog = state.backlog.len();
+            if self.max_batch_requests > 0 && backlog == self.max_batch_requests {
+                self.world.blocked[partition] += 1;
+            }
             self.world.counters.buffered += 1;
             self.world.counters.max_backlog = self.world.counters.max_backlog.max(backlog);
             self.record(Event::Buffered {
@@ -203,42 +229,43 @@ impl Harness {
     /// of the type (read now, so after-invoke TTLs restart) and puts it in
     /// flight.
     pub(crate) fn send_request(&mut self, address: &Address, invocations: Vec<Envelope>) {
-        let function_type = address.function_type().as_str().to_owned();
-        let names: Vec<(String, Ttl)> = self
-            .world
-            .store
-            .registry
-            .get(&function_type)
-            .map(|states| states.iter().map(|(n, r)| (n.clone(), r.ttl)).collect())
-            .unwrap_or_default();
-        let mut state = Vec::with_capacity(names.len());
-        for (name, ttl) in &names {
-            let key = (function_type.clone(), address.id().to_owned(), name.clone());
-            let expired = self
-                .world
-                .store
-                .values
-                .get(&key)
-                .is_some_and(|v| Store::expired(v, *ttl, self.now));
-            if expired {
-                self.world.store.values.remove(&key);
-                self.record(Event::Expired {
-                    address: address.clone(),
-                    state: name.clone(),
+        let now = self.now;
+        let store = &mut self.world.store;
+        let mut names = Vec::new();
+        let mut state = Vec::new();
+        let mut expired = Vec::new();
+        if let Some(registered) = store.registry.get(address.function_type().as_str()) {
+            let mut values = store.values.get_mut(address);
+            for (name, registration) in registered {
+                names.push(name.clone());
+                let value = values.as_mut().and_then(|values| {
+                    if values
+                        .get(name)
+                        .is_some_and(|v| Store::expired(v, registration.ttl, now))
+                    {
+                        values.remove(name);
+                        expired.push(name.clone());
+                        return None;
+                    }
+                    values.get_mut(name).map(|v| {
+                        v.accessed = now;
+                        wire::TypedValue {
+                            typename: v.type_name.clone(),
+                            has_value: true,
+                            value: v.bytes.clone(),
+                        }
+                    })
+                });
+                state.push(to_function::PersistedValue {
+                    state_name: name.clone(),
+                    state_value: value,
                 });
             }
-            let now = self.now;
-            let value = self.world.store.values.get_mut(&key).map(|v| {
-                v.accessed = now;
-                wire::TypedValue {
-                    typename: v.type_name.clone(),
-                    has_value: true,
-                    value: v.bytes.clone(),
-                }
-            });
-            state.push(to_function::PersistedValue {
-                state_name: name.clone(),
-                state_value: value,
+        }
+        for name in expired {
+            self.record(Event::Expired {
+                address: address.clone(),
+                state: name,
             });
         }
         let batch = to_function::InvocationBatchRequest {
@@ -269,7 +296,7 @@ impl Harness {
         self.record(Event::RequestSent {
             address: address.clone(),
             batch_size: invocations.len(),
-            states: names.into_iter().map(|(n, _)| n).collect(),
+            states: names,
         });
         self.world
             .addresses
@@ -347,12 +374,17 @@ impl Harness {
     }
 
     fn next_batch(&mut self, address: &Address) {
+        let p = self.index(address);
+        let limit = self.max_batch_requests;
         let state = self.world.addresses.entry(address.clone()).or_default();
         state.in_flight = None;
         if state.backlog.is_empty() {
             return;
         }
         let backlog = std::mem::take(&mut state.backlog);
+        if limit > 0 && backlog.len() >= limit {
+            self.world.blocked[p] -= 1;
+        }
         self.send_request(address, backlog);
     }
 
@@ -531,14 +563,11 @@ impl Harness {
                     Cause::UnregisteredState(mutation.state_name),
                 ));
             };
-            let key = (
-                function_type.clone(),
-                address.id().to_owned(),
-                mutation.state_name.clone(),
-            );
             match persisted_value_mutation::MutationType::try_from(mutation.mutation_type) {
                 Ok(persisted_value_mutation::MutationType::Delete) => {
-                    self.world.store.values.remove(&key);
+                    if let Some(values) = self.world.store.values.get_mut(address) {
+                        values.remove(&mutation.state_name);
+                    }
                     self.record(Event::StateChanged {
                         address: address.clone(),
                         state: mutation.state_name,
@@ -555,15 +584,20 @@ impl Harness {
                         };
                         return Err(self.fail(Some(address), Some(batch), cause));
                     }
-                    self.world.store.values.insert(
-                        key,
-                        Stored {
-                            type_name: value.typename,
-                            bytes: value.value,
-                            written: self.now,
-                            accessed: self.now,
-                        },
-                    );
+                    self.world
+                        .store
+                        .values
+                        .entry(address.clone())
+                        .or_default()
+                        .insert(
+                            mutation.state_name.clone(),
+                            Stored {
+                                type_name: value.typename,
+                                bytes: value.value,
+                                written: self.now,
+                                accessed: self.now,
+                            },
+                        );
                     self.record(Event::StateChanged {
                         address: address.clone(),
                         state: mutation.state_name,

@@ -75,7 +75,7 @@ use statefun_sdk::{
     ValueError, ValueSpec,
 };
 
-pub use endpoint::Endpoint;
+pub use endpoint::{Endpoint, RawEndpoint};
 pub use error::{Cause, JobFailure};
 pub use trace::{Event, TraceEntry};
 
@@ -297,6 +297,7 @@ impl HarnessBuilder {
             world: World {
                 local: vec![VecDeque::new(); p],
                 ingress: vec![VecDeque::new(); p],
+                blocked: vec![0; p],
                 ..World::default()
             },
             #[cfg(feature = "http")]
@@ -330,6 +331,22 @@ impl fmt::Debug for Harness {
             .field("partitions", &self.parallelism)
             .field("counters", &self.world.counters)
             .finish_non_exhaustive()
+    }
+}
+
+/// A test that panics while holding a harness prints the seed, so the
+/// failing schedule can be replayed with `.seed(...)`.
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            #[allow(clippy::print_stderr)] // the one output of a failing test
+            {
+                eprintln!(
+                    "statefun-harness: this run used seed {}; rebuild with `.seed({})` to replay it",
+                    self.seed, self.seed
+                );
+            }
+        }
     }
 }
 
@@ -458,14 +475,11 @@ impl Harness {
     /// Reads a state value as its typename and bytes.
     #[must_use]
     pub fn state_raw(&self, address: &Address, name: &str) -> Option<(String, Bytes)> {
-        let function_type = address.function_type().as_str();
-        let key = (
-            function_type.to_owned(),
-            address.id().to_owned(),
-            name.to_owned(),
-        );
-        let value = self.world.store.values.get(&key)?;
-        let ttl = self.world.store.ttl_of(function_type, name);
+        let value = self.world.store.values.get(address)?.get(name)?;
+        let ttl = self
+            .world
+            .store
+            .ttl_of(address.function_type().as_str(), name);
         (!store::Store::expired(value, ttl, self.now))
             .then(|| (value.type_name.clone(), value.bytes.clone()))
     }
@@ -483,20 +497,20 @@ impl Harness {
         value: &T,
     ) -> Result<(), ValueError> {
         let bytes = value.to_bytes()?;
-        let key = (
-            address.function_type().as_str().to_owned(),
-            address.id().to_owned(),
-            spec.name().to_owned(),
-        );
-        self.world.store.values.insert(
-            key,
-            Stored {
-                type_name: T::type_name().as_str().to_owned(),
-                bytes,
-                written: self.now,
-                accessed: self.now,
-            },
-        );
+        self.world
+            .store
+            .values
+            .entry(address.clone())
+            .or_default()
+            .insert(
+                spec.name().to_owned(),
+                Stored {
+                    type_name: T::type_name().as_str().to_owned(),
+                    bytes,
+                    written: self.now,
+                    accessed: self.now,
+                },
+            );
         Ok(())
     }
 
@@ -570,14 +584,7 @@ impl Harness {
     /// Addresses whose backlog reached `maxNumBatchRequests`.
     #[must_use]
     pub fn blocked_addresses(&self) -> usize {
-        if self.max_batch_requests == 0 {
-            return 0;
-        }
-        self.world
-            .addresses
-            .values()
-            .filter(|s| s.backlog.len() >= self.max_batch_requests)
-            .count()
+        self.world.blocked.iter().sum()
     }
 
     /// Delayed messages not yet fired.

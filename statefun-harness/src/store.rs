@@ -28,14 +28,12 @@ pub(crate) struct Stored {
     pub(crate) accessed: Duration,
 }
 
-/// Key of one value: function type, id, state name.
-pub(crate) type Key = (String, String, String);
-
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     /// Function type → state name → registration.
     pub(crate) registry: BTreeMap<String, BTreeMap<String, Registered>>,
-    pub(crate) values: BTreeMap<Key, Stored>,
+    /// Address → state name → value.
+    pub(crate) values: BTreeMap<statefun_sdk::Address, BTreeMap<String, Stored>>,
 }
 
 impl Store {

@@ -1,0 +1,14 @@
+//! The harness against the runtime's behaviour (spec §3), in one binary.
+
+// Test helpers outside `#[test]` functions panic on purpose: a failed
+// unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+// One test per conformance check of spec §3.13.
+mod conformance;
+// Same seed, same trace; different seeds, different schedules.
+mod determinism;
+// Functions shared by the tests.
+mod fixture;
+// The same run in process and over HTTP.
+mod remote;
