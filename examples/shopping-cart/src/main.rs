@@ -1,0 +1,137 @@
+//! The shopping cart.
+//!
+//! ```text
+//! cargo run -p shopping-cart            # the walkthrough, on the embedded harness
+//! cargo run -p shopping-cart -- serve   # serve over HTTP on $PORT (default 8000), /statefun
+//! ```
+//!
+//! With `--features lambda`, `lambda` as the argument runs it on AWS Lambda.
+
+use shopping_cart::{AddToCart, RESULTS, Restock, cart, functions, item};
+use statefun_harness::{Event, Harness};
+use statefun_sdk::{RequestReplyHandler, Server};
+
+/// Kim adds 2 socks to the cart, as in the walkthrough's figure, on a
+/// harness with 8 partitions: returns the printed lines.
+async fn walkthrough() -> anyhow::Result<Vec<String>> {
+    let mut harness = Harness::builder()
+        .seed(2020)
+        .partitions(8)
+        .functions(functions().map_err(anyhow::Error::from_boxed)?)
+        .kafka_egress(&RESULTS)
+        .build()?;
+    let mut out = vec![format!(
+        "cart:Kim lives on partition {}, inventory:socks on partition {}",
+        harness.partition_of(&cart("Kim")),
+        harness.partition_of(&item("socks")),
+    )];
+
+    harness.send(
+        item("socks"),
+        &Restock {
+            item_id: "socks".into(),
+            quantity: 10,
+        },
+    )?;
+    harness.run().await?;
+    harness.send(
+        cart("Kim"),
+        &AddToCart {
+            user_id: "Kim".into(),
+            item_id: "socks".into(),
+            quantity: 2,
+        },
+    )?;
+    let from = harness.trace().len();
+    harness.run().await?;
+
+    out.push("message flow:".into());
+    for entry in &harness.trace()[from..] {
+        if matches!(
+            entry.event,
+            Event::Delivered { .. }
+                | Event::RequestSent { .. }
+                | Event::StateChanged { .. }
+                | Event::Egress { .. }
+                | Event::TimerScheduled { .. }
+        ) {
+            out.push(format!("  {entry}"));
+        }
+    }
+    out.push("final state:".into());
+    let items = harness.state(&cart("Kim"), &shopping_cart::CartState::ITEMS)?;
+    out.push(format!(
+        "  cart:Kim items = {:?}",
+        items.map(|i| i.0).unwrap_or_default()
+    ));
+    let stock = harness.state(&item("socks"), &shopping_cart::InventoryState::STOCK)?;
+    let reserved = harness.state(&item("socks"), &shopping_cart::InventoryState::RESERVED)?;
+    out.push(format!(
+        "  inventory:socks stock = {}, reserved = {}",
+        stock.unwrap_or(0),
+        reserved.unwrap_or(0)
+    ));
+    for record in harness.kafka_records(&RESULTS)? {
+        out.push(format!(
+            "  egress {} key {:?}: {}",
+            record.topic,
+            record.key.unwrap_or_default(),
+            String::from_utf8_lossy(&record.value)
+        ));
+    }
+    Ok(out)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let handler = || -> anyhow::Result<RequestReplyHandler> {
+        Ok(RequestReplyHandler::new(
+            functions().map_err(anyhow::Error::from_boxed)?,
+        ))
+    };
+    match std::env::args().nth(1).as_deref() {
+        Some("serve") => {
+            let port: u16 = std::env::var("PORT").map_or(Ok(8000), |p| p.parse())?;
+            let server = Server::new(handler()?).bind(("0.0.0.0", port)).await?;
+            #[allow(clippy::print_stderr)] // the point of this binary
+            {
+                eprintln!(
+                    "serving com.example/cart and com.example/inventory on http://{}/statefun",
+                    server.local_addr()?
+                );
+            }
+            server.serve().await?;
+        }
+        #[cfg(feature = "lambda")]
+        Some("lambda") => statefun_sdk::lambda::run(handler()?)
+            .await
+            .map_err(anyhow::Error::from_boxed)?,
+        Some(other) => anyhow::bail!("unknown argument {other:?}: expected nothing or `serve`"),
+        None => {
+            for line in walkthrough().await? {
+                #[allow(clippy::print_stdout)] // the point of this binary
+                {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn the_walkthrough_reserves_two_socks_for_kim() {
+        let text = super::walkthrough().await.unwrap().join("\n");
+        assert!(text.contains("cart:Kim items = {\"socks\": 2}"), "{text}");
+        assert!(
+            text.contains("inventory:socks stock = 10, reserved = 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"{"user_id":"Kim","item_id":"socks","quantity":2,"success":true}"#),
+            "{text}"
+        );
+    }
+}

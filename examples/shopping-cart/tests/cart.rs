@@ -1,0 +1,263 @@
+//! The shopping cart on the harness: the walkthrough, reservations, stock
+//! running out, checkout, expiry on the virtual clock, and cancelling the
+//! expiry at checkout.
+
+// Helpers outside `#[test]` functions panic on purpose: a failed unwrap is
+// a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use shopping_cart::{
+    AddToCart, AddToCartResult, CartState, Checkout, InventoryState, RECEIPTS_TOPIC, RESULTS,
+    RESULTS_TOPIC, Receipt, Restock, cart, functions, item,
+};
+use statefun_harness::{Event, Harness};
+
+async fn shop(seed: u64) -> Harness {
+    let mut h = Harness::builder()
+        .seed(seed)
+        .partitions(8)
+        .functions(functions().unwrap())
+        .kafka_egress(&RESULTS)
+        .build()
+        .unwrap();
+    h.send(
+        item("socks"),
+        &Restock {
+            item_id: "socks".into(),
+            quantity: 3,
+        },
+    )
+    .unwrap();
+    h.send(
+        item("hats"),
+        &Restock {
+            item_id: "hats".into(),
+            quantity: 5,
+        },
+    )
+    .unwrap();
+    h.run().await.unwrap();
+    h
+}
+
+fn add(user: &str, item_id: &str, quantity: i32) -> AddToCart {
+    AddToCart {
+        user_id: user.into(),
+        item_id: item_id.into(),
+        quantity,
+    }
+}
+
+fn results(h: &Harness) -> Vec<AddToCartResult> {
+    h.kafka_records(&RESULTS)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.topic == RESULTS_TOPIC)
+        .map(|r| serde_json::from_slice(&r.value).unwrap())
+        .collect()
+}
+
+fn receipts(h: &Harness) -> Vec<Receipt> {
+    h.kafka_records(&RESULTS)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.topic == RECEIPTS_TOPIC)
+        .map(|r| serde_json::from_slice(&r.value).unwrap())
+        .collect()
+}
+
+fn inventory(h: &Harness, item_id: &str) -> (i32, i32) {
+    (
+        h.state(&item(item_id), &InventoryState::STOCK)
+            .unwrap()
+            .unwrap_or(0),
+        h.state(&item(item_id), &InventoryState::RESERVED)
+            .unwrap()
+            .unwrap_or(0),
+    )
+}
+
+fn items(h: &Harness, user: &str) -> Vec<(String, i32)> {
+    h.state(&cart(user), &CartState::ITEMS)
+        .unwrap()
+        .map(|i| i.0.into_iter().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_walkthrough_kim_adds_two_socks_across_partitions() {
+    let mut h = shop(2020).await;
+    assert_ne!(h.partition_of(&cart("Kim")), h.partition_of(&item("socks")));
+    h.send(cart("Kim"), &add("Kim", "socks", 2)).unwrap();
+    let from = h.trace().len();
+    h.run().await.unwrap();
+
+    // The figure's flow: ingress -> cart:Kim, cart -> inventory:socks (another
+    // partition), the reservation, inventory -> cart:Kim, the result.
+    let deliveries: Vec<(Option<String>, String, u32)> = h.trace()[from..]
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Delivered {
+                from,
+                to,
+                partition,
+            } => Some((
+                from.as_ref().map(ToString::to_string),
+                to.to_string(),
+                *partition,
+            )),
+            _ => None,
+        })
+        .collect();
+    let (kim, socks) = (h.partition_of(&cart("Kim")), h.partition_of(&item("socks")));
+    assert_eq!(
+        deliveries,
+        [
+            (None, "com.example/cart:Kim".into(), kim),
+            (
+                Some("com.example/cart:Kim".into()),
+                "com.example/inventory:socks".into(),
+                socks
+            ),
+            (
+                Some("com.example/inventory:socks".into()),
+                "com.example/cart:Kim".into(),
+                kim
+            ),
+        ]
+    );
+    assert_eq!(items(&h, "Kim"), [("socks".to_owned(), 2)]);
+    assert_eq!(inventory(&h, "socks"), (3, 2));
+    assert_eq!(
+        results(&h),
+        [AddToCartResult {
+            user_id: "Kim".into(),
+            item_id: "socks".into(),
+            quantity: 2,
+            success: true
+        }]
+    );
+    let record = &h.kafka_records(&RESULTS).unwrap()[0];
+    assert_eq!(record.key.as_deref(), Some("Kim"));
+}
+
+#[tokio::test]
+async fn out_of_stock_is_reported_and_reserves_nothing() {
+    let mut h = shop(1).await;
+    h.send(cart("Kim"), &add("Kim", "socks", 2)).unwrap();
+    h.send(cart("Ann"), &add("Ann", "socks", 2)).unwrap();
+    h.run().await.unwrap();
+    let mut outcomes: Vec<(String, bool)> = results(&h)
+        .into_iter()
+        .map(|r| (r.user_id, r.success))
+        .collect();
+    outcomes.sort();
+    // Three socks: whoever asks first gets two; the other gets none.
+    assert_eq!(
+        outcomes.iter().filter(|(_, ok)| *ok).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes.len(), 2);
+    assert_eq!(inventory(&h, "socks"), (3, 2));
+}
+
+#[tokio::test]
+async fn checkout_commits_the_items_and_writes_a_receipt() {
+    let mut h = shop(2).await;
+    h.send(cart("Kim"), &add("Kim", "socks", 2)).unwrap();
+    h.send(cart("Kim"), &add("Kim", "hats", 1)).unwrap();
+    h.run().await.unwrap();
+    h.send(
+        cart("Kim"),
+        &Checkout {
+            user_id: "Kim".into(),
+        },
+    )
+    .unwrap();
+    h.run().await.unwrap();
+    assert_eq!(
+        receipts(&h),
+        [Receipt {
+            user_id: "Kim".into(),
+            items: [("hats".to_owned(), 1), ("socks".to_owned(), 2)]
+                .into_iter()
+                .collect()
+        }]
+    );
+    assert!(items(&h, "Kim").is_empty(), "the cart is emptied");
+    assert_eq!(inventory(&h, "socks"), (1, 0));
+    assert_eq!(inventory(&h, "hats"), (4, 0));
+}
+
+#[tokio::test]
+async fn an_abandoned_cart_expires_after_15_minutes_and_releases_its_items() {
+    let mut h = shop(3).await;
+    h.send(cart("Kim"), &add("Kim", "socks", 2)).unwrap();
+    h.run().await.unwrap();
+    h.advance(Duration::from_secs(14 * 60)).await.unwrap();
+    assert_eq!(
+        inventory(&h, "socks"),
+        (3, 2),
+        "still reserved after 14 minutes"
+    );
+    h.advance(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(inventory(&h, "socks"), (3, 0), "released at 15 minutes");
+    assert!(items(&h, "Kim").is_empty());
+    // Another user can now buy them.
+    h.send(cart("Ann"), &add("Ann", "socks", 3)).unwrap();
+    h.run().await.unwrap();
+    assert!(results(&h).iter().any(|r| r.user_id == "Ann" && r.success));
+}
+
+#[tokio::test]
+async fn checkout_cancels_the_expiry() {
+    let mut h = shop(4).await;
+    h.send(cart("Kim"), &add("Kim", "socks", 2)).unwrap();
+    h.run().await.unwrap();
+    assert_eq!(h.pending_timers(), 1);
+    h.send(
+        cart("Kim"),
+        &Checkout {
+            user_id: "Kim".into(),
+        },
+    )
+    .unwrap();
+    h.run().await.unwrap();
+    assert_eq!(h.pending_timers(), 0);
+    assert!(h.trace().iter().any(|e| matches!(
+        &e.event,
+        Event::TimerCancelled { token, found: true, .. } if token == "cart-expiry:Kim"
+    )));
+    h.advance(Duration::from_secs(30 * 60)).await.unwrap();
+    // No CartExpired ran: nothing released twice.
+    assert_eq!(inventory(&h, "socks"), (1, 0));
+}
+
+#[tokio::test]
+async fn the_cart_holds_under_every_schedule() {
+    for seed in 0..30 {
+        let mut h = shop(seed).await;
+        for user in ["Kim", "Ann", "Bo"] {
+            h.send(cart(user), &add(user, "socks", 1)).unwrap();
+            h.send(cart(user), &add(user, "hats", 1)).unwrap();
+        }
+        h.run().await.unwrap();
+        h.send(
+            cart("Kim"),
+            &Checkout {
+                user_id: "Kim".into(),
+            },
+        )
+        .unwrap();
+        h.run().await.unwrap();
+        h.advance(Duration::from_secs(16 * 60)).await.unwrap();
+        // Everyone got their items (there are enough); Kim bought one sock
+        // and one hat, and the others' reservations expired.
+        assert!(results(&h).iter().all(|r| r.success), "seed {seed}");
+        assert_eq!(inventory(&h, "socks"), (2, 0), "seed {seed}");
+        assert_eq!(inventory(&h, "hats"), (4, 0), "seed {seed}");
+    }
+}
