@@ -103,6 +103,7 @@ mod handler;
 #[cfg(feature = "tower")]
 mod http;
 mod message;
+mod module;
 mod protocol;
 mod registry;
 mod state;
@@ -134,6 +135,7 @@ pub use http::{
     UrlPathTemplateError,
 };
 pub use message::{CancellationToken, EmptyTokenError, Message, UnexpectedMessage};
+pub use module::{KafkaTopic, ModuleYaml};
 pub use registry::{Functions, Location, Origin, RegistryError};
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]

@@ -331,6 +331,34 @@ pub fn functions() -> Result<Functions, Box<dyn std::error::Error + Send + Sync>
         .with(Inventory.spec()?)?)
 }
 
+/// The module.yaml that deploys the cart on a StateFun cluster: both
+/// function types at `url` (the server's `/statefun`), a Kafka ingress for
+/// `AddToCart`, `Checkout` (to carts, keyed by user id) and `Restock` (to
+/// inventories, keyed by item id), and the results egress, exactly once.
+#[must_use]
+pub fn module_yaml(url: &str, kafka: &str) -> String {
+    use statefun_sdk::{KafkaTopic, ModuleYaml, TypeName};
+    let functions = functions().unwrap_or_default();
+    let value_type = |name: &'static str| TypeName::from_static(name);
+    ModuleYaml::new()
+        .http_endpoints(&functions, url)
+        .kafka_ingress(
+            "com.example/shop-requests",
+            kafka,
+            "shopping-cart",
+            [
+                KafkaTopic::new("add-to-cart", value_type("com.example.types/AddToCart"))
+                    .target(Cart::TYPE_NAME),
+                KafkaTopic::new("checkout", value_type("com.example.types/Checkout"))
+                    .target(Cart::TYPE_NAME),
+                KafkaTopic::new("restock", value_type("com.example.types/Restock"))
+                    .target(Inventory::TYPE_NAME),
+            ],
+        )
+        .kafka_egress(&RESULTS, kafka, Some(Duration::from_secs(15 * 60)))
+        .to_string()
+}
+
 /// The cart of `user`.
 #[must_use]
 pub fn cart(user: &str) -> Address {

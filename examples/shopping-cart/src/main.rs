@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run -p shopping-cart            # the walkthrough, on the embedded harness
 //! cargo run -p shopping-cart -- serve   # serve over HTTP on $PORT (default 8000), /statefun
+//! cargo run -p shopping-cart -- module-yaml [URL] [KAFKA]   # print the module.yaml
 //! ```
 //!
 //! With `--features lambda`, `lambda` as the argument runs it on AWS Lambda.
@@ -102,11 +103,25 @@ async fn main() -> anyhow::Result<()> {
             }
             server.serve().await?;
         }
+        Some("module-yaml") => {
+            let url = std::env::args()
+                .nth(2)
+                .unwrap_or_else(|| "http://shopping-cart:8000/statefun".into());
+            let kafka = std::env::args()
+                .nth(3)
+                .unwrap_or_else(|| "kafka:9092".into());
+            #[allow(clippy::print_stdout)] // the point of this command
+            {
+                print!("{}", shopping_cart::module_yaml(&url, &kafka));
+            }
+        }
         #[cfg(feature = "lambda")]
         Some("lambda") => statefun_sdk::lambda::run(handler()?)
             .await
             .map_err(anyhow::Error::from_boxed)?,
-        Some(other) => anyhow::bail!("unknown argument {other:?}: expected nothing or `serve`"),
+        Some(other) => {
+            anyhow::bail!("unknown argument {other:?}: expected nothing, `serve` or `module-yaml`")
+        }
         None => {
             for line in walkthrough().await? {
                 #[allow(clippy::print_stdout)] // the point of this binary

@@ -261,3 +261,40 @@ async fn the_cart_holds_under_every_schedule() {
         assert_eq!(inventory(&h, "hats"), (4, 0), "seed {seed}");
     }
 }
+
+#[test]
+fn the_module_yaml_deploys_both_functions_with_kafka_in_and_out() {
+    let yaml = shopping_cart::module_yaml("http://shop:8000/statefun", "kafka:9092");
+    let kinds: Vec<&str> = yaml
+        .lines()
+        .filter_map(|l| l.strip_prefix("kind: "))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "io.statefun.endpoints.v2/http",
+            "io.statefun.endpoints.v2/http",
+            "io.statefun.kafka.v1/ingress",
+            "io.statefun.kafka.v1/egress",
+        ]
+    );
+    for expected in [
+        "functions: \"com.example/cart\"",
+        "functions: \"com.example/inventory\"",
+        "valueType: \"com.example.types/AddToCart\"",
+        "id: \"com.example/results\"",
+        "type: exactly-once",
+    ] {
+        assert!(yaml.contains(expected), "{expected} in\n{yaml}");
+    }
+}
+
+#[test]
+fn the_checked_in_module_yaml_is_current() {
+    let generated = shopping_cart::module_yaml("http://shopping-cart:8000/statefun", "kafka:9092");
+    let checked_in = include_str!("../deploy/module.yaml");
+    assert_eq!(
+        checked_in, generated,
+        "regenerate with `cargo run -p shopping-cart -- module-yaml > examples/shopping-cart/deploy/module.yaml`"
+    );
+}

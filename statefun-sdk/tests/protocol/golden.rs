@@ -30,6 +30,11 @@ const RATIO: ValueSpec<f32> = ValueSpec::named("ratio");
 
 struct Interpreter;
 
+/// A function that ignores its messages.
+pub(crate) fn noop() -> impl StatefulFunction {
+    Interpreter
+}
+
 fn parse<T: std::str::FromStr>(token: &str) -> Result<T, FunctionError>
 where
     T::Err: std::error::Error + Send + Sync + 'static,

@@ -5,9 +5,8 @@ use std::collections::BTreeMap;
 
 use statefun_proto::reqreply::from_function::{expiration_spec, persisted_value_mutation};
 use statefun_sdk::{
-    Address, Context, FunctionError, FunctionType, Functions, HandlerError, Origin,
-    RegistryError, RequestReplyHandler, State, TypeName, UnexpectedMessage, Value, function,
-    registered_functions,
+    Address, Context, FunctionError, FunctionType, Functions, HandlerError, Origin, RegistryError,
+    RequestReplyHandler, State, TypeName, UnexpectedMessage, Value, function, registered_functions,
 };
 
 use crate::wire::{Request, address, missing, result, typed};
@@ -53,7 +52,10 @@ struct Cart;
 impl Cart {
     #[handler]
     async fn add(&self, ctx: &mut Context, msg: AddToCart) -> Result<(), FunctionError> {
-        let request = RequestItem { item_id: msg.item_id.clone(), quantity: msg.quantity };
+        let request = RequestItem {
+            item_id: msg.item_id.clone(),
+            quantity: msg.quantity,
+        };
         ctx.send(Address::new(INVENTORY, msg.item_id), &request)?;
         Ok(())
     }
@@ -74,7 +76,10 @@ fn handler() -> RequestReplyHandler {
 }
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
 }
 
 fn value<T: Value>(v: &T) -> statefun_proto::reqreply::TypedValue {
@@ -83,21 +88,41 @@ fn value<T: Value>(v: &T) -> statefun_proto::reqreply::TypedValue {
 
 #[test]
 fn handshake_lists_the_derived_state() {
-    let request = Request::to("com.example/cart", "Kim")
-        .invoke(None, value(&AddToCart { item_id: "socks".into(), quantity: 2 }));
+    let request = Request::to("com.example/cart", "Kim").invoke(
+        None,
+        value(&AddToCart {
+            item_id: "socks".into(),
+            quantity: 2,
+        }),
+    );
     let specs = missing(&block_on(handler().handle(request.encode())).unwrap());
     let summary: Vec<_> = specs
         .iter()
         .map(|s| {
-            let e = s.expiration_spec.clone().unwrap();
-            (s.state_name.as_str(), s.type_typename.as_str(), e.mode(), e.expire_after_millis)
+            let e = s.expiration_spec.unwrap();
+            (
+                s.state_name.as_str(),
+                s.type_typename.as_str(),
+                e.mode(),
+                e.expire_after_millis,
+            )
         })
         .collect();
     assert_eq!(
         summary,
         [
-            ("items", "com.example.types/ItemsInCart", expiration_spec::ExpireMode::AfterWrite, 900_000),
-            ("reservations", "io.statefun.types/int", expiration_spec::ExpireMode::None, 0),
+            (
+                "items",
+                "com.example.types/ItemsInCart",
+                expiration_spec::ExpireMode::AfterWrite,
+                900_000
+            ),
+            (
+                "reservations",
+                "io.statefun.types/int",
+                expiration_spec::ExpireMode::None,
+                0
+            ),
         ]
     );
 }
@@ -108,21 +133,38 @@ fn with_state(request: Request) -> Request {
 
 #[test]
 fn messages_dispatch_by_type_to_their_handler() {
-    let add = AddToCart { item_id: "socks".into(), quantity: 2 };
-    let reserved = ItemReserved { item_id: "socks".into(), quantity: 2 };
+    let add = AddToCart {
+        item_id: "socks".into(),
+        quantity: 2,
+    };
+    let reserved = ItemReserved {
+        item_id: "socks".into(),
+        quantity: 2,
+    };
     let request = with_state(Request::to("com.example/cart", "Kim"))
         .invoke(None, value(&add))
-        .invoke(Some(address("com.example/inventory", "socks")), value(&reserved));
+        .invoke(
+            Some(address("com.example/inventory", "socks")),
+            value(&reserved),
+        );
     let response = result(&block_on(handler().handle(request.encode())).unwrap());
 
-    let [out] = response.outgoing_messages.as_slice() else { panic!("{response:?}") };
+    let [out] = response.outgoing_messages.as_slice() else {
+        panic!("{response:?}")
+    };
     let target = out.target.as_ref().unwrap();
-    assert_eq!((target.r#type.as_str(), target.id.as_str()), ("inventory", "socks"));
+    assert_eq!(
+        (target.r#type.as_str(), target.id.as_str()),
+        ("inventory", "socks")
+    );
     let argument = out.argument.as_ref().unwrap();
     assert_eq!(argument.typename, "com.example.types/RequestItem");
     assert_eq!(
         RequestItem::from_bytes(&argument.value).unwrap(),
-        RequestItem { item_id: "socks".into(), quantity: 2 }
+        RequestItem {
+            item_id: "socks".into(),
+            quantity: 2
+        }
     );
 
     let mutations: Vec<_> = response
@@ -134,10 +176,17 @@ fn messages_dispatch_by_type_to_their_handler() {
         mutations,
         [
             ("items", persisted_value_mutation::MutationType::Modify),
-            ("reservations", persisted_value_mutation::MutationType::Modify),
+            (
+                "reservations",
+                persisted_value_mutation::MutationType::Modify
+            ),
         ]
     );
-    let items = &response.state_mutations[0].state_value.as_ref().unwrap().value;
+    let items = &response.state_mutations[0]
+        .state_value
+        .as_ref()
+        .unwrap()
+        .value;
     assert_eq!(&items[..], br#"{"socks":2}"#);
 }
 
@@ -146,9 +195,16 @@ fn an_unexpected_message_type_names_what_the_function_accepts() {
     let request = with_state(Request::to("com.example/cart", "Kim"))
         .invoke(None, value(&"not a cart message".to_owned()));
     let err = block_on(handler().handle(request.encode())).unwrap_err();
-    let HandlerError::FunctionFailed { source, address, .. } = err else { panic!("{err:?}") };
+    let HandlerError::FunctionFailed {
+        source, address, ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
     assert_eq!(address.to_string(), "com.example/cart:Kim");
-    let unexpected = source.downcast_ref::<UnexpectedMessage>().expect("an UnexpectedMessage");
+    let unexpected = source
+        .downcast_ref::<UnexpectedMessage>()
+        .expect("an UnexpectedMessage");
     assert_eq!(unexpected.type_name(), "io.statefun.types/string");
     assert_eq!(
         source.to_string(),
@@ -163,13 +219,18 @@ fn auto_registration_lists_and_rejects_duplicates_with_both_origins() {
     assert!(listed.contains(&"com.example/cart"), "{listed:?}");
     let functions = Functions::auto_registered().unwrap();
     let origin = functions.origin(&Cart::TYPE_NAME).unwrap();
-    let Origin::Declared(location) = origin else { panic!("{origin:?}") };
+    let Origin::Declared(location) = origin else {
+        panic!("{origin:?}")
+    };
     assert!(location.file.ends_with("macros.rs"), "{location:?}");
 
     let err = functions.with(Cart.spec().unwrap()).unwrap_err();
     assert!(matches!(err, RegistryError::DuplicateFunction { .. }));
     let text = err.to_string();
-    assert!(text.contains("registered twice: by #[function] at"), "{text}");
+    assert!(
+        text.contains("registered twice: by #[function] at"),
+        "{text}"
+    );
     assert!(text.contains("macros.rs"), "{text}");
     assert!(text.contains("and by an explicit registration"), "{text}");
 }
@@ -183,7 +244,10 @@ fn state_structs_store_every_field() {
     impl Seed {
         #[handler]
         async fn seed(&self, ctx: &mut Context, n: i32) -> Result<(), FunctionError> {
-            let state = CartState { items: ItemsInCart::default(), reservations: n };
+            let state = CartState {
+                items: ItemsInCart::default(),
+                reservations: n,
+            };
             state.store(ctx.storage())?;
             Ok(())
         }
@@ -192,6 +256,10 @@ fn state_structs_store_every_field() {
     let request = with_state(Request::to("com.example/seed", "s")).invoke(None, value(&7_i32));
     let response = result(&block_on(handler.handle(request.encode())).unwrap());
     assert_eq!(response.state_mutations.len(), 2);
-    let reservations = &response.state_mutations[1].state_value.as_ref().unwrap().value;
+    let reservations = &response.state_mutations[1]
+        .state_value
+        .as_ref()
+        .unwrap()
+        .value;
     assert_eq!(i32::from_bytes(reservations).unwrap(), 7);
 }

@@ -10,5 +10,9 @@ mod fuzz;
 mod golden;
 // The request-reply handler's rules, one test per rule.
 mod handler;
+// A function declared with the macros, end to end.
+mod macros;
+// Generated module.yaml files.
+mod module_yaml;
 // Helpers to build requests and read responses with the wire types.
 mod wire;
