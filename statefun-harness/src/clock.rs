@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::engine::Envelope;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Timers {
     /// (fire time, insertion sequence) → message: fire order, ties in
     /// insertion order.

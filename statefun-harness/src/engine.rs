@@ -27,14 +27,14 @@ pub(crate) struct Envelope {
 }
 
 /// Per address: the request in flight and the messages waiting for it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct AddressState {
     pub(crate) in_flight: Option<u64>,
     pub(crate) backlog: Vec<Envelope>,
 }
 
 /// A request sent and not yet answered.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct InFlight {
     pub(crate) address: Address,
     pub(crate) invocations: Vec<Envelope>,
@@ -51,7 +51,7 @@ enum Action {
 }
 
 /// The mutable state of a run.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct World {
     pub(crate) local: Vec<VecDeque<Envelope>>,
     pub(crate) ingress: Vec<VecDeque<Envelope>>,

@@ -10,6 +10,11 @@
 //! remote endpoint over HTTP, for functions in any language), so every test
 //! also exercises the real protocol.
 //!
+//! [`Harness::checkpoint`] and [`Harness::crash`] reproduce the runtime's
+//! failure model (spec §3.10): a crash restores the last checkpoint,
+//! replays the ingress and re-sends the requests that were in flight, so a
+//! test can prove its functions keep state and egress exactly once.
+//!
 //! Nothing reads the wall clock or unseeded randomness: the seed decides
 //! the schedule (which partition or in-flight request goes next), so the
 //! same seed gives the same trace, and a failure prints its seed.
@@ -53,6 +58,7 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
+mod checkpoint;
 mod clock;
 mod endpoint;
 mod engine;
@@ -75,6 +81,7 @@ use statefun_sdk::{
     ValueError, ValueSpec,
 };
 
+pub use checkpoint::EgressSemantics;
 pub use endpoint::{Endpoint, RawEndpoint};
 pub use error::{Cause, JobFailure};
 pub use trace::{Event, TraceEntry};
@@ -101,6 +108,8 @@ pub struct Counters {
     pub handshakes: u64,
     /// Egress records.
     pub egress: u64,
+    /// Crashes (restarts from a checkpoint).
+    pub restarts: u64,
 }
 
 /// A record an egress received: its typename and bytes.
@@ -160,10 +169,26 @@ pub struct HarnessBuilder {
     egresses: BTreeMap<String, EgressKind>,
     max_batch_requests: usize,
     max_steps: u64,
+    egress_semantics: EgressSemantics,
+    checkpoint_interval: Option<Duration>,
     errors: Vec<String>,
 }
 
 impl HarnessBuilder {
+    /// How egress records become visible (default at least once).
+    pub fn egress_semantics(mut self, semantics: EgressSemantics) -> Self {
+        self.egress_semantics = semantics;
+        self
+    }
+
+    /// Takes a checkpoint every `interval` of virtual time that
+    /// [`Harness::advance`] passes (none by default; take them explicitly
+    /// with [`Harness::checkpoint`]).
+    pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
+        self.checkpoint_interval = Some(interval);
+        self
+    }
+
     /// The seed that decides the schedule (default 0).
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -283,6 +308,12 @@ impl HarnessBuilder {
             )));
         }
         let p = self.partitions as usize;
+        let world = World {
+            local: vec![VecDeque::new(); p],
+            ingress: vec![VecDeque::new(); p],
+            blocked: vec![0; p],
+            ..World::default()
+        };
         Ok(Harness {
             seed: self.seed,
             rng: Rng::new(self.seed),
@@ -294,12 +325,14 @@ impl HarnessBuilder {
             egresses: self.egresses,
             max_batch_requests: self.max_batch_requests,
             max_steps: self.max_steps,
-            world: World {
-                local: vec![VecDeque::new(); p],
-                ingress: vec![VecDeque::new(); p],
-                blocked: vec![0; p],
-                ..World::default()
-            },
+            initial: world.clone(),
+            world,
+            egress_semantics: self.egress_semantics,
+            checkpoint_interval: self.checkpoint_interval,
+            last_periodic: None,
+            last_checkpoint: None,
+            committed: BTreeMap::new(),
+            ingress_log: Vec::new(),
             #[cfg(feature = "http")]
             client: http::Client::new(),
         })
@@ -319,6 +352,16 @@ pub struct Harness {
     max_batch_requests: usize,
     max_steps: u64,
     world: World,
+    /// The world at the start, restored by a crash before any checkpoint.
+    initial: World,
+    egress_semantics: EgressSemantics,
+    checkpoint_interval: Option<Duration>,
+    last_periodic: Option<Duration>,
+    last_checkpoint: Option<checkpoint::Checkpoint>,
+    /// Records per egress covered by the last checkpoint.
+    committed: BTreeMap<String, usize>,
+    /// Ingress sent since the last checkpoint, replayed by a crash.
+    ingress_log: Vec<Envelope>,
     #[cfg(feature = "http")]
     client: http::Client,
 }
@@ -362,6 +405,8 @@ impl Harness {
             egresses: BTreeMap::new(),
             max_batch_requests: 1000,
             max_steps: 1_000_000,
+            egress_semantics: EgressSemantics::default(),
+            checkpoint_interval: None,
             errors: Vec::new(),
         }
     }
@@ -397,12 +442,14 @@ impl Harness {
             type_name: type_name.as_str().to_owned(),
             partition,
         });
-        self.world.ingress[partition as usize].push_back(Envelope {
+        let envelope = Envelope {
             from: None,
             to,
             type_name: type_name.as_str().to_owned(),
             value: Some(bytes),
-        });
+        };
+        self.ingress_log.push(envelope.clone());
+        self.world.ingress[partition as usize].push_back(envelope);
         Ok(())
     }
 
@@ -438,12 +485,29 @@ impl Harness {
     pub async fn advance(&mut self, by: Duration) -> Result<Counters, JobFailure> {
         let target = self.now + by;
         self.run().await?;
-        while let Some(at) = self.world.timers.next_due().filter(|at| *at <= target) {
-            self.now = self.now.max(at);
-            self.run().await?;
+        loop {
+            let timer = self.world.timers.next_due().filter(|at| *at <= target);
+            let checkpoint = self.next_checkpoint_at().filter(|at| *at <= target);
+            match (timer, checkpoint) {
+                (Some(t), Some(c)) if c <= t => self.periodic_checkpoint(c).await?,
+                (None, Some(c)) => self.periodic_checkpoint(c).await?,
+                (Some(t), _) => {
+                    self.now = self.now.max(t);
+                    self.run().await?;
+                }
+                (None, None) => break,
+            }
         }
         self.now = target;
         self.run().await
+    }
+
+    async fn periodic_checkpoint(&mut self, at: Duration) -> Result<(), JobFailure> {
+        self.now = self.now.max(at);
+        self.run().await?;
+        self.last_periodic = Some(at);
+        self.checkpoint();
+        Ok(())
     }
 
     /// Reads a state value of `address`, as the next request would send it
@@ -514,13 +578,20 @@ impl Harness {
         Ok(())
     }
 
-    /// The records an egress received, in order.
+    /// The records an egress received, in order: with exactly-once
+    /// semantics, those committed by a completed checkpoint.
     #[must_use]
     pub fn egress(&self, id: &EgressIdentifier) -> &[EgressRecord] {
-        self.world
-            .egress
-            .get(id.type_name().as_str())
-            .map_or(&[], Vec::as_slice)
+        let key = id.type_name().as_str();
+        let records = self.world.egress.get(key).map_or(&[][..], Vec::as_slice);
+        match self.egress_semantics {
+            EgressSemantics::AtLeastOnce => records,
+            // Only what a completed checkpoint committed.
+            EgressSemantics::ExactlyOnce => {
+                let committed = self.committed.get(key).copied().unwrap_or(0);
+                &records[..committed.min(records.len())]
+            }
+        }
     }
 
     /// The records a Kafka egress received, decoded.

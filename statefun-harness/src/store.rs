@@ -28,7 +28,7 @@ pub(crate) struct Stored {
     pub(crate) accessed: Duration,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Store {
     /// Function type → state name → registration.
     pub(crate) registry: BTreeMap<String, BTreeMap<String, Registered>>,

@@ -105,6 +105,20 @@ pub enum Event {
         /// The target.
         to: Address,
     },
+    /// A checkpoint completed.
+    Checkpoint {
+        /// Its number.
+        id: u64,
+    },
+    /// The job crashed and restarted from a checkpoint.
+    Restored {
+        /// The checkpoint it restarted from (0: the start).
+        checkpoint: u64,
+        /// In-flight batches sent again.
+        resent: usize,
+        /// Ingress messages replayed.
+        replayed: usize,
+    },
     /// A record went to an egress.
     Egress {
         /// The egress id.
@@ -208,5 +222,14 @@ pub(crate) fn display(event: &Event, f: &mut fmt::Formatter<'_>) -> fmt::Result 
         }
         Event::TimerFired { from, to } => write!(f, "timer fired {from} -> {to}"),
         Event::Egress { egress, type_name } => write!(f, "egress {egress}: {type_name}"),
+        Event::Checkpoint { id } => write!(f, "checkpoint {id} completed"),
+        Event::Restored {
+            checkpoint,
+            resent,
+            replayed,
+        } => write!(
+            f,
+            "CRASH: restored checkpoint {checkpoint}, re-sent {resent} in-flight batches, replayed {replayed} ingress messages"
+        ),
     }
 }

@@ -298,3 +298,96 @@ fn the_checked_in_module_yaml_is_current() {
         "regenerate with `cargo run -p shopping-cart -- module-yaml > examples/shopping-cart/deploy/module.yaml`"
     );
 }
+
+/// The outcome a crash must not change: inventories, carts and the
+/// committed egress (as a sorted list: the order across addresses depends
+/// on the schedule).
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    inventory: Vec<(i32, i32)>,
+    carts: Vec<Vec<(String, i32)>>,
+    egress: Vec<(String, Option<String>, String)>,
+}
+
+/// Restock, a checkpoint, three reservations, a crash after `crash_after`
+/// steps (if any), Kim's checkout, a final checkpoint.
+async fn crash_run(crash_after: Option<u64>) -> (Outcome, u64) {
+    let mut h = Harness::builder()
+        .seed(77)
+        .partitions(4)
+        .functions(functions().unwrap())
+        .kafka_egress(&RESULTS)
+        .egress_semantics(statefun_harness::EgressSemantics::ExactlyOnce)
+        .build()
+        .unwrap();
+    h.send(
+        item("socks"),
+        &Restock {
+            item_id: "socks".into(),
+            quantity: 5,
+        },
+    )
+    .unwrap();
+    h.send(
+        item("hats"),
+        &Restock {
+            item_id: "hats".into(),
+            quantity: 5,
+        },
+    )
+    .unwrap();
+    h.run().await.unwrap();
+    h.checkpoint();
+    h.send(cart("Kim"), &add("Kim", "socks", 2)).unwrap();
+    h.send(cart("Kim"), &add("Kim", "hats", 1)).unwrap();
+    h.send(cart("Ann"), &add("Ann", "socks", 1)).unwrap();
+    let mut steps = 0;
+    if let Some(k) = crash_after {
+        while steps < k && h.step().await.unwrap() {
+            steps += 1;
+        }
+        h.crash();
+    }
+    h.run().await.unwrap();
+    if crash_after.is_none() {
+        steps = h.counters().steps;
+    }
+    h.send(
+        cart("Kim"),
+        &Checkout {
+            user_id: "Kim".into(),
+        },
+    )
+    .unwrap();
+    h.run().await.unwrap();
+    h.checkpoint();
+    let mut egress: Vec<_> = h
+        .kafka_records(&RESULTS)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.topic, r.key, String::from_utf8(r.value.to_vec()).unwrap()))
+        .collect();
+    egress.sort();
+    let outcome = Outcome {
+        inventory: vec![inventory(&h, "socks"), inventory(&h, "hats")],
+        carts: vec![items(&h, "Kim"), items(&h, "Ann")],
+        egress,
+    };
+    (outcome, steps)
+}
+
+#[tokio::test]
+async fn the_cart_survives_a_crash_at_every_step_exactly_once() {
+    let (expected, steps) = crash_run(None).await;
+    assert_eq!(expected.inventory, [(3, 1), (4, 0)]);
+    assert_eq!(
+        expected.egress.len(),
+        4,
+        "three results and one receipt: {expected:?}"
+    );
+    assert!(steps > 10);
+    for k in 0..=steps {
+        let (outcome, _) = crash_run(Some(k)).await;
+        assert_eq!(outcome, expected, "crash after step {k}");
+    }
+}

@@ -4,6 +4,8 @@
 // unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+// Checkpoints, crashes and restores.
+mod checkpoints;
 // One test per conformance check of spec §3.13.
 mod conformance;
 // Same seed, same trace; different seeds, different schedules.
