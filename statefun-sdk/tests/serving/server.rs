@@ -275,13 +275,18 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
         addr,
     } = server;
     let _ = stop.unwrap().send(());
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // New connections are refused once shutdown has begun (the listener is
+    // closed first); wait for that rather than for a fixed time.
+    let refused = tokio::time::timeout(Duration::from_secs(10), async {
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    refused.await.expect("the listener closes on shutdown");
     assert!(
         !task.is_finished(),
         "the server waits for the request in flight"
     );
-    // New connections are refused once shutdown has begun.
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     fixture.release.notify_one();
     let (status, _, body) = in_flight.await.unwrap();
     assert_eq!(status, StatusCode::OK);
