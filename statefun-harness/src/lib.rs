@@ -63,6 +63,7 @@ mod clock;
 mod endpoint;
 mod engine;
 mod error;
+mod export;
 #[cfg(feature = "http")]
 mod http;
 mod placement;
@@ -378,14 +379,19 @@ impl fmt::Debug for Harness {
 }
 
 /// A test that panics while holding a harness prints the seed, so the
-/// failing schedule can be replayed with `.seed(...)`.
+/// failing schedule can be replayed with `.seed(...)`, and writes the trace
+/// as a Mermaid diagram and JSON lines (see [`Harness::write_trace`]).
 impl Drop for Harness {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            let written = self.write_trace().map_or_else(
+                |e| format!("(could not write the trace: {e})"),
+                |p| p.display().to_string(),
+            );
             #[allow(clippy::print_stderr)] // the one output of a failing test
             {
                 eprintln!(
-                    "statefun-harness: this run used seed {}; rebuild with `.seed({})` to replay it",
+                    "statefun-harness: this run used seed {}; rebuild with `.seed({})` to replay it. Trace: {written} (and .jsonl)",
                     self.seed, self.seed
                 );
             }

@@ -4,6 +4,7 @@
 //! cargo run -p shopping-cart            # the walkthrough, on the embedded harness
 //! cargo run -p shopping-cart -- serve   # serve over HTTP on $PORT (default 8000), /statefun
 //! cargo run -p shopping-cart -- module-yaml [URL] [KAFKA]   # print the module.yaml
+//! cargo run -p shopping-cart -- mermaid   # the walkthrough as a Mermaid sequence diagram
 //! ```
 //!
 //! With `--features lambda`, `lambda` as the argument runs it on AWS Lambda.
@@ -103,6 +104,35 @@ async fn main() -> anyhow::Result<()> {
             }
             server.serve().await?;
         }
+        Some("mermaid") => {
+            // The walkthrough's trace as a Mermaid sequence diagram.
+            let mut harness = Harness::builder()
+                .seed(2020)
+                .partitions(8)
+                .functions(functions().map_err(anyhow::Error::from_boxed)?)
+                .kafka_egress(&RESULTS)
+                .build()?;
+            harness.send(
+                item("socks"),
+                &Restock {
+                    item_id: "socks".into(),
+                    quantity: 10,
+                },
+            )?;
+            harness.send(
+                cart("Kim"),
+                &AddToCart {
+                    user_id: "Kim".into(),
+                    item_id: "socks".into(),
+                    quantity: 2,
+                },
+            )?;
+            harness.run().await?;
+            #[allow(clippy::print_stdout)] // the point of this command
+            {
+                print!("{}", harness.trace_mermaid());
+            }
+        }
         Some("module-yaml") => {
             let url = std::env::args()
                 .nth(2)
@@ -120,7 +150,9 @@ async fn main() -> anyhow::Result<()> {
             .await
             .map_err(anyhow::Error::from_boxed)?,
         Some(other) => {
-            anyhow::bail!("unknown argument {other:?}: expected nothing, `serve` or `module-yaml`")
+            anyhow::bail!(
+                "unknown argument {other:?}: expected nothing, `serve`, `module-yaml` or `mermaid`"
+            )
         }
         None => {
             for line in walkthrough().await? {

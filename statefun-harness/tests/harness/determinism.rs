@@ -50,3 +50,30 @@ async fn different_seeds_explore_different_schedules_with_the_same_outcome() {
     }
     assert!(traces.len() > 1, "different seeds interleave differently");
 }
+
+#[tokio::test]
+async fn traces_export_as_mermaid_and_json_lines() {
+    let h = run(5).await;
+    let mermaid = h.trace_mermaid();
+    assert!(mermaid.starts_with("sequenceDiagram\n"));
+    assert!(mermaid.contains("participant a_test_recorder_x as test/recorder:x [p"));
+    assert!(mermaid.contains("ingress->>a_test_recorder_x: t=0ms"));
+    assert!(
+        mermaid.contains("a_test_recorder_x->>a_test_recorder_y"),
+        "a message between functions"
+    );
+    let lines = h.trace_json_lines();
+    assert_eq!(lines.lines().count(), h.trace().len());
+    assert!(
+        lines
+            .lines()
+            .all(|l| l.starts_with("{\"at_ms\":") && l.ends_with('}'))
+    );
+    assert!(lines.contains("\"event\":\"delivered\",\"from\":null,\"to\":\"test/recorder:x\""));
+
+    // Written where a failing test writes it; the diagram is the same text.
+    let path = h.write_trace().unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), mermaid);
+    let _ = std::fs::remove_file(path.with_extension("jsonl"));
+    let _ = std::fs::remove_file(path);
+}
