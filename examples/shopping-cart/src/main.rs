@@ -13,21 +13,17 @@ use shopping_cart::{AddToCart, RESULTS, Restock, cart, functions, item};
 use statefun_harness::{Event, Harness};
 use statefun_sdk::{RequestReplyHandler, Server};
 
-/// Kim adds 2 socks to the cart, as in the walkthrough's figure, on a
-/// harness with 8 partitions: returns the printed lines.
-async fn walkthrough() -> anyhow::Result<Vec<String>> {
+/// Restocks socks, then Kim adds 2 socks to the cart, as in the
+/// walkthrough's figure, on a harness with 8 partitions (where cart:Kim and
+/// inventory:socks live apart). Returns the harness and where in its trace
+/// Kim's message starts.
+async fn walkthrough_harness() -> anyhow::Result<(Harness, usize)> {
     let mut harness = Harness::builder()
         .seed(2020)
         .partitions(8)
         .functions(functions().map_err(anyhow::Error::from_boxed)?)
         .kafka_egress(&RESULTS)
         .build()?;
-    let mut out = vec![format!(
-        "cart:Kim lives on partition {}, inventory:socks on partition {}",
-        harness.partition_of(&cart("Kim")),
-        harness.partition_of(&item("socks")),
-    )];
-
     harness.send(
         item("socks"),
         &Restock {
@@ -36,6 +32,7 @@ async fn walkthrough() -> anyhow::Result<Vec<String>> {
         },
     )?;
     harness.run().await?;
+    let from = harness.trace().len();
     harness.send(
         cart("Kim"),
         &AddToCart {
@@ -44,9 +41,18 @@ async fn walkthrough() -> anyhow::Result<Vec<String>> {
             quantity: 2,
         },
     )?;
-    let from = harness.trace().len();
     harness.run().await?;
+    Ok((harness, from))
+}
 
+/// The walkthrough as printed lines: placement, message flow, final state.
+async fn walkthrough() -> anyhow::Result<Vec<String>> {
+    let (harness, from) = walkthrough_harness().await?;
+    let mut out = vec![format!(
+        "cart:Kim lives on partition {}, inventory:socks on partition {}",
+        harness.partition_of(&cart("Kim")),
+        harness.partition_of(&item("socks")),
+    )];
     out.push("message flow:".into());
     for entry in &harness.trace()[from..] {
         if matches!(
@@ -106,28 +112,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some("mermaid") => {
             // The walkthrough's trace as a Mermaid sequence diagram.
-            let mut harness = Harness::builder()
-                .seed(2020)
-                .partitions(8)
-                .functions(functions().map_err(anyhow::Error::from_boxed)?)
-                .kafka_egress(&RESULTS)
-                .build()?;
-            harness.send(
-                item("socks"),
-                &Restock {
-                    item_id: "socks".into(),
-                    quantity: 10,
-                },
-            )?;
-            harness.send(
-                cart("Kim"),
-                &AddToCart {
-                    user_id: "Kim".into(),
-                    item_id: "socks".into(),
-                    quantity: 2,
-                },
-            )?;
-            harness.run().await?;
+            let (harness, _) = walkthrough_harness().await?;
             #[allow(clippy::print_stdout)] // the point of this command
             {
                 print!("{}", harness.trace_mermaid());
