@@ -63,6 +63,7 @@ impl Endpoint {
         #[cfg_attr(not(feature = "http"), allow(unused_variables))] name: &str,
         body: Bytes,
         #[cfg(feature = "http")] client: &crate::http::Client,
+        #[cfg(feature = "http")] timeout: std::time::Duration,
     ) -> CallResult {
         match self {
             Self::Handler(handler) => handler
@@ -73,10 +74,13 @@ impl Endpoint {
             #[cfg(feature = "http")]
             Self::Http(template) => {
                 let url = template.replace("{function.name}", name);
-                client
-                    .post(&url, body)
-                    .await
-                    .map_err(|reason| (url, reason))
+                match tokio::time::timeout(timeout, client.post(&url, body)).await {
+                    Ok(result) => result.map_err(|reason| (url, reason)),
+                    Err(_) => Err((
+                        url,
+                        format!("no response within the call timeout of {timeout:?}"),
+                    )),
+                }
             }
         }
     }

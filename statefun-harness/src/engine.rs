@@ -101,9 +101,16 @@ impl Harness {
         let mut n = self.world.in_flight.len();
         for p in 0..self.world.local.len() {
             n += usize::from(!self.world.local[p].is_empty());
-            n += usize::from(!self.world.ingress[p].is_empty() && !self.blocked(p));
+            n += usize::from(self.takes_ingress(p));
         }
         n + usize::from(self.timers_due())
+    }
+
+    /// Whether partition `p` takes its next ingress record now: the runtime
+    /// drains the messages a partition produced itself before it reads more
+    /// input (spec §3.1), and a blocked partition reads none (§3.5).
+    fn takes_ingress(&self, p: usize) -> bool {
+        !self.world.ingress[p].is_empty() && self.world.local[p].is_empty() && !self.blocked(p)
     }
 
     fn timers_due(&self) -> bool {
@@ -123,7 +130,7 @@ impl Harness {
                 }
                 k -= 1;
             }
-            if !self.world.ingress[p].is_empty() && !self.blocked(p) {
+            if self.takes_ingress(p) {
                 if k == 0 {
                     return Some(Action::DeliverIngress(p));
                 }
@@ -317,6 +324,11 @@ impl Harness {
         let Some(request) = self.world.in_flight.remove(&id) else {
             return Ok(());
         };
+        // On a failure this address has nothing in flight any more (the job
+        // is failed; `crash()` sends the batch again from a checkpoint).
+        if let Some(state) = self.world.addresses.get_mut(&request.address) {
+            state.in_flight = None;
+        }
         let address = request.address.clone();
         let batch = request.invocations.len();
         let Some(endpoint) = self.endpoint_for(address.function_type()).cloned() else {
@@ -332,6 +344,8 @@ impl Harness {
                 request.body.clone(),
                 #[cfg(feature = "http")]
                 &self.client,
+                #[cfg(feature = "http")]
+                self.call_timeout,
             )
             .await
             .map_err(|(url, reason)| {
@@ -432,6 +446,8 @@ impl Harness {
                 Some(_) => {}
                 None => {
                     states.insert(spec.state_name.clone(), Registered { type_name, ttl });
+                    self.known_ttls
+                        .insert((function_type.clone(), spec.state_name.clone()), ttl);
                 }
             }
         }

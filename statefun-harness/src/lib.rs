@@ -172,6 +172,7 @@ pub struct HarnessBuilder {
     max_steps: u64,
     egress_semantics: EgressSemantics,
     checkpoint_interval: Option<Duration>,
+    call_timeout: Duration,
     errors: Vec<String>,
 }
 
@@ -179,6 +180,14 @@ impl HarnessBuilder {
     /// How egress records become visible (default at least once).
     pub fn egress_semantics(mut self, semantics: EgressSemantics) -> Self {
         self.egress_semantics = semantics;
+        self
+    }
+
+    /// How long a call to a remote endpoint may take before it fails the
+    /// job, as the runtime's `call` budget does (default 2 minutes). This one
+    /// is wall-clock time: it bounds a hung remote server.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
         self
     }
 
@@ -299,6 +308,11 @@ impl HarnessBuilder {
         if !self.errors.is_empty() {
             return Err(ConfigError(self.errors.join("; ")));
         }
+        if self.checkpoint_interval == Some(Duration::ZERO) {
+            return Err(ConfigError(
+                "the checkpoint interval must be longer than zero".into(),
+            ));
+        }
         let max_parallelism = self
             .max_parallelism
             .unwrap_or_else(|| placement::default_max_parallelism(self.partitions));
@@ -334,6 +348,9 @@ impl HarnessBuilder {
             last_checkpoint: None,
             committed: BTreeMap::new(),
             ingress_log: Vec::new(),
+            known_ttls: BTreeMap::new(),
+            #[cfg(feature = "http")]
+            call_timeout: self.call_timeout,
             #[cfg(feature = "http")]
             client: http::Client::new(),
         })
@@ -363,6 +380,12 @@ pub struct Harness {
     committed: BTreeMap<String, usize>,
     /// Ingress sent since the last checkpoint, replayed by a crash.
     ingress_log: Vec<Envelope>,
+    /// Every TTL ever registered, by (function type, state): kept across
+    /// crashes, for inspection.
+    known_ttls: BTreeMap<(String, String), store::Ttl>,
+    /// The remote call budget (the transport's `call` timeout).
+    #[cfg(feature = "http")]
+    call_timeout: Duration,
     #[cfg(feature = "http")]
     client: http::Client,
 }
@@ -413,6 +436,7 @@ impl Harness {
             max_steps: 1_000_000,
             egress_semantics: EgressSemantics::default(),
             checkpoint_interval: None,
+            call_timeout: Duration::from_secs(120),
             errors: Vec::new(),
         }
     }
@@ -489,7 +513,7 @@ impl Harness {
     ///
     /// As [`Harness::run`].
     pub async fn advance(&mut self, by: Duration) -> Result<Counters, JobFailure> {
-        let target = self.now + by;
+        let target = self.now.saturating_add(by);
         self.run().await?;
         loop {
             let timer = self.world.timers.next_due().filter(|at| *at <= target);
@@ -546,10 +570,17 @@ impl Harness {
     #[must_use]
     pub fn state_raw(&self, address: &Address, name: &str) -> Option<(String, Bytes)> {
         let value = self.world.store.values.get(address)?.get(name)?;
-        let ttl = self
-            .world
-            .store
-            .ttl_of(address.function_type().as_str(), name);
+        // The registry is empty after a crash until the handshake; the TTL
+        // last registered still decides what inspection shows.
+        let function_type = address.function_type().as_str();
+        let ttl = match self.world.store.ttl_of(function_type, name) {
+            store::Ttl::Never => self
+                .known_ttls
+                .get(&(function_type.to_owned(), name.to_owned()))
+                .copied()
+                .unwrap_or(store::Ttl::Never),
+            ttl => ttl,
+        };
         (!store::Store::expired(value, ttl, self.now))
             .then(|| (value.type_name.clone(), value.bytes.clone()))
     }
@@ -567,20 +598,27 @@ impl Harness {
         value: &T,
     ) -> Result<(), ValueError> {
         let bytes = value.to_bytes()?;
+        let stored = Stored {
+            type_name: T::type_name().as_str().to_owned(),
+            bytes,
+            written: self.now,
+            accessed: self.now,
+        };
+        if self.last_checkpoint.is_none() {
+            // Seeded state is part of the start a crash goes back to.
+            self.initial
+                .store
+                .values
+                .entry(address.clone())
+                .or_default()
+                .insert(spec.name().to_owned(), stored.clone());
+        }
         self.world
             .store
             .values
             .entry(address.clone())
             .or_default()
-            .insert(
-                spec.name().to_owned(),
-                Stored {
-                    type_name: T::type_name().as_str().to_owned(),
-                    bytes,
-                    written: self.now,
-                    accessed: self.now,
-                },
-            );
+            .insert(spec.name().to_owned(), stored);
         Ok(())
     }
 

@@ -205,3 +205,47 @@ async fn periodic_checkpoints_on_the_virtual_clock() {
     h.run().await.unwrap();
     assert_eq!(sum(&h, "c"), Some(3), "1 from the checkpoint, 2 replayed");
 }
+
+#[tokio::test]
+async fn review_regressions() {
+    use std::time::Duration;
+
+    use crate::fixture::{RecorderState, touched};
+
+    // A zero checkpoint interval is refused (it would never advance).
+    let zero = Harness::builder()
+        .checkpoint_interval(Duration::ZERO)
+        .build();
+    assert!(zero.unwrap_err().to_string().contains("longer than zero"));
+
+    // State seeded before any checkpoint survives a crash.
+    let mut h = Harness::builder()
+        .seed(40)
+        .functions(functions())
+        .build()
+        .unwrap();
+    h.set_state(&recorder("s"), &RecorderState::SUM, &100)
+        .unwrap();
+    h.send(recorder("s"), &Command::Add(1)).unwrap();
+    h.run().await.unwrap();
+    h.crash();
+    h.run().await.unwrap();
+    assert_eq!(sum(&h, "s"), Some(101));
+
+    // A value that expired before a crash does not come back after it.
+    let mut h = Harness::builder()
+        .seed(41)
+        .functions(functions())
+        .build()
+        .unwrap();
+    h.send(recorder("t"), &Command::Add(1)).unwrap();
+    h.run().await.unwrap();
+    h.checkpoint();
+    h.advance(Duration::from_secs(11)).await.unwrap();
+    assert_eq!(touched(&h, "t").1, None, "expired after write");
+    h.crash();
+    assert_eq!(touched(&h, "t").1, None, "still expired after the crash");
+
+    // Advancing by the largest duration does not overflow.
+    h.advance(Duration::MAX).await.unwrap();
+}

@@ -149,7 +149,11 @@ impl BoundServer {
             .timer(TokioTimer::new())
             .header_read_timeout(server.header_read_timeout)
             .keep_alive(true);
-        builder.http2().timer(TokioTimer::new());
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Some(HTTP2_KEEP_ALIVE))
+            .keep_alive_timeout(HTTP2_KEEP_ALIVE);
         let graceful = GracefulShutdown::new();
         let local = listener.local_addr()?;
         tracing::info!(address = %local, paths = ?server.service.paths(), "StateFun server listening");
@@ -160,6 +164,13 @@ impl BoundServer {
                 accepted = listener.accept() => {
                     let (stream, peer) = match accepted {
                         Ok(accepted) => accepted,
+                        // Out of file descriptors: wait a moment rather than
+                        // spin on accept.
+                        Err(error) if is_out_of_descriptors(&error) => {
+                            tracing::warn!(%error, "accept failed: out of file descriptors");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
                         // Per-connection errors (e.g. the peer reset before
                         // accept) must not stop the server.
                         Err(error) if is_transient(&error) => {
@@ -170,10 +181,19 @@ impl BoundServer {
                     };
                     let _ = stream.set_nodelay(true);
                     let service = TowerToHyperService::new(server.service.clone());
-                    let connection = builder.serve_connection(TokioIo::new(stream), service);
-                    let connection = graceful.watch(connection.into_owned());
+                    let builder = builder.clone();
+                    let watcher = graceful.watcher();
+                    let first_bytes_timeout = server.header_read_timeout;
                     tokio::spawn(async move {
-                        if let Err(error) = connection.await {
+                        // hyper reads the first bytes (to tell HTTP/1 from
+                        // HTTP/2) and the HTTP/2 preface without a timeout:
+                        // a silent client would hold the connection forever.
+                        if !request_started(&stream, first_bytes_timeout).await {
+                            tracing::debug!(%peer, "connection closed: no request within the header-read timeout");
+                            return;
+                        }
+                        let connection = builder.serve_connection(TokioIo::new(stream), service);
+                        if let Err(error) = watcher.watch(connection.into_owned()).await {
                             tracing::debug!(%peer, error = %error, "connection closed with an error");
                         }
                     });
@@ -196,9 +216,46 @@ fn is_transient(error: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::Interrupted
             | io::ErrorKind::WouldBlock
-    ) || error
+    )
+}
+
+/// EMFILE or ENFILE.
+fn is_out_of_descriptors(error: &io::Error) -> bool {
+    error
         .raw_os_error()
         .is_some_and(|code| code == 24 || code == 23)
+}
+
+/// Ping interval and timeout of HTTP/2 connections, to drop dead peers.
+const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(20);
+
+/// The HTTP/2 connection preface every prior-knowledge client sends first.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Waits, up to `timeout`, until the client has sent the start of a
+/// request: a whole HTTP/1 request line, or the whole HTTP/2 preface.
+async fn request_started(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {
+    let wait = async {
+        let mut buf = [0_u8; 64];
+        loop {
+            let n = match stream.peek(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => n,
+            };
+            let seen = &buf[..n];
+            let started = if seen.len() >= 4 && seen.starts_with(&H2_PREFACE[..4]) {
+                seen.len() >= H2_PREFACE.len()
+            } else {
+                seen.windows(2).any(|w| w == b"\r\n")
+            };
+            if started || n == buf.len() {
+                return true;
+            }
+            // More bytes are on their way; peek returns at once, so pause.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::time::timeout(timeout, wait).await.unwrap_or(false)
 }
 
 /// Completes on SIGTERM (Unix) or Ctrl-C.

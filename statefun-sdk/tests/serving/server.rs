@@ -400,5 +400,23 @@ async fn slow_clients_are_timed_out() {
     closed
         .await
         .expect("the server closes a connection whose headers never end");
+
+    // A client that connects and says nothing, or starts the HTTP/2
+    // preface and stops: closed too.
+    for opening in [&b""[..], b"PRI * HTTP/2.0\r\n"] {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(opening).await.unwrap();
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        });
+        closed
+            .await
+            .expect("a silent connection is closed after the header-read timeout");
+    }
     server.stop().await;
 }
