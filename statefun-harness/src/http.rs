@@ -28,16 +28,11 @@ impl Client {
             .header("user-agent", "statefun")
             .body(Full::new(body))
             .map_err(|e| format!("invalid request: {e}"))?;
-        let response = self.0.request(request).await.map_err(|e| {
-            let mut reason = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                reason.push_str(": ");
-                reason.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            reason
-        })?;
+        let response = self
+            .0
+            .request(request)
+            .await
+            .map_err(|e| crate::endpoint::error_chain(&e))?;
         let status = response.status();
         let content_type = response
             .headers()

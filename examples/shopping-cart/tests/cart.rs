@@ -22,24 +22,18 @@ async fn shop(seed: u64) -> Harness {
         .kafka_egress(&RESULTS)
         .build()
         .unwrap();
-    h.send(
-        item("socks"),
-        &Restock {
-            item_id: "socks".into(),
-            quantity: 3,
-        },
-    )
-    .unwrap();
-    h.send(
-        item("hats"),
-        &Restock {
-            item_id: "hats".into(),
-            quantity: 5,
-        },
-    )
-    .unwrap();
+    restock(&mut h, "socks", 3);
+    restock(&mut h, "hats", 5);
     h.run().await.unwrap();
     h
+}
+
+fn restock(h: &mut Harness, item_id: &str, quantity: i32) {
+    let restock = Restock {
+        item_id: item_id.into(),
+        quantity,
+    };
+    h.send(item(item_id), &restock).unwrap();
 }
 
 fn add(user: &str, item_id: &str, quantity: i32) -> AddToCart {
@@ -320,22 +314,8 @@ async fn crash_run(crash_after: Option<u64>) -> (Outcome, u64) {
         .egress_semantics(statefun_harness::EgressSemantics::ExactlyOnce)
         .build()
         .unwrap();
-    h.send(
-        item("socks"),
-        &Restock {
-            item_id: "socks".into(),
-            quantity: 5,
-        },
-    )
-    .unwrap();
-    h.send(
-        item("hats"),
-        &Restock {
-            item_id: "hats".into(),
-            quantity: 5,
-        },
-    )
-    .unwrap();
+    restock(&mut h, "socks", 5);
+    restock(&mut h, "hats", 5);
     h.run().await.unwrap();
     h.checkpoint();
     h.send(cart("Kim"), &add("Kim", "socks", 2)).unwrap();

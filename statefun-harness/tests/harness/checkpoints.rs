@@ -95,7 +95,8 @@ impl StatefulFunction for Leaky {
     }
 }
 
-async fn leaky_run(crash_after: Option<u64>) -> (Option<i64>, Vec<String>) {
+/// A harness serving `Leaky` at `test/leaky:x`, with 1, 2 and 3 sent to it.
+fn leaky_harness(semantics: EgressSemantics) -> (Harness, Address) {
     let spec = FunctionSpec::builder(TypeName::from_static("test/leaky"))
         .with_state(&TOTAL)
         .build(Leaky {
@@ -106,13 +107,18 @@ async fn leaky_run(crash_after: Option<u64>) -> (Option<i64>, Vec<String>) {
         .seed(32)
         .functions(Functions::new().with(spec).unwrap())
         .kafka_egress(&RESULTS)
-        .egress_semantics(EgressSemantics::ExactlyOnce)
+        .egress_semantics(semantics)
         .build()
         .unwrap();
     let leaky = Address::new(TypeName::from_static("test/leaky"), "x");
     for n in 1_i64..=3 {
         h.send(leaky.clone(), &n).unwrap();
     }
+    (h, leaky)
+}
+
+async fn leaky_run(crash_after: Option<u64>) -> (Option<i64>, Vec<String>) {
+    let (mut h, leaky) = leaky_harness(EgressSemantics::ExactlyOnce);
     if let Some(k) = crash_after {
         for _ in 0..k {
             h.step().await.unwrap();
@@ -157,22 +163,7 @@ async fn at_least_once_egress_shows_the_duplicates_exactly_once_hides() {
     assert_eq!(exactly_once.len(), 3, "{exactly_once:?}");
     // The same crash with an at-least-once sink: records written before the
     // crash stay, and the replay writes them again.
-    let spec = FunctionSpec::builder(TypeName::from_static("test/leaky"))
-        .with_state(&TOTAL)
-        .build(Leaky {
-            invocations: Arc::default(),
-        })
-        .unwrap();
-    let mut h = Harness::builder()
-        .seed(32)
-        .functions(Functions::new().with(spec).unwrap())
-        .kafka_egress(&RESULTS)
-        .build()
-        .unwrap();
-    let leaky = Address::new(TypeName::from_static("test/leaky"), "x");
-    for n in 1_i64..=3 {
-        h.send(leaky.clone(), &n).unwrap();
-    }
+    let (mut h, leaky) = leaky_harness(EgressSemantics::AtLeastOnce);
     h.run().await.unwrap();
     h.crash();
     h.run().await.unwrap();
