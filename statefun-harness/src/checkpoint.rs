@@ -76,6 +76,7 @@ impl Harness {
             let p = self.partition_of(&envelope.to) as usize;
             self.world.ingress[p].push_back(envelope);
         }
+        self.waiting_retries = 0;
         let in_flight = std::mem::take(&mut self.world.in_flight);
         let resent = in_flight.len();
         for request in in_flight.into_values() {

@@ -53,10 +53,27 @@ impl fmt::Debug for Endpoint {
     }
 }
 
-/// What calling an endpoint produced: response bytes, or a failure text.
+/// What calling an endpoint produced: response bytes, or where the call
+/// went and what went wrong.
 pub(crate) type CallResult = Result<Bytes, (String, String)>;
 
+/// Where an in-process call goes, in failures.
+pub(crate) const IN_PROCESS: &str = "in-process handler";
+
 impl Endpoint {
+    /// Where a call for the function type named `name` goes: its URL, or
+    /// the in-process handler.
+    pub(crate) fn describe(
+        &self,
+        #[cfg_attr(not(feature = "http"), allow(unused_variables))] name: &str,
+    ) -> String {
+        match self {
+            Self::Handler(_) | Self::Raw(_) => IN_PROCESS.to_owned(),
+            #[cfg(feature = "http")]
+            Self::Http(template) => template.replace("{function.name}", name),
+        }
+    }
+
     /// Sends one request for a function type named `name`.
     pub(crate) async fn call(
         &self,
@@ -69,8 +86,8 @@ impl Endpoint {
             Self::Handler(handler) => handler
                 .handle(body)
                 .await
-                .map_err(|e| ("in-process handler".to_owned(), error_chain(&e))),
-            Self::Raw(f) => f(body).map_err(|e| ("in-process handler".to_owned(), e)),
+                .map_err(|e| (IN_PROCESS.to_owned(), error_chain(&e))),
+            Self::Raw(f) => f(body).map_err(|e| (IN_PROCESS.to_owned(), e)),
             #[cfg(feature = "http")]
             Self::Http(template) => {
                 let url = template.replace("{function.name}", name);

@@ -12,7 +12,10 @@ use statefun_proto::reqreply::{self as wire, FromFunction, ToFunction, to_functi
 use statefun_sdk::{Address, TypeName};
 
 use crate::clock::Timers;
+use crate::endpoint;
 use crate::error::{Cause, JobFailure};
+use crate::faults::{self, Fault};
+use crate::schedule::Batching;
 use crate::store::{Registered, Store, Stored, Ttl};
 use crate::trace::{Event, TraceEntry};
 use crate::{Counters, EgressKind, EgressRecord, Harness};
@@ -33,12 +36,21 @@ pub(crate) struct AddressState {
     pub(crate) backlog: Vec<Envelope>,
 }
 
-/// A request sent and not yet answered.
+/// A request on its way: built, being attempted (with retries), or
+/// answered and waiting to be applied.
 #[derive(Debug, Clone)]
 pub(crate) struct InFlight {
     pub(crate) address: Address,
     pub(crate) invocations: Vec<Envelope>,
     pub(crate) body: Bytes,
+    /// When the first attempt could start: the call budget counts from here.
+    pub(crate) started: Duration,
+    /// Failed attempts so far.
+    pub(crate) attempts: u32,
+    /// After a failed attempt: when the next one may start.
+    pub(crate) retry_at: Option<Duration>,
+    /// The answer, once it arrived; applied by a later step.
+    pub(crate) response: Option<FromFunction>,
 }
 
 /// One thing the scheduler can do next.
@@ -46,7 +58,10 @@ pub(crate) struct InFlight {
 enum Action {
     DeliverLocal(usize),
     DeliverIngress(usize),
-    Complete(u64),
+    /// Attempt the call of an in-flight request (the function runs).
+    Call(u64),
+    /// Apply the answer of an in-flight request.
+    Apply(u64),
     FireTimers,
 }
 
@@ -96,14 +111,44 @@ impl Harness {
         self.world.blocked[p] > 0
     }
 
-    /// How many actions are possible now, without listing them.
-    fn action_count(&self) -> usize {
-        let mut n = self.world.in_flight.len();
+    /// Whether an in-flight request can take its next step now: it has an
+    /// answer to apply, or its backoff (if any) is over.
+    fn ready(&self, request: &InFlight) -> bool {
+        request.response.is_some() || request.retry_at.is_none_or(|at| at <= self.now)
+    }
+
+    /// Whether in-flight requests may take a step now: with maximal
+    /// batches, only when no message can be delivered.
+    fn requests_may_step(&self, deliveries: usize) -> bool {
+        self.batching != Batching::Maximal || deliveries == 0
+    }
+
+    /// How many messages (and due timers) can be delivered now.
+    fn delivery_count(&self) -> usize {
+        let mut n = usize::from(self.timers_due());
         for p in 0..self.world.local.len() {
             n += usize::from(!self.world.local[p].is_empty());
             n += usize::from(self.takes_ingress(p));
         }
-        n + usize::from(self.timers_due())
+        n
+    }
+
+    /// How many actions are possible now.
+    fn action_count(&self) -> usize {
+        let deliveries = self.delivery_count();
+        if !self.requests_may_step(deliveries) {
+            return deliveries;
+        }
+        let ready = if self.waiting_retries == 0 {
+            self.world.in_flight.len()
+        } else {
+            self.world
+                .in_flight
+                .values()
+                .filter(|r| self.ready(r))
+                .count()
+        };
+        deliveries + ready
     }
 
     /// Whether partition `p` takes its next ingress record now: the runtime
@@ -137,13 +182,20 @@ impl Harness {
                 k -= 1;
             }
         }
-        if k < self.world.in_flight.len() {
-            return self
-                .world
-                .in_flight
-                .keys()
-                .nth(k)
-                .map(|id| Action::Complete(*id));
+        if self.requests_may_step(self.delivery_count()) {
+            for (id, request) in &self.world.in_flight {
+                if self.waiting_retries != 0 && !self.ready(request) {
+                    continue;
+                }
+                if k == 0 {
+                    return Some(if request.response.is_some() {
+                        Action::Apply(*id)
+                    } else {
+                        Action::Call(*id)
+                    });
+                }
+                k -= 1;
+            }
         }
         self.timers_due().then_some(Action::FireTimers)
     }
@@ -157,6 +209,13 @@ impl Harness {
     /// A [`JobFailure`] when the step does something that would fail the
     /// real job.
     pub async fn step(&mut self) -> Result<bool, JobFailure> {
+        let steps = self.world.counters.steps;
+        if self.plan.checkpoints.remove(&steps) {
+            self.checkpoint();
+        }
+        if self.plan.crashes.remove(&steps) {
+            self.crash();
+        }
         let count = self.action_count();
         if count == 0 {
             return Ok(false);
@@ -177,7 +236,8 @@ impl Harness {
                     self.deliver(envelope, p)?;
                 }
             }
-            Action::Complete(id) => self.complete(id).await?,
+            Action::Call(id) => self.call(id).await?,
+            Action::Apply(id) => self.complete(id)?,
             Action::FireTimers => {
                 for envelope in self.world.timers.take_due(self.now) {
                     if let Some(from) = envelope.from.clone() {
@@ -316,11 +376,137 @@ impl Harness {
                 address: address.clone(),
                 invocations,
                 body,
+                started: self.now,
+                attempts: 0,
+                retry_at: None,
+                response: None,
             },
         );
     }
 
-    async fn complete(&mut self, id: u64) -> Result<(), JobFailure> {
+    /// One attempt at an in-flight request: the function runs (unless an
+    /// injected fault stops the call first) and its answer is kept for a
+    /// later step to apply; a failed attempt is retried after a backoff, or
+    /// fails the job when the call budget is spent (spec §2.3).
+    async fn call(&mut self, id: u64) -> Result<(), JobFailure> {
+        let Some(request) = self.world.in_flight.get_mut(&id) else {
+            return Ok(());
+        };
+        if request.retry_at.take().is_some() {
+            self.waiting_retries -= 1;
+        }
+        let address = request.address.clone();
+        let body = request.body.clone();
+        let batch = request.invocations.len();
+        let Some(endpoint) = self.endpoint_for(address.function_type()).cloned() else {
+            self.drop_request(id);
+            return Err(self.fail(
+                Some(&address),
+                Some(batch),
+                Cause::UnknownFunctionType(address.function_type().to_string()),
+            ));
+        };
+        let fault = self.faults.draw(&mut self.fault_rng);
+        let outcome = if fault.is_some_and(|f| !f.runs_function()) {
+            Err(None)
+        } else {
+            let answer = endpoint
+                .call(
+                    address.function_type().name(),
+                    body,
+                    #[cfg(feature = "http")]
+                    &self.client,
+                    #[cfg(feature = "http")]
+                    self.call_budget,
+                )
+                .await;
+            match answer {
+                _ if fault.is_some() => Err(None),
+                Err((url, reason)) if url == endpoint::IN_PROCESS => {
+                    Err(Some(Cause::FunctionFailed(reason)))
+                }
+                Err((url, reason)) => Err(Some(Cause::Transport { url, reason })),
+                Ok(bytes) => FromFunction::decode(bytes)
+                    .map_err(|e| Some(Cause::MalformedResponse(e.to_string()))),
+            }
+        };
+        match outcome {
+            Ok(response) => {
+                if let Some(request) = self.world.in_flight.get_mut(&id) {
+                    request.response = Some(response);
+                }
+                self.record(Event::Answered { address });
+                Ok(())
+            }
+            Err(cause) => {
+                let cause = cause.unwrap_or_else(|| Cause::Transport {
+                    url: endpoint.describe(address.function_type().name()),
+                    reason: fault.map(|f| f.reason()).unwrap_or_default().to_owned(),
+                });
+                self.attempt_failed(id, cause, fault == Some(Fault::Timeout))
+            }
+        }
+    }
+
+    /// Retries a failed attempt after the runtime's backoff, or fails the
+    /// job when the budget is spent; a timeout waits out the whole budget.
+    fn attempt_failed(&mut self, id: u64, cause: Cause, timed_out: bool) -> Result<(), JobFailure> {
+        let now = self.now;
+        let budget = self.call_budget;
+        let Some(request) = self.world.in_flight.get_mut(&id) else {
+            return Ok(());
+        };
+        request.attempts += 1;
+        let attempts = request.attempts;
+        let address = request.address.clone();
+        let batch = request.invocations.len();
+        let elapsed = if timed_out {
+            budget
+        } else {
+            now.saturating_sub(request.started)
+        };
+        if let Some(wait) = faults::backoff(attempts, elapsed, budget) {
+            request.retry_at = Some(now + wait);
+            self.waiting_retries += 1;
+            self.world.counters.failed_attempts += 1;
+            self.record(Event::AttemptFailed {
+                address,
+                attempt: attempts,
+                reason: cause.to_string(),
+                retry_in: Some(wait),
+            });
+            return Ok(());
+        }
+        let started = request.started;
+        self.world.counters.failed_attempts += 1;
+        self.drop_request(id);
+        if timed_out {
+            self.now = self.now.max(started.saturating_add(budget));
+        }
+        self.record(Event::AttemptFailed {
+            address: address.clone(),
+            attempt: attempts,
+            reason: cause.to_string(),
+            retry_in: None,
+        });
+        Err(self
+            .fail(Some(&address), Some(batch), cause)
+            .after_attempts(attempts))
+    }
+
+    /// Forgets a request that failed the job: its address has nothing in
+    /// flight any more (`crash()` sends the batch again from a checkpoint).
+    fn drop_request(&mut self, id: u64) {
+        if let Some(request) = self.world.in_flight.remove(&id) {
+            if let Some(state) = self.world.addresses.get_mut(&request.address) {
+                state.in_flight = None;
+            }
+        }
+    }
+
+    /// Applies the answer of an in-flight request: the handshake (and the
+    /// same invocations again), or the invocation result and the next batch.
+    fn complete(&mut self, id: u64) -> Result<(), JobFailure> {
         let Some(request) = self.world.in_flight.remove(&id) else {
             return Ok(());
         };
@@ -329,41 +515,10 @@ impl Harness {
         if let Some(state) = self.world.addresses.get_mut(&request.address) {
             state.in_flight = None;
         }
-        let address = request.address.clone();
+        let address = request.address;
         let batch = request.invocations.len();
-        let Some(endpoint) = self.endpoint_for(address.function_type()).cloned() else {
-            return Err(self.fail(
-                Some(&address),
-                Some(batch),
-                Cause::UnknownFunctionType(address.function_type().to_string()),
-            ));
-        };
-        let response = endpoint
-            .call(
-                address.function_type().name(),
-                request.body.clone(),
-                #[cfg(feature = "http")]
-                &self.client,
-                #[cfg(feature = "http")]
-                self.call_timeout,
-            )
-            .await
-            .map_err(|(url, reason)| {
-                let cause = if url == "in-process handler" {
-                    Cause::FunctionFailed(reason)
-                } else {
-                    Cause::Transport { url, reason }
-                };
-                self.fail(Some(&address), Some(batch), cause)
-            })?;
-        let decoded = FromFunction::decode(response).map_err(|e| {
-            self.fail(
-                Some(&address),
-                Some(batch),
-                Cause::MalformedResponse(e.to_string()),
-            )
-        })?;
-        match decoded.response {
+        let response = request.response.and_then(|r| r.response);
+        match response {
             Some(from_function::Response::IncompleteInvocationContext(context)) => {
                 self.register(&address, batch, &context.missing_values)?;
                 // The same invocations again, now with the new state.
@@ -390,13 +545,24 @@ impl Harness {
     fn next_batch(&mut self, address: &Address) {
         let p = self.index(address);
         let limit = self.max_batch_requests;
+        let waiting = self
+            .world
+            .addresses
+            .get(address)
+            .map_or(0, |s| s.backlog.len());
+        let take = match self.batching {
+            _ if waiting == 0 => 0,
+            Batching::Natural | Batching::Maximal => waiting,
+            Batching::Singleton => 1,
+            Batching::RandomCuts => 1 + self.shape_rng.below(waiting),
+        };
         let state = self.world.addresses.entry(address.clone()).or_default();
         state.in_flight = None;
-        if state.backlog.is_empty() {
+        if take == 0 {
             return;
         }
-        let backlog = std::mem::take(&mut state.backlog);
-        if limit > 0 && backlog.len() >= limit {
+        let backlog: Vec<Envelope> = state.backlog.drain(..take).collect();
+        if limit > 0 && waiting >= limit && waiting - take < limit {
             self.world.blocked[p] -= 1;
         }
         self.send_request(address, backlog);

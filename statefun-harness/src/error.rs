@@ -9,10 +9,11 @@ use statefun_sdk::Address;
 /// batch where known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "job failed (seed {}){}: {}",
+    "job failed (seed {}){}: {}{}",
     self.0.seed,
     context(self.0.address.as_ref(), self.0.batch_size),
-    self.0.cause
+    self.0.cause,
+    attempts(self.0.attempts)
 )]
 pub struct JobFailure(Box<Details>);
 
@@ -22,6 +23,7 @@ struct Details {
     address: Option<Address>,
     batch_size: Option<usize>,
     cause: Cause,
+    attempts: Option<u32>,
 }
 
 impl JobFailure {
@@ -36,7 +38,21 @@ impl JobFailure {
             address,
             batch_size,
             cause,
+            attempts: None,
         }))
+    }
+
+    /// The same failure, after `attempts` failed call attempts.
+    pub(crate) fn after_attempts(mut self, attempts: u32) -> Self {
+        self.0.attempts = Some(attempts);
+        self
+    }
+
+    /// How many call attempts failed before the call budget ran out, for a
+    /// failure of a call.
+    #[must_use]
+    pub fn attempts(&self) -> Option<u32> {
+        self.0.attempts
     }
 
     /// The harness seed: build a harness with it to reproduce the run.
@@ -61,6 +77,14 @@ impl JobFailure {
     #[must_use]
     pub fn cause(&self) -> &Cause {
         &self.0.cause
+    }
+}
+
+fn attempts(attempts: Option<u32>) -> String {
+    match attempts {
+        Some(1) => " (1 attempt)".to_owned(),
+        Some(n) => format!(" ({n} attempts, the call budget is spent)"),
+        None => String::new(),
     }
 }
 

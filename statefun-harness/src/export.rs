@@ -156,6 +156,23 @@ impl Harness {
                     json(type_name)
                 ),
                 Event::Checkpoint { id } => format!("\"event\":\"checkpoint\",\"id\":{id}"),
+                Event::Answered { address: a } => {
+                    format!("\"event\":\"answered\",\"address\":{}", address(a))
+                }
+                Event::AttemptFailed {
+                    address: a,
+                    attempt,
+                    reason,
+                    retry_in,
+                } => format!(
+                    "\"event\":\"attempt_failed\",\"address\":{},\"attempt\":{attempt},\"reason\":{},\"retry_in_ms\":{}",
+                    address(a),
+                    json(reason),
+                    retry_in.map_or_else(|| "null".to_owned(), |d| d.as_millis().to_string())
+                ),
+                Event::JobFailed { reason } => {
+                    format!("\"event\":\"job_failed\",\"reason\":{}", json(reason))
+                }
                 Event::Restored {
                     checkpoint,
                     resent,
@@ -257,6 +274,23 @@ impl Harness {
                 }
                 Event::Restored { checkpoint, .. } => Some(format!(
                     "Note over ingress,egress: CRASH, restored checkpoint {checkpoint}"
+                )),
+                Event::AttemptFailed {
+                    address: a,
+                    attempt,
+                    retry_in,
+                    ..
+                } => Some(format!(
+                    "Note over {}: attempt {attempt} failed{}",
+                    participant(a),
+                    retry_in.map_or_else(
+                        || ", budget spent".to_owned(),
+                        |d| format!(", retry in {}ms", d.as_millis())
+                    )
+                )),
+                Event::JobFailed { reason } => Some(format!(
+                    "Note over ingress,egress: JOB FAILED: {}",
+                    label(reason)
                 )),
                 _ => None,
             };

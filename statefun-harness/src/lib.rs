@@ -64,10 +64,12 @@ mod endpoint;
 mod engine;
 mod error;
 mod export;
+mod faults;
 #[cfg(feature = "http")]
 mod http;
 mod placement;
 mod rng;
+mod schedule;
 mod store;
 mod trace;
 
@@ -85,6 +87,8 @@ use statefun_sdk::{
 pub use checkpoint::EgressSemantics;
 pub use endpoint::{Endpoint, RawEndpoint};
 pub use error::{Cause, JobFailure};
+pub use faults::Faults;
+pub use schedule::{Batching, Schedule};
 pub use trace::{Event, TraceEntry};
 
 use engine::{Envelope, World};
@@ -111,6 +115,8 @@ pub struct Counters {
     pub egress: u64,
     /// Crashes (restarts from a checkpoint).
     pub restarts: u64,
+    /// Call attempts that failed (and were retried, or failed the job).
+    pub failed_attempts: u64,
 }
 
 /// A record an egress received: its typename and bytes.
@@ -173,6 +179,10 @@ pub struct HarnessBuilder {
     egress_semantics: EgressSemantics,
     checkpoint_interval: Option<Duration>,
     call_timeout: Duration,
+    batching: Batching,
+    faults: Faults,
+    plan: schedule::Plan,
+    restarts: u32,
     errors: Vec<String>,
 }
 
@@ -183,11 +193,53 @@ impl HarnessBuilder {
         self
     }
 
-    /// How long a call to a remote endpoint may take before it fails the
-    /// job, as the runtime's `call` budget does (default 2 minutes). This one
-    /// is wall-clock time: it bounds a hung remote server.
+    /// The runtime's `call` budget (default 2 minutes): a failed attempt
+    /// is retried after a backoff of 2 ms doubling per attempt, on the
+    /// virtual clock, until the budget is spent; then the job fails (spec
+    /// §2.3). It also bounds, in wall-clock time, how long one call to a
+    /// remote endpoint may hang.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = timeout;
+        self
+    }
+
+    /// How backlogs are cut into batches (default [`Batching::Natural`]).
+    pub fn batching(mut self, batching: Batching) -> Self {
+        self.batching = batching;
+        self
+    }
+
+    /// Faults to inject into calls (default none); they are drawn from the
+    /// seed, so a seed still fixes the run.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Crashes the job (as [`Harness::crash`]) just before each of these
+    /// steps, counted from 0 over the harness's life: a step delivers a
+    /// message, attempts a call (the function runs), applies an answer, or
+    /// fires timers, so these points cover "before a request is sent",
+    /// "after it was sent" and "after the answer arrived, before it was
+    /// applied".
+    pub fn crash_before_steps(mut self, steps: impl IntoIterator<Item = u64>) -> Self {
+        self.plan.crashes.extend(steps);
+        self
+    }
+
+    /// Takes a checkpoint (as [`Harness::checkpoint`]) just before each of
+    /// these steps.
+    pub fn checkpoint_before_steps(mut self, steps: impl IntoIterator<Item = u64>) -> Self {
+        self.plan.checkpoints.extend(steps);
+        self
+    }
+
+    /// Restarts the job from its last checkpoint when it fails, as Flink's
+    /// restart strategy does, at most `max` times (default 0: a failure is
+    /// returned). Each restart takes 1 s of virtual time (Flink's default
+    /// fixed delay). A livelock is never restarted.
+    pub fn restart_on_failure(mut self, max: u32) -> Self {
+        self.restarts = max;
         self
     }
 
@@ -308,6 +360,12 @@ impl HarnessBuilder {
         if !self.errors.is_empty() {
             return Err(ConfigError(self.errors.join("; ")));
         }
+        if self.faults.total() > 1000 {
+            return Err(ConfigError(format!(
+                "fault rates add up to {} per mille, more than 1000",
+                self.faults.total()
+            )));
+        }
         if self.checkpoint_interval == Some(Duration::ZERO) {
             return Err(ConfigError(
                 "the checkpoint interval must be longer than zero".into(),
@@ -332,6 +390,15 @@ impl HarnessBuilder {
         Ok(Harness {
             seed: self.seed,
             rng: Rng::new(self.seed),
+            // Separate streams, so faults and cuts do not shift the
+            // scheduler's choices.
+            fault_rng: Rng::new(self.seed ^ 0x6661_756c_7473),
+            shape_rng: Rng::new(self.seed ^ 0x6375_7473),
+            batching: self.batching,
+            faults: self.faults,
+            plan: self.plan,
+            restarts_left: self.restarts,
+            waiting_retries: 0,
             now: Duration::ZERO,
             parallelism: self.partitions,
             max_parallelism,
@@ -349,8 +416,7 @@ impl HarnessBuilder {
             committed: BTreeMap::new(),
             ingress_log: Vec::new(),
             known_ttls: BTreeMap::new(),
-            #[cfg(feature = "http")]
-            call_timeout: self.call_timeout,
+            call_budget: self.call_timeout,
             #[cfg(feature = "http")]
             client: http::Client::new(),
         })
@@ -361,6 +427,14 @@ impl HarnessBuilder {
 pub struct Harness {
     seed: u64,
     rng: Rng,
+    fault_rng: Rng,
+    shape_rng: Rng,
+    batching: Batching,
+    faults: Faults,
+    plan: schedule::Plan,
+    restarts_left: u32,
+    /// In-flight requests waiting out a backoff.
+    waiting_retries: usize,
     now: Duration,
     parallelism: u32,
     max_parallelism: u32,
@@ -383,9 +457,8 @@ pub struct Harness {
     /// Every TTL ever registered, by (function type, state): kept across
     /// crashes, for inspection.
     known_ttls: BTreeMap<(String, String), store::Ttl>,
-    /// The remote call budget (the transport's `call` timeout).
-    #[cfg(feature = "http")]
-    call_timeout: Duration,
+    /// The call budget (the transport's `call` timeout).
+    call_budget: Duration,
     #[cfg(feature = "http")]
     client: http::Client,
 }
@@ -437,6 +510,10 @@ impl Harness {
             egress_semantics: EgressSemantics::default(),
             checkpoint_interval: None,
             call_timeout: Duration::from_secs(120),
+            batching: Batching::Natural,
+            faults: Faults::none(),
+            plan: schedule::Plan::default(),
+            restarts: 0,
             errors: Vec::new(),
         }
     }
@@ -483,26 +560,82 @@ impl Harness {
         Ok(())
     }
 
-    /// Runs until nothing is left to do at the current virtual time: every
-    /// message delivered, every request answered, every due timer fired.
+    /// Runs until nothing is left to do: every message delivered, every
+    /// request answered, every due timer fired. The virtual clock moves
+    /// only to wait out retry backoffs (firing the timers and periodic
+    /// checkpoints that fall due meanwhile) and restarts.
     ///
     /// # Errors
     ///
-    /// A [`JobFailure`], including a livelock when the step limit is
-    /// reached.
+    /// A [`JobFailure`] (when no restart is left, see
+    /// [`HarnessBuilder::restart_on_failure`]), including a livelock when
+    /// the step limit is reached.
     pub async fn run(&mut self) -> Result<Counters, JobFailure> {
         let limit = self.world.counters.steps + self.max_steps;
-        while self.step().await? {
-            if self.world.counters.steps >= limit {
-                return Err(JobFailure::new(
-                    self.seed,
-                    None,
-                    None,
-                    Cause::Livelock(self.max_steps),
-                ));
+        loop {
+            match self.step().await {
+                Ok(true) => {
+                    if self.world.counters.steps >= limit {
+                        return Err(JobFailure::new(
+                            self.seed,
+                            None,
+                            None,
+                            Cause::Livelock(self.max_steps),
+                        ));
+                    }
+                }
+                Ok(false) => {
+                    if !self.wait_for_retry() {
+                        return Ok(self.world.counters);
+                    }
+                }
+                Err(failure) => self.restart(failure)?,
             }
         }
-        Ok(self.world.counters)
+    }
+
+    /// When idle but for requests waiting out a backoff: moves the clock to
+    /// the next retry, timer or periodic checkpoint, whichever comes first.
+    fn wait_for_retry(&mut self) -> bool {
+        if self.waiting_retries == 0 {
+            return false;
+        }
+        let Some(retry) = self
+            .world
+            .in_flight
+            .values()
+            .filter_map(|r| r.retry_at)
+            .min()
+        else {
+            return false;
+        };
+        let checkpoint = self.next_checkpoint_at();
+        let at = [Some(retry), self.world.timers.next_due(), checkpoint]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(retry);
+        self.now = self.now.max(at);
+        if checkpoint == Some(at) {
+            self.last_periodic = Some(at);
+            self.checkpoint();
+        }
+        true
+    }
+
+    /// A failed job restarts from its last checkpoint while restarts are
+    /// left.
+    fn restart(&mut self, failure: JobFailure) -> Result<(), JobFailure> {
+        if self.restarts_left == 0 || matches!(failure.cause(), Cause::Livelock(_)) {
+            return Err(failure);
+        }
+        self.restarts_left -= 1;
+        self.record(Event::JobFailed {
+            reason: failure.to_string(),
+        });
+        self.now = self.now.saturating_add(Duration::from_secs(1));
+        self.crash();
+        Ok(())
     }
 
     /// Moves the virtual clock forward by `by`, running everything that
@@ -528,7 +661,7 @@ impl Harness {
                 (None, None) => break,
             }
         }
-        self.now = target;
+        self.now = self.now.max(target);
         self.run().await
     }
 

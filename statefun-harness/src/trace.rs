@@ -119,6 +119,29 @@ pub enum Event {
         /// Ingress messages replayed.
         replayed: usize,
     },
+    /// A function answered a request (the answer is applied by a later
+    /// step).
+    Answered {
+        /// The address.
+        address: Address,
+    },
+    /// A call attempt failed.
+    AttemptFailed {
+        /// The address.
+        address: Address,
+        /// Failed attempts so far.
+        attempt: u32,
+        /// What went wrong.
+        reason: String,
+        /// When the next attempt starts; `None` when the call budget is
+        /// spent and the job fails.
+        retry_in: Option<Duration>,
+    },
+    /// The job failed and restarts from its last checkpoint.
+    JobFailed {
+        /// The failure.
+        reason: String,
+    },
     /// A record went to an egress.
     Egress {
         /// The egress id.
@@ -222,6 +245,24 @@ pub(crate) fn display(event: &Event, f: &mut fmt::Formatter<'_>) -> fmt::Result 
         }
         Event::TimerFired { from, to } => write!(f, "timer fired {from} -> {to}"),
         Event::Egress { egress, type_name } => write!(f, "egress {egress}: {type_name}"),
+        Event::Answered { address } => write!(f, "answer from {address}"),
+        Event::AttemptFailed {
+            address,
+            attempt,
+            reason,
+            retry_in,
+        } => match retry_in {
+            Some(wait) => write!(
+                f,
+                "attempt {attempt} at {address} failed: {reason}; retry in {} ms",
+                wait.as_millis()
+            ),
+            None => write!(
+                f,
+                "attempt {attempt} at {address} failed: {reason}; the call budget is spent"
+            ),
+        },
+        Event::JobFailed { reason } => write!(f, "JOB FAILED, restarting: {reason}"),
         Event::Checkpoint { id } => write!(f, "checkpoint {id} completed"),
         Event::Restored {
             checkpoint,

@@ -1,0 +1,242 @@
+//! Transport faults and the runtime's retries (spec §2.3): every failed
+//! attempt is retried with exponential backoff on the virtual clock until
+//! the call budget runs out; then the job fails, and restarts from its last
+//! checkpoint if restarts are allowed.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::rng::Rng;
+
+/// Faults injected into calls to functions, each as a rate per mille of
+/// attempts (they apply to in-process and remote endpoints alike).
+///
+/// ```
+/// use statefun_harness::{Faults, Harness};
+///
+/// // One attempt in ten refused, one in twenty answered after the function
+/// // ran but lost on the way back.
+/// let faults = Faults::none().refused(100).lost_response(50);
+/// let harness = Harness::builder().faults(faults).build()?;
+/// # let _ = harness;
+/// # Ok::<(), statefun_harness::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Faults {
+    refused: u16,
+    server_error: u16,
+    lost_response: u16,
+    timeout: u16,
+}
+
+/// One injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The connection is refused: the function does not run.
+    Refused,
+    /// An HTTP 503 from a proxy in front of the function: it does not run.
+    ServerError,
+    /// The function runs, and its response is lost.
+    LostResponse,
+    /// The function runs and never answers in time: the attempt waits for
+    /// the whole remaining budget, as the runtime's per-attempt timeout does.
+    Timeout,
+}
+
+impl Fault {
+    pub(crate) fn runs_function(self) -> bool {
+        matches!(self, Self::LostResponse | Self::Timeout)
+    }
+
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Self::Refused => "connection refused (injected fault)",
+            Self::ServerError => "HTTP 503 Service Unavailable (injected fault)",
+            Self::LostResponse => "connection reset after the function ran (injected fault)",
+            Self::Timeout => "no response before the call budget ran out (injected fault)",
+        }
+    }
+}
+
+impl Faults {
+    /// No faults (the default).
+    #[must_use]
+    pub const fn none() -> Self {
+        Self {
+            refused: 0,
+            server_error: 0,
+            lost_response: 0,
+            timeout: 0,
+        }
+    }
+
+    /// Attempts refused before they reach the function, per mille.
+    #[must_use]
+    pub const fn refused(mut self, per_mille: u16) -> Self {
+        self.refused = per_mille;
+        self
+    }
+
+    /// Attempts answered with HTTP 503 without running the function, per
+    /// mille.
+    #[must_use]
+    pub const fn server_error(mut self, per_mille: u16) -> Self {
+        self.server_error = per_mille;
+        self
+    }
+
+    /// Attempts whose function runs but whose response is lost, per mille:
+    /// the retry runs the same batch again.
+    #[must_use]
+    pub const fn lost_response(mut self, per_mille: u16) -> Self {
+        self.lost_response = per_mille;
+        self
+    }
+
+    /// Attempts whose function runs but does not answer in time, per mille.
+    /// As in the runtime, one attempt may take the whole remaining budget,
+    /// so a timeout fails the job.
+    #[must_use]
+    pub const fn timeout(mut self, per_mille: u16) -> Self {
+        self.timeout = per_mille;
+        self
+    }
+
+    /// Whether no fault is injected.
+    #[must_use]
+    pub const fn is_none(&self) -> bool {
+        self.refused == 0 && self.server_error == 0 && self.lost_response == 0 && self.timeout == 0
+    }
+
+    /// The rates in the order refused, server error, lost response,
+    /// timeout.
+    pub(crate) const fn rates(&self) -> [u16; 4] {
+        [
+            self.refused,
+            self.server_error,
+            self.lost_response,
+            self.timeout,
+        ]
+    }
+
+    /// The sum of the rates, which must not exceed 1000.
+    pub(crate) fn total(&self) -> u32 {
+        self.rates().iter().map(|r| u32::from(*r)).sum()
+    }
+
+    /// Draws the fault for one attempt, if any.
+    pub(crate) fn draw(&self, rng: &mut Rng) -> Option<Fault> {
+        if self.is_none() {
+            return None;
+        }
+        let mut roll = u16::try_from(rng.below(1000)).unwrap_or(0);
+        for (rate, fault) in self.rates().into_iter().zip([
+            Fault::Refused,
+            Fault::ServerError,
+            Fault::LostResponse,
+            Fault::Timeout,
+        ]) {
+            if roll < rate {
+                return Some(fault);
+            }
+            roll -= rate;
+        }
+        None
+    }
+}
+
+/// `refused:100,error:0,lost:50,timeout:0`, as in a schedule's one-line form.
+impl fmt::Display for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "refused:{},error:{},lost:{},timeout:{}",
+            self.refused, self.server_error, self.lost_response, self.timeout
+        )
+    }
+}
+
+impl std::str::FromStr for Faults {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut faults = Self::none();
+        for part in s.split(',').filter(|p| !p.is_empty()) {
+            let (name, rate) = part
+                .split_once(':')
+                .ok_or_else(|| format!("fault {part:?} is not name:rate"))?;
+            let rate: u16 = rate
+                .parse()
+                .map_err(|_| format!("fault rate {rate:?} is not a number"))?;
+            match name {
+                "refused" => faults.refused = rate,
+                "error" => faults.server_error = rate,
+                "lost" => faults.lost_response = rate,
+                "timeout" => faults.timeout = rate,
+                _ => {
+                    return Err(format!(
+                        "unknown fault {name:?} (expected refused, error, lost or timeout)"
+                    ));
+                }
+            }
+        }
+        Ok(faults)
+    }
+}
+
+/// The runtime's first backoff (spec §2.3): 2 ms, doubling per attempt.
+const FIRST_BACKOFF: Duration = Duration::from_millis(2);
+
+/// How long to wait before attempt `attempts + 1`, or `None` when the
+/// budget is spent (less than 1 ms left).
+pub(crate) fn backoff(attempts: u32, elapsed: Duration, budget: Duration) -> Option<Duration> {
+    let remaining = budget.saturating_sub(elapsed);
+    if remaining < Duration::from_millis(1) {
+        return None;
+    }
+    let doubled = FIRST_BACKOFF.saturating_mul(1_u32 << attempts.saturating_sub(1).min(31));
+    Some(doubled.min(remaining))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_two_milliseconds_within_the_budget() {
+        let budget = Duration::from_secs(120);
+        let waits: Vec<_> = (1..=4)
+            .map(|n| backoff(n, Duration::ZERO, budget))
+            .collect();
+        assert_eq!(
+            waits,
+            [2, 4, 8, 16].map(|ms| Some(Duration::from_millis(ms)))
+        );
+        // Capped by what is left, and spent below 1 ms.
+        assert_eq!(
+            backoff(20, Duration::from_millis(119_990), budget),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(backoff(3, Duration::from_micros(119_999_500), budget), None);
+        assert_eq!(backoff(100, Duration::ZERO, budget), Some(budget));
+    }
+
+    #[test]
+    fn faults_round_trip_through_their_text_form() {
+        let faults = Faults::none().refused(10).lost_response(3).timeout(1);
+        assert_eq!(faults.to_string().parse::<Faults>(), Ok(faults));
+        assert!("bogus:1".parse::<Faults>().is_err());
+        assert_eq!(faults.total(), 14);
+    }
+
+    #[test]
+    fn draws_follow_the_rates() {
+        let mut rng = Rng::new(9);
+        let faults = Faults::none().refused(500);
+        let refused = (0..10_000)
+            .filter(|_| faults.draw(&mut rng) == Some(Fault::Refused))
+            .count();
+        assert!((4_500..5_500).contains(&refused), "{refused}");
+        assert_eq!(Faults::none().draw(&mut rng), None);
+    }
+}
