@@ -84,7 +84,7 @@ use statefun_sdk::{
     ValueError, ValueSpec,
 };
 
-pub use checkpoint::EgressSemantics;
+pub use checkpoint::{Checkpoint, CheckpointError, EgressSemantics};
 pub use endpoint::{Endpoint, RawEndpoint};
 pub use error::{Cause, JobFailure};
 pub use faults::Faults;

@@ -240,3 +240,157 @@ async fn review_regressions() {
     // Advancing by the largest duration does not overflow.
     h.advance(Duration::MAX).await.unwrap();
 }
+
+/// A run with something of everything in flight at checkpoint 1: state,
+/// backlogs, requests in flight, messages on their way, delayed messages
+/// with a token, committed egress.
+async fn busy_checkpoint() -> (Harness, statefun_harness::Checkpoint) {
+    let mut h = Harness::builder()
+        .seed(60)
+        .partitions(2)
+        .functions(functions())
+        .kafka_egress(&crate::fixture::RESULTS)
+        .egress_semantics(EgressSemantics::ExactlyOnce)
+        .build()
+        .unwrap();
+    h.send(recorder("a"), &Command::Add(5)).unwrap();
+    h.send(recorder("b"), &Command::Egress { declared: true })
+        .unwrap();
+    h.send(
+        recorder("b"),
+        &Command::Later {
+            ms: 5_000,
+            token: Some("wake".into()),
+            text: "later".into(),
+        },
+    )
+    .unwrap();
+    h.run().await.unwrap();
+    for n in 1..=3 {
+        h.send(recorder("a"), &Command::Add(n)).unwrap();
+    }
+    h.send(
+        recorder("c"),
+        &Command::Forward {
+            to: "a".into(),
+            text: "hi".into(),
+        },
+    )
+    .unwrap();
+    for _ in 0..6 {
+        h.step().await.unwrap();
+    }
+    h.checkpoint();
+    let checkpoint = h.last_checkpoint().unwrap().clone();
+    (h, checkpoint)
+}
+
+/// Everything a test would look at, after running to the end.
+async fn finish(h: &mut Harness) -> (Option<i64>, String, String, usize, usize) {
+    h.run().await.unwrap();
+    let before_timer = h.pending_timers();
+    h.advance(std::time::Duration::from_secs(10)).await.unwrap();
+    h.checkpoint();
+    (
+        sum(h, "a"),
+        crate::fixture::log(h, "a"),
+        crate::fixture::log(h, "b"),
+        before_timer,
+        h.kafka_records(&crate::fixture::RESULTS).unwrap().len(),
+    )
+}
+
+#[tokio::test]
+async fn a_serialized_checkpoint_restores_the_same_run_even_on_other_partitions() {
+    let (mut h, checkpoint) = busy_checkpoint().await;
+    let bytes = checkpoint.to_bytes();
+    let read = statefun_harness::Checkpoint::from_bytes(&bytes).unwrap();
+    assert_eq!(read.to_bytes(), bytes, "a stable round trip");
+    assert_eq!(read.id(), 1);
+
+    // The original job crashes back to its checkpoint ...
+    h.crash();
+    let expected = finish(&mut h).await;
+    assert_eq!(expected.0, Some(11), "5, then 1 + 2 + 3");
+    assert_eq!(expected.1, "hi from test/recorder:c\n");
+    assert_eq!(expected.2, "later from test/recorder:b\n");
+    assert_eq!(expected.3, 1, "the delayed message survived");
+    assert_eq!(expected.4, 1, "the egress record, once");
+
+    // ... and fresh harnesses restore its bytes, with 1, 2 or 5 partitions.
+    for partitions in [1, 2, 5] {
+        let mut fresh = Harness::builder()
+            .seed(61)
+            .partitions(partitions)
+            .functions(functions())
+            .kafka_egress(&crate::fixture::RESULTS)
+            .egress_semantics(EgressSemantics::ExactlyOnce)
+            .build()
+            .unwrap();
+        fresh.restore(&read);
+        assert_eq!(fresh.egress(&crate::fixture::RESULTS).len(), 1);
+        let resent = fresh.trace().iter().find_map(|e| match e.event {
+            Event::Restored { resent, .. } => Some(resent),
+            _ => None,
+        });
+        assert_eq!(resent, Some(1), "a's request was in flight");
+        assert!(
+            fresh.backlog() + fresh.pending_timers() >= 2,
+            "{}",
+            fresh.trace_text()
+        );
+        assert_eq!(
+            finish(&mut fresh).await,
+            expected,
+            "{partitions} partitions"
+        );
+    }
+}
+
+/// A checkpoint kept as a fixture: the format stays readable. Regenerate
+/// with `STATEFUN_BLESS=1` when the format changes on purpose (and bump
+/// its version).
+#[tokio::test]
+async fn a_checkpoint_kept_as_a_fixture_still_restores() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/harness/fixtures/checkpoint-v1.bin");
+    let (_, checkpoint) = busy_checkpoint().await;
+    if std::env::var_os("STATEFUN_BLESS").is_some() {
+        std::fs::write(&path, checkpoint.to_bytes()).unwrap();
+    }
+    let kept = std::fs::read(&path).unwrap();
+    assert_eq!(
+        checkpoint.to_bytes(),
+        kept,
+        "the same run gives the same bytes"
+    );
+    let mut h = Harness::builder()
+        .functions(functions())
+        .kafka_egress(&crate::fixture::RESULTS)
+        .egress_semantics(EgressSemantics::ExactlyOnce)
+        .build()
+        .unwrap();
+    h.restore(&statefun_harness::Checkpoint::from_bytes(&kept).unwrap());
+    let (a, _, b, _, egress) = finish(&mut h).await;
+    assert_eq!(
+        (a, b.as_str(), egress),
+        (Some(11), "later from test/recorder:b\n", 1)
+    );
+}
+
+#[test]
+fn bytes_that_are_not_a_checkpoint_are_refused() {
+    use statefun_harness::{Checkpoint, CheckpointError};
+    assert!(matches!(
+        Checkpoint::from_bytes(b"\xff\xff\xff"),
+        Err(CheckpointError::Decode(_))
+    ));
+    // Field 1 (the format) = 2.
+    let error = Checkpoint::from_bytes(b"\x08\x02").unwrap_err();
+    assert!(matches!(error, CheckpointError::Format { found: 2 }));
+    assert!(error.to_string().contains("format 2"), "{error}");
+    // Format 1 with a value whose address names no valid type.
+    let bad = b"\x08\x01\x42\x08\x0a\x06\x0a\x04oops";
+    let error = Checkpoint::from_bytes(bad).unwrap_err();
+    assert!(error.to_string().contains("\"oops\""), "{error}");
+}

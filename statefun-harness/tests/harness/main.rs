@@ -15,4 +15,5 @@ mod faults;
 // Functions shared by the tests.
 mod fixture;
 // The same run in process and over HTTP.
+#[cfg(feature = "http")]
 mod remote;
