@@ -9,7 +9,9 @@ use std::time::Duration;
 use crate::rng::Rng;
 
 /// Faults injected into calls to functions, each as a rate per mille of
-/// attempts (they apply to in-process and remote endpoints alike).
+/// attempts (they apply to in-process and remote endpoints alike). Each
+/// kind is drawn on its own, so when several are set, the first one drawn
+/// (in the order refused, server error, lost response, timeout) wins.
 ///
 /// ```
 /// use statefun_harness::{Faults, Harness};
@@ -119,29 +121,32 @@ impl Faults {
         ]
     }
 
-    /// The sum of the rates, which must not exceed 1000.
-    pub(crate) fn total(&self) -> u32 {
-        self.rates().iter().map(|r| u32::from(*r)).sum()
+    /// The highest rate, which must not exceed 1000.
+    pub(crate) fn highest(&self) -> u16 {
+        self.rates().into_iter().max().unwrap_or(0)
     }
 
-    /// Draws the fault for one attempt, if any.
+    /// Draws the fault for one attempt, if any: one roll per kind (always
+    /// four, so the stream stays aligned), the first kind whose roll falls
+    /// below its rate wins. Lowering one rate then leaves the other kinds'
+    /// faults where they were, which is what makes schedules shrink well.
     pub(crate) fn draw(&self, rng: &mut Rng) -> Option<Fault> {
         if self.is_none() {
             return None;
         }
-        let mut roll = u16::try_from(rng.below(1000)).unwrap_or(0);
+        let mut drawn = None;
         for (rate, fault) in self.rates().into_iter().zip([
             Fault::Refused,
             Fault::ServerError,
             Fault::LostResponse,
             Fault::Timeout,
         ]) {
-            if roll < rate {
-                return Some(fault);
+            let roll = rng.below(1000);
+            if drawn.is_none() && roll < usize::from(rate) {
+                drawn = Some(fault);
             }
-            roll -= rate;
         }
-        None
+        drawn
     }
 }
 
@@ -226,7 +231,7 @@ mod tests {
         let faults = Faults::none().refused(10).lost_response(3).timeout(1);
         assert_eq!(faults.to_string().parse::<Faults>(), Ok(faults));
         assert!("bogus:1".parse::<Faults>().is_err());
-        assert_eq!(faults.total(), 14);
+        assert_eq!(faults.highest(), 10);
     }
 
     #[test]

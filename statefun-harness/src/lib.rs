@@ -63,6 +63,7 @@ mod clock;
 mod endpoint;
 mod engine;
 mod error;
+mod explore;
 mod export;
 mod faults;
 #[cfg(feature = "http")]
@@ -87,6 +88,7 @@ use statefun_sdk::{
 pub use checkpoint::{Checkpoint, CheckpointError, EgressSemantics};
 pub use endpoint::{Endpoint, RawEndpoint};
 pub use error::{Cause, JobFailure};
+pub use explore::{Explorer, Outcome, Report, Violation};
 pub use faults::Faults;
 pub use schedule::{Batching, Schedule};
 pub use trace::{Event, TraceEntry};
@@ -360,10 +362,10 @@ impl HarnessBuilder {
         if !self.errors.is_empty() {
             return Err(ConfigError(self.errors.join("; ")));
         }
-        if self.faults.total() > 1000 {
+        if self.faults.highest() > 1000 {
             return Err(ConfigError(format!(
-                "fault rates add up to {} per mille, more than 1000",
-                self.faults.total()
+                "a fault rate of {} per mille is more than 1000",
+                self.faults.highest()
             )));
         }
         if self.checkpoint_interval == Some(Duration::ZERO) {
@@ -759,7 +761,10 @@ impl Harness {
     /// semantics, those committed by a completed checkpoint.
     #[must_use]
     pub fn egress(&self, id: &EgressIdentifier) -> &[EgressRecord] {
-        let key = id.type_name().as_str();
+        self.visible_egress(id.type_name().as_str())
+    }
+
+    fn visible_egress(&self, key: &str) -> &[EgressRecord] {
         let records = self.world.egress.get(key).map_or(&[][..], Vec::as_slice);
         match self.egress_semantics {
             EgressSemantics::AtLeastOnce => records,

@@ -10,6 +10,8 @@ mod checkpoints;
 mod conformance;
 // Same seed, same trace; different seeds, different schedules.
 mod determinism;
+// Property testing over generated schedules.
+mod explore;
 // Faults, retries, restarts and batch shapes.
 mod faults;
 // Functions shared by the tests.
