@@ -14,6 +14,11 @@
 //! failure model (spec §3.10): a crash restores the last checkpoint,
 //! replays the ingress and re-sends the requests that were in flight, so a
 //! test can prove its functions keep state and egress exactly once.
+//! [`Faults`] injects refused, failed, lost and timed-out calls, which the
+//! harness retries with the runtime's backoff on the virtual clock, and
+//! [`Explorer`] property-tests a workload over generated [`Schedule`]s
+//! (batch shapes, faults, checkpoints, crashes), shrinking a violation to
+//! a minimal schedule with a one-line reproduction.
 //!
 //! Nothing reads the wall clock or unseeded randomness: the seed decides
 //! the schedule (which partition or in-flight request goes next), so the
