@@ -272,8 +272,10 @@ const SCHEDULE_VAR: &str = "STATEFUN_HARNESS_SCHEDULE";
 ///
 /// `build` makes a fresh [`HarnessBuilder`] per run (the explorer sets the
 /// seed, schedule and exactly-once egress); `workload` sends the input and
-/// runs it. After the workload the explorer runs to idle and takes a final
-/// checkpoint, so all egress is committed.
+/// runs it. Each run allows 100 restarts after a failed job (see
+/// [`HarnessBuilder::restart_on_failure`]). After the workload the
+/// explorer runs to idle and takes a final checkpoint, so all egress is
+/// committed.
 ///
 /// ```
 /// use statefun_harness::{Explorer, Harness};
@@ -474,7 +476,7 @@ where
         let builder = schedule
             .apply((self.build)())
             .egress_semantics(EgressSemantics::ExactlyOnce)
-            .restart_on_failure(1_000);
+            .restart_on_failure(100);
         let mut h = builder.build().map_err(|e| {
             let what = format!("the harness cannot be built: {e}");
             violation("the workload", schedule.clone(), what, None, None)

@@ -315,3 +315,52 @@ fn schedules_parse_their_one_line_form() {
     assert!("seed=x".parse::<Schedule>().unwrap_err().contains("\"x\""));
     assert!("batching=odd".parse::<Schedule>().is_err());
 }
+
+/// Stamps its state with the wall clock.
+struct Stamper;
+
+const STAMP: ValueSpec<i64> = ValueSpec::named("stamp");
+
+#[async_trait]
+impl StatefulFunction for Stamper {
+    async fn invoke(&self, ctx: &mut Context, _message: Message) -> Result<(), FunctionError> {
+        // The point of the test: a handler that reads the wall clock.
+        #[allow(clippy::disallowed_methods)]
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(FunctionError::msg)?;
+        ctx.storage()
+            .set(&STAMP, &i64::try_from(now.as_nanos()).unwrap_or(i64::MAX))?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_reads_the_wall_clock_is_caught_by_running_twice() {
+    let stamper = TypeName::from_static("test/stamper");
+    let explorer = Explorer::new(
+        move || {
+            let spec = FunctionSpec::builder(stamper.clone())
+                .with_state(&STAMP)
+                .build(Stamper)
+                .unwrap();
+            Harness::builder().functions(Functions::new().with(spec).unwrap())
+        },
+        async |h: &mut Harness| {
+            h.send(
+                Address::new(TypeName::from_static("test/stamper"), "s"),
+                &1_i64,
+            )?;
+            h.run().await?;
+            Ok::<_, Box<dyn Error>>(())
+        },
+    )
+    .cases(2);
+    let violation = explorer.check_deterministic().await.unwrap_err();
+    assert!(
+        violation
+            .what()
+            .starts_with("the same schedule gave two outcomes: state test/stamper:s \"stamp\""),
+        "{violation}"
+    );
+}

@@ -13,8 +13,8 @@ use statefun_sdk::{
 
 use crate::fixture::{Command, functions, recorder, sum};
 
-const TOTAL: ValueSpec<i64> = ValueSpec::named("total");
-const FLAKY: TypeName = TypeName::from_static("test/flaky");
+pub(crate) const TOTAL: ValueSpec<i64> = ValueSpec::named("total");
+pub(crate) const FLAKY: TypeName = TypeName::from_static("test/flaky");
 
 /// Adds its input to `total`, after failing its first `fail_first` calls;
 /// counts every call it gets.
@@ -36,7 +36,7 @@ impl StatefulFunction for Flaky {
     }
 }
 
-fn flaky(fail_first: u32) -> (Functions, Arc<AtomicU32>) {
+pub(crate) fn flaky(fail_first: u32) -> (Functions, Arc<AtomicU32>) {
     let calls = Arc::new(AtomicU32::new(0));
     let spec = FunctionSpec::builder(FLAKY)
         .with_state(&TOTAL)

@@ -59,6 +59,69 @@ async fn a_remote_endpoint_behaves_as_in_process() {
         local.kafka_records(&RESULTS).unwrap()
     );
 
+    // Close the harness's pooled connection first: a graceful shutdown
+    // waits for open connections.
+    drop(remote);
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_errors_from_a_remote_function_are_retried_on_the_virtual_clock() {
+    use std::sync::atomic::Ordering;
+
+    use statefun_harness::{Cause, Event};
+    use statefun_sdk::Address;
+
+    use crate::faults::{FLAKY, TOTAL, flaky};
+
+    // The SDK's server answers 500 for the first three calls.
+    let (functions, calls) = flaky(3);
+    let server = Server::new(RequestReplyHandler::new(functions))
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let url = format!("http://{}/statefun", server.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve_until(async {
+        let _ = stopped.await;
+    }));
+    let mut h = Harness::builder()
+        .seed(22)
+        .remote("test/flaky", &url)
+        .build()
+        .unwrap();
+    let x = Address::new(FLAKY, "x");
+    h.send(x.clone(), &7_i64).unwrap();
+    h.run().await.unwrap();
+    assert_eq!(h.state(&x, &TOTAL).unwrap(), Some(7));
+    assert_eq!(h.counters().failed_attempts, 3);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    let reasons: Vec<String> = h
+        .trace()
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::AttemptFailed { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(reasons.iter().all(|r| r.contains("500")), "{reasons:?}");
+    // Close the harness's pooled connection, so the server stops at once.
+    drop(h);
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+
+    // Nothing listens (port 1): refused until the budget is spent.
+    let mut h = Harness::builder()
+        .seed(23)
+        .remote("test/flaky", "http://127.0.0.1:1/statefun")
+        .build()
+        .unwrap();
+    h.send(x, &1_i64).unwrap();
+    let failure = h.run().await.unwrap_err();
+    assert!(
+        matches!(failure.cause(), Cause::Transport { .. }),
+        "{failure}"
+    );
+    assert!(failure.attempts().unwrap() > 10, "{failure}");
 }
