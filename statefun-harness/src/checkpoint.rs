@@ -1,6 +1,7 @@
 //! Checkpoints, crashes and restores (spec §3.10): what a checkpoint holds,
 //! what a restart does with it, and its serialized form.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -8,7 +9,7 @@ use prost::Message as _;
 use statefun_sdk::{Address, TypeName};
 
 use crate::engine::{Envelope, InFlight, World};
-use crate::store::Stored;
+use crate::store::{Stored, Ttl};
 use crate::trace::Event;
 use crate::{EgressRecord, Harness};
 
@@ -56,6 +57,9 @@ pub struct Checkpoint {
     id: u64,
     at: Duration,
     world: World,
+    /// The expiration last registered per (function type, state): not the
+    /// registry, only what inspecting a value after a restore needs.
+    ttls: BTreeMap<(String, String), Ttl>,
 }
 
 /// A serialized checkpoint that cannot be read.
@@ -162,6 +166,23 @@ impl Checkpoint {
                         .collect(),
                 })
                 .collect(),
+            expirations: self
+                .ttls
+                .iter()
+                .map(|((function_type, state), ttl)| {
+                    let (mode, d) = match ttl {
+                        Ttl::Never => (0, Duration::ZERO),
+                        Ttl::AfterWrite(d) => (1, *d),
+                        Ttl::AfterInvoke(d) => (2, *d),
+                    };
+                    wire::Expiration {
+                        function_type: function_type.clone(),
+                        state: state.clone(),
+                        mode,
+                        after_nanos: nanos(d),
+                    }
+                })
+                .collect(),
         };
         Bytes::from(checkpoint.encode_to_vec())
     }
@@ -199,11 +220,12 @@ impl Checkpoint {
                 .iter()
                 .map(envelope)
                 .collect::<Result<_, _>>()?;
-            world
-                .addresses
-                .entry(address.clone())
-                .or_default()
-                .in_flight = Some(id);
+            let state = world.addresses.entry(address.clone()).or_default();
+            if state.in_flight.replace(id).is_some() {
+                return Err(CheckpointError::Invalid(format!(
+                    "two requests in flight for {address}"
+                )));
+            }
             world.in_flight.insert(
                 id,
                 InFlight {
@@ -256,10 +278,27 @@ impl Checkpoint {
                 .collect();
             world.egress.insert(egress.id, records);
         }
+        let mut ttls = BTreeMap::new();
+        for e in c.expirations {
+            let d = Duration::from_nanos(e.after_nanos);
+            let ttl = match e.mode {
+                0 => Ttl::Never,
+                1 => Ttl::AfterWrite(d),
+                2 => Ttl::AfterInvoke(d),
+                other => {
+                    return Err(CheckpointError::Invalid(format!(
+                        "expiration mode {other} of state {:?}",
+                        e.state
+                    )));
+                }
+            };
+            ttls.insert((e.function_type, e.state), ttl);
+        }
         Ok(Self {
             id: c.id,
             at: Duration::from_nanos(c.at_nanos),
             world,
+            ttls,
         })
     }
 }
@@ -331,6 +370,22 @@ mod wire {
         pub(super) timers: Vec<Timer>,
         #[prost(message, repeated, tag = "10")]
         pub(super) egress: Vec<Egress>,
+        /// The expiration last registered per state (for inspection).
+        #[prost(message, repeated, tag = "11")]
+        pub(super) expirations: Vec<Expiration>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub(super) struct Expiration {
+        #[prost(string, tag = "1")]
+        pub(super) function_type: String,
+        #[prost(string, tag = "2")]
+        pub(super) state: String,
+        /// 0 never, 1 after write, 2 after invoke.
+        #[prost(uint32, tag = "3")]
+        pub(super) mode: u32,
+        #[prost(uint64, tag = "4")]
+        pub(super) after_nanos: u64,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -428,6 +483,7 @@ impl Harness {
             id,
             at: self.now,
             world,
+            ttls: self.known_ttls.clone(),
         });
         self.record(Event::Checkpoint { id });
         id
@@ -464,6 +520,7 @@ impl Harness {
     pub fn restore(&mut self, checkpoint: &Checkpoint) {
         self.now = self.now.max(checkpoint.at);
         self.last_checkpoint = Some(checkpoint.clone());
+        self.known_ttls.extend(checkpoint.ttls.clone());
         self.committed = checkpoint
             .world
             .egress
@@ -521,6 +578,18 @@ impl Harness {
             }
             self.send_request(&request.address, request.invocations);
         }
+        // A backlog with nothing in flight (a checkpoint taken after a
+        // failure dropped its request) goes out as the next batch.
+        let stranded: Vec<Address> = self
+            .world
+            .addresses
+            .iter()
+            .filter(|(_, s)| s.in_flight.is_none() && !s.backlog.is_empty())
+            .map(|(a, _)| a.clone())
+            .collect();
+        for address in &stranded {
+            self.next_batch(address);
+        }
         self.record(Event::Restored {
             checkpoint,
             resent,
@@ -533,6 +602,6 @@ impl Harness {
     pub(crate) fn next_checkpoint_at(&self) -> Option<Duration> {
         let interval = self.checkpoint_interval?;
         let done = self.last_periodic.unwrap_or(Duration::ZERO);
-        Some(done + interval)
+        Some(done.saturating_add(interval))
     }
 }

@@ -53,9 +53,27 @@ impl fmt::Debug for Endpoint {
     }
 }
 
-/// What calling an endpoint produced: response bytes, or where the call
-/// went and what went wrong.
-pub(crate) type CallResult = Result<Bytes, (String, String)>;
+/// What calling an endpoint produced: response bytes, or a failure.
+pub(crate) type CallResult = Result<Bytes, CallError>;
+
+/// A failed call: where it went, what went wrong, and whether it ran out
+/// of time (which spends the call budget).
+#[derive(Debug)]
+pub(crate) struct CallError {
+    pub(crate) url: String,
+    pub(crate) reason: String,
+    pub(crate) timed_out: bool,
+}
+
+impl CallError {
+    fn new(url: impl Into<String>, reason: String) -> Self {
+        Self {
+            url: url.into(),
+            reason,
+            timed_out: false,
+        }
+    }
+}
 
 /// Where an in-process call goes, in failures.
 pub(crate) const IN_PROCESS: &str = "in-process handler";
@@ -74,7 +92,8 @@ impl Endpoint {
         }
     }
 
-    /// Sends one request for a function type named `name`.
+    /// Sends one request for a function type named `name`; a remote call
+    /// may take `timeout` of wall-clock time.
     pub(crate) async fn call(
         &self,
         #[cfg_attr(not(feature = "http"), allow(unused_variables))] name: &str,
@@ -86,17 +105,20 @@ impl Endpoint {
             Self::Handler(handler) => handler
                 .handle(body)
                 .await
-                .map_err(|e| (IN_PROCESS.to_owned(), error_chain(&e))),
-            Self::Raw(f) => f(body).map_err(|e| (IN_PROCESS.to_owned(), e)),
+                .map_err(|e| CallError::new(IN_PROCESS, error_chain(&e))),
+            Self::Raw(f) => f(body).map_err(|e| CallError::new(IN_PROCESS, e)),
             #[cfg(feature = "http")]
             Self::Http(template) => {
                 let url = template.replace("{function.name}", name);
                 match tokio::time::timeout(timeout, client.post(&url, body)).await {
-                    Ok(result) => result.map_err(|reason| (url, reason)),
-                    Err(_) => Err((
+                    Ok(result) => result.map_err(|reason| CallError::new(url, reason)),
+                    Err(_) => Err(CallError {
                         url,
-                        format!("no response within the call timeout of {timeout:?}"),
-                    )),
+                        reason: format!(
+                            "no response within the {timeout:?} left of the call budget"
+                        ),
+                        timed_out: true,
+                    }),
                 }
             }
         }

@@ -398,6 +398,8 @@ impl Harness {
         let address = request.address.clone();
         let body = request.body.clone();
         let batch = request.invocations.len();
+        #[cfg(feature = "http")]
+        let request_started = request.started;
         let Some(endpoint) = self.endpoint_for(address.function_type()).cloned() else {
             self.drop_request(id);
             return Err(self.fail(
@@ -407,6 +409,14 @@ impl Harness {
             ));
         };
         let fault = self.faults.draw(&mut self.fault_rng);
+        // One budget covers every attempt: a remote attempt may take what
+        // is left of it (at least 10 ms), in wall-clock time.
+        #[cfg(feature = "http")]
+        let left = self
+            .call_budget
+            .saturating_sub(self.now.saturating_sub(request_started))
+            .max(Duration::from_millis(10));
+        let mut timed_out = fault == Some(Fault::Timeout);
         let outcome = if fault.is_some_and(|f| !f.runs_function()) {
             Err(None)
         } else {
@@ -417,15 +427,21 @@ impl Harness {
                     #[cfg(feature = "http")]
                     &self.client,
                     #[cfg(feature = "http")]
-                    self.call_budget,
+                    left,
                 )
                 .await;
             match answer {
                 _ if fault.is_some() => Err(None),
-                Err((url, reason)) if url == endpoint::IN_PROCESS => {
-                    Err(Some(Cause::FunctionFailed(reason)))
+                Err(e) if e.url == endpoint::IN_PROCESS => {
+                    Err(Some(Cause::FunctionFailed(e.reason)))
                 }
-                Err((url, reason)) => Err(Some(Cause::Transport { url, reason })),
+                Err(e) => {
+                    timed_out |= e.timed_out;
+                    Err(Some(Cause::Transport {
+                        url: e.url,
+                        reason: e.reason,
+                    }))
+                }
                 Ok(bytes) => FromFunction::decode(bytes)
                     .map_err(|e| Some(Cause::MalformedResponse(e.to_string()))),
             }
@@ -443,7 +459,7 @@ impl Harness {
                     url: endpoint.describe(address.function_type().name()),
                     reason: fault.map(|f| f.reason()).unwrap_or_default().to_owned(),
                 });
-                self.attempt_failed(id, cause, fault == Some(Fault::Timeout))
+                self.attempt_failed(id, cause, timed_out)
             }
         }
     }
@@ -466,7 +482,7 @@ impl Harness {
             now.saturating_sub(request.started)
         };
         if let Some(wait) = faults::backoff(attempts, elapsed, budget) {
-            request.retry_at = Some(now + wait);
+            request.retry_at = Some(now.saturating_add(wait));
             self.waiting_retries += 1;
             self.world.counters.failed_attempts += 1;
             self.record(Event::AttemptFailed {
@@ -542,7 +558,7 @@ impl Harness {
         }
     }
 
-    fn next_batch(&mut self, address: &Address) {
+    pub(crate) fn next_batch(&mut self, address: &Address) {
         let p = self.index(address);
         let limit = self.max_batch_requests;
         let waiting = self
@@ -678,7 +694,7 @@ impl Harness {
                 ));
             };
             let envelope = self.envelope(address, batch, delayed.target, delayed.argument)?;
-            let at = self.now + Duration::from_millis(delay);
+            let at = self.now.saturating_add(Duration::from_millis(delay));
             let token =
                 (!delayed.cancellation_token.is_empty()).then_some(delayed.cancellation_token);
             let to = envelope.to.clone();

@@ -203,8 +203,9 @@ impl HarnessBuilder {
     /// The runtime's `call` budget (default 2 minutes): a failed attempt
     /// is retried after a backoff of 2 ms doubling per attempt, on the
     /// virtual clock, until the budget is spent; then the job fails (spec
-    /// §2.3). It also bounds, in wall-clock time, how long one call to a
-    /// remote endpoint may hang.
+    /// §2.3). A remote attempt may take what is left of the budget (at
+    /// least 10 ms) in wall-clock time; one that takes it all spends the
+    /// budget, as the runtime's per-attempt timeout does.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = timeout;
         self

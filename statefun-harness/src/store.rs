@@ -41,8 +41,8 @@ impl Store {
     pub(crate) fn expired(value: &Stored, ttl: Ttl, now: Duration) -> bool {
         match ttl {
             Ttl::Never => false,
-            Ttl::AfterWrite(d) => now >= value.written + d,
-            Ttl::AfterInvoke(d) => now >= value.accessed + d,
+            Ttl::AfterWrite(d) => now >= value.written.saturating_add(d),
+            Ttl::AfterInvoke(d) => now >= value.accessed.saturating_add(d),
         }
     }
 

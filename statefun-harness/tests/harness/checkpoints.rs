@@ -394,3 +394,54 @@ fn bytes_that_are_not_a_checkpoint_are_refused() {
     let error = Checkpoint::from_bytes(bad).unwrap_err();
     assert!(error.to_string().contains("\"oops\""), "{error}");
 }
+
+#[tokio::test]
+async fn review_regressions_of_the_fault_and_checkpoint_work() {
+    use std::time::Duration;
+
+    use statefun_harness::{Checkpoint, Faults};
+
+    use crate::fixture::touched;
+
+    // Expiration survives a serialized restore: what expired stays expired.
+    let mut h = Harness::builder()
+        .seed(70)
+        .functions(functions())
+        .build()
+        .unwrap();
+    h.send(recorder("t"), &Command::Add(1)).unwrap();
+    h.run().await.unwrap();
+    h.advance(Duration::from_secs(11)).await.unwrap();
+    h.checkpoint();
+    let bytes = h.last_checkpoint().unwrap().to_bytes();
+    let mut fresh = Harness::builder().functions(functions()).build().unwrap();
+    fresh.restore(&Checkpoint::from_bytes(&bytes).unwrap());
+    assert_eq!(touched(&fresh, "t").1, None, "expired after write");
+    assert_eq!(fresh.outcome(), h.outcome());
+
+    // Two requests in flight for one address is not a checkpoint.
+    let address = b"\x0a\x08\x0a\x03a/b\x12\x01x";
+    let mut twice = b"\x08\x01".to_vec();
+    for _ in 0..2 {
+        twice.extend_from_slice(&[0x3a, 0x0a]);
+        twice.extend_from_slice(address);
+    }
+    let error = Checkpoint::from_bytes(&twice).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("two requests in flight for a/b:x"),
+        "{error}"
+    );
+
+    // Retries at the end of time do not overflow the clock.
+    let mut h = Harness::builder()
+        .functions(functions())
+        .faults(Faults::none().refused(1000))
+        .max_steps(1_000)
+        .build()
+        .unwrap();
+    h.advance(Duration::MAX).await.unwrap();
+    h.send(recorder("m"), &Command::Add(1)).unwrap();
+    assert!(h.run().await.is_err(), "the budget cannot pass: a livelock");
+}

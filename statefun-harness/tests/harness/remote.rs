@@ -125,3 +125,39 @@ async fn http_errors_from_a_remote_function_are_retried_on_the_virtual_clock() {
     );
     assert!(failure.attempts().unwrap() > 10, "{failure}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_function_that_never_answers_spends_one_budget_not_one_per_attempt() {
+    use std::time::Duration;
+
+    use statefun_harness::Cause;
+    use statefun_sdk::Address;
+
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/statefun", listener.local_addr().unwrap());
+    let holding = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let mut h = Harness::builder()
+        .remote("test/*", &url)
+        .call_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    h.send(
+        Address::new(crate::fixture::recorder("q").function_type().clone(), "q"),
+        &Command::Add(1),
+    )
+    .unwrap();
+    let failure = h.run().await.unwrap_err();
+    assert!(
+        matches!(failure.cause(), Cause::Transport { .. }),
+        "{failure}"
+    );
+    assert_eq!(failure.attempts(), Some(1), "{failure}");
+    assert_eq!(h.now(), Duration::from_millis(300));
+    holding.abort();
+}
