@@ -6,6 +6,33 @@ use statefun_sdk::{RequestReplyHandler, Server};
 
 use crate::fixture::{Command, RESULTS, functions, log, recorder, sum};
 
+/// The SDK's server on a loopback port, until `stop`.
+struct Serving {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Serving {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Serves `functions` over HTTP; returns the URL to call and the server.
+async fn serve(functions: statefun_sdk::Functions) -> (String, Serving) {
+    let server = Server::new(RequestReplyHandler::new(functions))
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let url = format!("http://{}/statefun", server.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve_until(async {
+        let _ = stopped.await;
+    }));
+    (url, Serving { stop, task })
+}
+
 async fn workload(mut h: Harness) -> Harness {
     for i in 0..5 {
         h.send(recorder("r"), &Command::Add(i)).unwrap();
@@ -26,15 +53,7 @@ async fn workload(mut h: Harness) -> Harness {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_endpoint_behaves_as_in_process() {
-    let server = Server::new(RequestReplyHandler::new(functions()))
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let url = format!("http://{}/statefun", server.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve_until(async {
-        let _ = stopped.await;
-    }));
+    let (url, serving) = serve(functions()).await;
 
     let remote = Harness::builder()
         .seed(21)
@@ -62,8 +81,7 @@ async fn a_remote_endpoint_behaves_as_in_process() {
     // Close the harness's pooled connection first: a graceful shutdown
     // waits for open connections.
     drop(remote);
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
+    serving.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,15 +95,7 @@ async fn http_errors_from_a_remote_function_are_retried_on_the_virtual_clock() {
 
     // The SDK's server answers 500 for the first three calls.
     let (functions, calls) = flaky(3);
-    let server = Server::new(RequestReplyHandler::new(functions))
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap();
-    let url = format!("http://{}/statefun", server.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve_until(async {
-        let _ = stopped.await;
-    }));
+    let (url, serving) = serve(functions).await;
     let mut h = Harness::builder()
         .seed(22)
         .remote("test/flaky", &url)
@@ -108,8 +118,7 @@ async fn http_errors_from_a_remote_function_are_retried_on_the_virtual_clock() {
     assert!(reasons.iter().all(|r| r.contains("500")), "{reasons:?}");
     // Close the harness's pooled connection, so the server stops at once.
     drop(h);
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
+    serving.stop().await;
 
     // Nothing listens (port 1): refused until the budget is spent.
     let mut h = Harness::builder()
