@@ -657,31 +657,16 @@ where
         let mut cache = BTreeMap::new();
         let mut report = Report::default();
         if let Some(schedule) = self.replayed() {
-            let draw = Draw {
-                seed: schedule.seed,
-                batching: schedule.batching,
-                faults: schedule.faults,
-                checkpoints: Vec::new(),
-                crashes: Vec::new(),
+            // The same comparison as for a generated schedule.
+            return match self
+                .schedule_case(&mut cache, schedule, &mut report)
+                .await?
+            {
+                Ok(()) => Ok(report),
+                Err((schedule, what, h)) => {
+                    Err(violation("exactly once", schedule, what, None, h.as_ref()))
+                }
             };
-            self.reference(&mut cache, draw.seed).await?;
-            let (h, result) = self.run(&schedule).await?;
-            report.add(&h);
-            let expected = cache.get(&draw.seed).map(|(h, _)| h);
-            let difference = match result {
-                Err(e) => Some(format!("the run fails: {e}")),
-                Ok(()) => expected.and_then(|e| self.compare(e, &h)),
-            };
-            if let Some(difference) = difference {
-                return Err(violation(
-                    "exactly once",
-                    schedule,
-                    difference,
-                    None,
-                    Some(&h),
-                ));
-            }
-            return Ok(report);
         }
         let strategy = self.strategy();
         let mut runner = self.runner();
