@@ -56,7 +56,7 @@ pub enum EgressSemantics {
 pub struct Checkpoint {
     id: u64,
     at: Duration,
-    world: World,
+    pub(crate) world: World,
     /// The expiration last registered per (function type, state): not the
     /// registry, only what inspecting a value after a restore needs.
     ttls: BTreeMap<(String, String), Ttl>,
@@ -558,12 +558,14 @@ impl Harness {
             let p = self.partition_of(&envelope.to) as usize;
             self.world.ingress[p].push_back(envelope);
         }
-        let limit = self.max_batch_requests;
         let full: Vec<usize> = self
             .world
             .addresses
             .iter()
-            .filter(|(_, s)| limit > 0 && s.backlog.len() >= limit)
+            .filter(|(a, s)| {
+                let limit = self.max_batch_requests(a);
+                limit > 0 && s.backlog.len() >= limit
+            })
             .map(|(a, _)| self.partition_of(a) as usize)
             .collect();
         for p in full {

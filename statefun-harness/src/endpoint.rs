@@ -24,6 +24,63 @@ pub enum Endpoint {
     Raw(RawEndpoint),
 }
 
+/// Per-endpoint settings of module.yaml (spec §2.4.1): the transport's
+/// `call` budget and `maxNumBatchRequests`. Unset ones take the harness's
+/// defaults ([`HarnessBuilder::call_timeout`](crate::HarnessBuilder::call_timeout),
+/// [`HarnessBuilder::max_batch_requests`](crate::HarnessBuilder::max_batch_requests)).
+///
+/// ```
+/// use std::time::Duration;
+/// use statefun_harness::{EndpointOptions, Harness};
+///
+/// let harness = Harness::builder()
+///     .remote_with(
+///         "shop/*",
+///         "http://localhost:8000/statefun",
+///         EndpointOptions::new()
+///             .call_timeout(Duration::from_secs(30))
+///             .max_batch_requests(500),
+///     )
+///     .build()?;
+/// # let _ = harness;
+/// # Ok::<(), statefun_harness::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use]
+pub struct EndpointOptions {
+    pub(crate) call_timeout: Option<std::time::Duration>,
+    pub(crate) max_batch_requests: Option<usize>,
+}
+
+impl EndpointOptions {
+    /// The harness's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The total budget of a request, all attempts and backoffs included
+    /// (module.yaml `transport.call`).
+    pub fn call_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
+    }
+
+    /// The backlog at one address that blocks its partition's input
+    /// (module.yaml `maxNumBatchRequests`; 0 disables).
+    pub fn max_batch_requests(mut self, max: usize) -> Self {
+        self.max_batch_requests = Some(max);
+        self
+    }
+}
+
+/// Where a function type goes, with its endpoint's settings resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) call_budget: std::time::Duration,
+    pub(crate) max_batch_requests: usize,
+}
+
 /// The function behind [`Endpoint::Raw`].
 pub type RawEndpoint = Arc<dyn Fn(Bytes) -> Result<Bytes, String> + Send + Sync>;
 

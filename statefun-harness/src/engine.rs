@@ -266,18 +266,21 @@ impl Harness {
             to: to.clone(),
             partition: u32::try_from(partition).unwrap_or(u32::MAX),
         });
-        if self.endpoint_for(to.function_type()).is_none() {
+        let Some(limit) = self
+            .endpoint_for(to.function_type())
+            .map(|r| r.max_batch_requests)
+        else {
             return Err(self.fail(
                 Some(&to),
                 None,
                 Cause::UnknownFunctionType(to.function_type().to_string()),
             ));
-        }
+        };
         let state = self.world.addresses.entry(to.clone()).or_default();
         if state.in_flight.is_some() {
             state.backlog.push(envelope);
             let backlog = state.backlog.len();
-            if self.max_batch_requests > 0 && backlog == self.max_batch_requests {
+            if limit > 0 && backlog == limit {
                 self.world.blocked[partition] += 1;
             }
             self.world.counters.buffered += 1;
@@ -400,7 +403,7 @@ impl Harness {
         let batch = request.invocations.len();
         #[cfg(feature = "http")]
         let request_started = request.started;
-        let Some(endpoint) = self.endpoint_for(address.function_type()).cloned() else {
+        let Some(route) = self.endpoint_for(address.function_type()).cloned() else {
             self.drop_request(id);
             return Err(self.fail(
                 Some(&address),
@@ -412,7 +415,7 @@ impl Harness {
         // One budget covers every attempt: a remote attempt may take what
         // is left of it (at least 10 ms), in wall-clock time.
         #[cfg(feature = "http")]
-        let left = self
+        let left = route
             .call_budget
             .saturating_sub(self.now.saturating_sub(request_started))
             .max(Duration::from_millis(10));
@@ -420,7 +423,8 @@ impl Harness {
         let outcome = if fault.is_some_and(|f| !f.runs_function()) {
             Err(None)
         } else {
-            let answer = endpoint
+            let answer = route
+                .endpoint
                 .call(
                     address.function_type().name(),
                     body,
@@ -456,7 +460,7 @@ impl Harness {
             }
             Err(cause) => {
                 let cause = cause.unwrap_or_else(|| Cause::Transport {
-                    url: endpoint.describe(address.function_type().name()),
+                    url: route.endpoint.describe(address.function_type().name()),
                     reason: fault.map(|f| f.reason()).unwrap_or_default().to_owned(),
                 });
                 self.attempt_failed(id, cause, timed_out)
@@ -468,7 +472,10 @@ impl Harness {
     /// job when the budget is spent; a timeout waits out the whole budget.
     fn attempt_failed(&mut self, id: u64, cause: Cause, timed_out: bool) -> Result<(), JobFailure> {
         let now = self.now;
-        let budget = self.call_budget;
+        let Some(request) = self.world.in_flight.get(&id) else {
+            return Ok(());
+        };
+        let budget = self.call_budget(&request.address);
         let Some(request) = self.world.in_flight.get_mut(&id) else {
             return Ok(());
         };
@@ -558,9 +565,21 @@ impl Harness {
         }
     }
 
+    /// The backlog limit of `address`'s endpoint (0 when it has none).
+    pub(crate) fn max_batch_requests(&self, address: &Address) -> usize {
+        self.endpoint_for(address.function_type())
+            .map_or(0, |r| r.max_batch_requests)
+    }
+
+    /// The call budget of `address`'s endpoint.
+    fn call_budget(&self, address: &Address) -> Duration {
+        self.endpoint_for(address.function_type())
+            .map_or(Duration::ZERO, |r| r.call_budget)
+    }
+
     pub(crate) fn next_batch(&mut self, address: &Address) {
         let p = self.index(address);
-        let limit = self.max_batch_requests;
+        let limit = self.max_batch_requests(address);
         let waiting = self
             .world
             .addresses

@@ -73,6 +73,7 @@ mod export;
 mod faults;
 #[cfg(feature = "http")]
 mod http;
+mod live;
 mod placement;
 mod rng;
 mod schedule;
@@ -84,20 +85,21 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
-use prost::Message as _;
 use statefun_sdk::{
     Address, EgressIdentifier, Functions, IntoTypedBytes, RequestReplyHandler, TypeName, Value,
     ValueError, ValueSpec,
 };
 
 pub use checkpoint::{Checkpoint, CheckpointError, EgressSemantics};
-pub use endpoint::{Endpoint, RawEndpoint};
+pub use endpoint::{Endpoint, EndpointOptions, RawEndpoint};
 pub use error::{Cause, JobFailure};
 pub use explore::{Explorer, Outcome, Report, Violation};
 pub use faults::Faults;
+pub use live::Progress;
 pub use schedule::{Batching, Schedule};
 pub use trace::{Event, TraceEntry};
 
+use endpoint::Route;
 use engine::{Envelope, World};
 use rng::Rng;
 use store::Stored;
@@ -178,8 +180,8 @@ pub struct HarnessBuilder {
     seed: u64,
     partitions: u32,
     max_parallelism: Option<u32>,
-    exact: BTreeMap<String, Endpoint>,
-    namespaces: BTreeMap<String, Endpoint>,
+    exact: BTreeMap<String, (Endpoint, EndpointOptions)>,
+    namespaces: BTreeMap<String, (Endpoint, EndpointOptions)>,
     egresses: BTreeMap<String, EgressKind>,
     max_batch_requests: usize,
     max_steps: u64,
@@ -290,7 +292,8 @@ impl HarnessBuilder {
             .collect();
         let endpoint = Endpoint::Handler(RequestReplyHandler::new(functions));
         for t in types {
-            self.exact.insert(t, endpoint.clone());
+            self.exact
+                .insert(t, (endpoint.clone(), EndpointOptions::default()));
         }
         self
     }
@@ -298,14 +301,26 @@ impl HarnessBuilder {
     /// Serves function types matching `pattern` (`ns/name`, or `ns/*` for a
     /// whole namespace) from `endpoint`. An exact type wins over a
     /// namespace, as in module.yaml.
-    pub fn endpoint(mut self, pattern: &str, endpoint: Endpoint) -> Self {
+    pub fn endpoint(self, pattern: &str, endpoint: Endpoint) -> Self {
+        self.endpoint_with(pattern, endpoint, EndpointOptions::default())
+    }
+
+    /// As [`HarnessBuilder::endpoint`], with the endpoint's own call budget
+    /// and backlog limit.
+    pub fn endpoint_with(
+        mut self,
+        pattern: &str,
+        endpoint: Endpoint,
+        options: EndpointOptions,
+    ) -> Self {
         match pattern.rsplit_once('/') {
             Some((ns, "*")) if !ns.is_empty() => {
-                self.namespaces.insert(ns.to_owned(), endpoint);
+                self.namespaces.insert(ns.to_owned(), (endpoint, options));
             }
             _ => match pattern.parse::<TypeName>() {
                 Ok(t) => {
-                    self.exact.insert(t.as_str().to_owned(), endpoint);
+                    self.exact
+                        .insert(t.as_str().to_owned(), (endpoint, options));
                 }
                 Err(e) => self
                     .errors
@@ -320,6 +335,23 @@ impl HarnessBuilder {
     #[cfg(feature = "http")]
     pub fn remote(self, pattern: &str, url_path_template: &str) -> Self {
         self.endpoint(pattern, Endpoint::Http(url_path_template.to_owned()))
+    }
+
+    /// As [`HarnessBuilder::remote`], with the endpoint's own call budget
+    /// and backlog limit (module.yaml `transport.call`,
+    /// `maxNumBatchRequests`).
+    #[cfg(feature = "http")]
+    pub fn remote_with(
+        self,
+        pattern: &str,
+        url_path_template: &str,
+        options: EndpointOptions,
+    ) -> Self {
+        self.endpoint_with(
+            pattern,
+            Endpoint::Http(url_path_template.to_owned()),
+            options,
+        )
     }
 
     /// Declares an egress that accepts any typed value.
@@ -388,6 +420,19 @@ impl HarnessBuilder {
                 self.partitions
             )));
         }
+        let route = |(endpoint, options): (Endpoint, EndpointOptions)| Route {
+            endpoint,
+            call_budget: options.call_timeout.unwrap_or(self.call_timeout),
+            max_batch_requests: options
+                .max_batch_requests
+                .unwrap_or(self.max_batch_requests),
+        };
+        let exact = self.exact.into_iter().map(|(k, v)| (k, route(v))).collect();
+        let namespaces = self
+            .namespaces
+            .into_iter()
+            .map(|(k, v)| (k, route(v)))
+            .collect();
         let p = self.partitions as usize;
         let world = World {
             local: vec![VecDeque::new(); p],
@@ -410,10 +455,9 @@ impl HarnessBuilder {
             now: Duration::ZERO,
             parallelism: self.partitions,
             max_parallelism,
-            exact: self.exact,
-            namespaces: self.namespaces,
+            exact,
+            namespaces,
             egresses: self.egresses,
-            max_batch_requests: self.max_batch_requests,
             max_steps: self.max_steps,
             initial: world.clone(),
             world,
@@ -424,7 +468,6 @@ impl HarnessBuilder {
             committed: BTreeMap::new(),
             ingress_log: Vec::new(),
             known_ttls: BTreeMap::new(),
-            call_budget: self.call_timeout,
             #[cfg(feature = "http")]
             client: http::Client::new(),
         })
@@ -446,10 +489,9 @@ pub struct Harness {
     now: Duration,
     parallelism: u32,
     max_parallelism: u32,
-    exact: BTreeMap<String, Endpoint>,
-    namespaces: BTreeMap<String, Endpoint>,
+    exact: BTreeMap<String, Route>,
+    namespaces: BTreeMap<String, Route>,
     egresses: BTreeMap<String, EgressKind>,
-    max_batch_requests: usize,
     max_steps: u64,
     world: World,
     /// The world at the start, restored by a crash before any checkpoint.
@@ -465,8 +507,6 @@ pub struct Harness {
     /// Every TTL ever registered, by (function type, state): kept across
     /// crashes, for inspection.
     known_ttls: BTreeMap<(String, String), store::Ttl>,
-    /// The call budget (the transport's `call` timeout).
-    call_budget: Duration,
     #[cfg(feature = "http")]
     client: http::Client,
 }
@@ -526,7 +566,7 @@ impl Harness {
         }
     }
 
-    pub(crate) fn endpoint_for(&self, function_type: &TypeName) -> Option<&Endpoint> {
+    pub(crate) fn endpoint_for(&self, function_type: &TypeName) -> Option<&Route> {
         self.exact
             .get(function_type.as_str())
             .or_else(|| self.namespaces.get(function_type.namespace()))
@@ -791,17 +831,7 @@ impl Harness {
         &self,
         id: &EgressIdentifier,
     ) -> Result<Vec<KafkaRecord>, prost::DecodeError> {
-        self.egress(id)
-            .iter()
-            .map(|r| {
-                let record = statefun_proto::egress::KafkaProducerRecord::decode(r.value.clone())?;
-                Ok(KafkaRecord {
-                    topic: record.topic,
-                    key: (!record.key.is_empty()).then_some(record.key),
-                    value: record.value_bytes,
-                })
-            })
-            .collect()
+        self.egress(id).iter().map(EgressRecord::kafka).collect()
     }
 
     /// The records a Kinesis egress received, decoded.
@@ -813,19 +843,7 @@ impl Harness {
         &self,
         id: &EgressIdentifier,
     ) -> Result<Vec<KinesisRecord>, prost::DecodeError> {
-        self.egress(id)
-            .iter()
-            .map(|r| {
-                let record = statefun_proto::egress::KinesisEgressRecord::decode(r.value.clone())?;
-                Ok(KinesisRecord {
-                    stream: record.stream,
-                    partition_key: record.partition_key,
-                    explicit_hash_key: (!record.explicit_hash_key.is_empty())
-                        .then_some(record.explicit_hash_key),
-                    value: record.value_bytes,
-                })
-            })
-            .collect()
+        self.egress(id).iter().map(EgressRecord::kinesis).collect()
     }
 
     /// What was counted so far.

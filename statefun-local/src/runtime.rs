@@ -1,0 +1,522 @@
+//! The long-lived runtime: the harness engine driven by input, a clock and
+//! durable checkpoints.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value as Json, json};
+use statefun_harness::{
+    Checkpoint, EgressRecord, EgressSemantics, EndpointOptions, Event, Harness, JobFailure,
+    Progress, TraceEntry,
+};
+use statefun_sdk::{Address, EgressIdentifier, TypeName, TypedBytes};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::input::Delivery;
+use crate::module::{IoKind, Module};
+use crate::store::{Logged, Position, Saved, Sink, StateDir};
+use crate::values;
+
+/// Which clock delayed messages, TTLs and retries run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClockKind {
+    /// The wall clock.
+    Real,
+    /// A virtual clock that moves only with `{"advance": ..}` lines.
+    Virtual,
+}
+
+/// What the runtime is told to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Messages to deliver, logged before they enter the job; `ack` hears
+    /// when they are durable.
+    Deliver {
+        deliveries: Vec<Delivery>,
+        position: Option<Position>,
+        ack: Option<oneshot::Sender<Result<usize, String>>>,
+    },
+    /// Moves the virtual clock (scripts).
+    Advance(Duration),
+    /// An address's state, as JSON.
+    State {
+        address: Address,
+        reply: oneshot::Sender<Json>,
+    },
+    /// An input has no more lines.
+    InputDone,
+}
+
+/// The runtime's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) state_dir: PathBuf,
+    pub(crate) egress_file: Option<PathBuf>,
+    pub(crate) clock: ClockKind,
+    pub(crate) checkpoint_interval: Duration,
+    pub(crate) partitions: u32,
+    pub(crate) seed: u64,
+    /// `(from, to)`: URL prefixes to replace in endpoint templates.
+    pub(crate) rewrite_urls: Vec<(String, String)>,
+    /// Inputs that will send [`Command::InputDone`].
+    pub(crate) inputs: usize,
+    /// Whether input may arrive over HTTP (then it runs until stopped).
+    pub(crate) http: bool,
+    pub(crate) verbose: bool,
+}
+
+/// An error that stops the runtime.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RuntimeError {
+    #[error("state directory: {0}")]
+    Io(#[from] io::Error),
+    #[error("the job failed and cannot restart: {0}")]
+    Job(Box<JobFailure>),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The wall clock mapped onto the harness's clock.
+#[derive(Debug, Clone, Copy)]
+struct RealClock {
+    origin: Instant,
+    at_origin: Duration,
+}
+
+impl RealClock {
+    fn now(&self) -> Duration {
+        self.at_origin + self.origin.elapsed()
+    }
+
+    fn instant_of(&self, at: Duration) -> Instant {
+        self.origin + at.saturating_sub(self.at_origin)
+    }
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+pub(crate) struct Runtime {
+    harness: Harness,
+    store: StateDir,
+    sink: Sink,
+    egress_kinds: BTreeMap<String, IoKind>,
+    positions: BTreeMap<String, Position>,
+    settings: Settings,
+    clock: RealClock,
+    next_checkpoint: Instant,
+    inputs_open: usize,
+    /// Scheduler steps when the last checkpoint was taken.
+    steps_at_checkpoint: u64,
+    /// Whether input was accepted since.
+    accepted_since_checkpoint: bool,
+}
+
+/// Builds a harness that serves the module's endpoints.
+pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harness, RuntimeError> {
+    let mut builder = Harness::builder()
+        .seed(settings.seed)
+        .partitions(settings.partitions)
+        .egress_semantics(EgressSemantics::ExactlyOnce)
+        // Flink's restart strategy with checkpointing: keep restarting.
+        .restart_on_failure(u32::MAX);
+    for endpoint in &module.endpoints {
+        let mut url = endpoint.url_path_template.clone();
+        for (from, to) in &settings.rewrite_urls {
+            if let Some(rest) = url.strip_prefix(from.as_str()) {
+                url = format!("{to}{rest}");
+                break;
+            }
+        }
+        let options = EndpointOptions::new()
+            .call_timeout(endpoint.call_timeout)
+            .max_batch_requests(endpoint.max_batch_requests);
+        builder = builder.remote_with(&endpoint.functions.to_string(), &url, options);
+    }
+    for egress in &module.egresses {
+        builder = match egress.kind {
+            IoKind::Kafka => builder.kafka_egress(&egress.id),
+            IoKind::Kinesis => builder.kinesis_egress(&egress.id),
+        };
+    }
+    builder
+        .build()
+        .map_err(|e| RuntimeError::Setup(e.to_string()))
+}
+
+impl Runtime {
+    /// Opens the state directory and resumes from it.
+    pub(crate) fn start(module: &Module, settings: Settings) -> Result<Self, RuntimeError> {
+        let mut harness = harness_for(module, &settings)?;
+        let (store, recovered) = StateDir::open(&settings.state_dir)?;
+        let mut sink = Sink::open(settings.egress_file.as_deref())?;
+        let mut positions = BTreeMap::new();
+        let mut at_origin = Duration::ZERO;
+        if let Some(saved) = &recovered.checkpoint {
+            let checkpoint = Checkpoint::from_bytes(&saved.harness).map_err(|e| {
+                RuntimeError::Setup(format!(
+                    "{}: {e}",
+                    settings.state_dir.join("checkpoint.bin").display()
+                ))
+            })?;
+            at_origin = checkpoint.taken_at();
+            if settings.clock == ClockKind::Real {
+                // Processing time went on while the runtime was down.
+                at_origin +=
+                    Duration::from_millis(unix_millis().saturating_sub(saved.wall_clock_millis));
+            }
+            harness.restore(&checkpoint);
+            harness.move_clock_to(at_origin);
+            sink.recover(saved.egress_length, &saved.pending)?;
+            for position in &saved.positions {
+                positions.insert(position.path.clone(), position.clone());
+            }
+            log(&format!(
+                "resumed from checkpoint {} in {}",
+                checkpoint.id(),
+                settings.state_dir.display()
+            ));
+        }
+        if recovered.torn_bytes > 0 {
+            log(&format!(
+                "dropped {} bytes at the end of the ingress log: a write the previous run did not finish (never acknowledged)",
+                recovered.torn_bytes
+            ));
+        }
+        let replayed = recovered.replay.len();
+        for logged in recovered.replay {
+            if let Some(position) = &logged.position {
+                positions.insert(position.path.clone(), position.clone());
+            }
+            send_logged(&mut harness, logged)?;
+        }
+        if replayed > 0 {
+            log(&format!(
+                "replaying {replayed} input messages logged after the checkpoint"
+            ));
+        }
+        let mut egress_kinds = BTreeMap::new();
+        for egress in &module.egresses {
+            egress_kinds.insert(egress.id.type_name().as_str().to_owned(), egress.kind);
+        }
+        let interval = settings.checkpoint_interval;
+        Ok(Self {
+            harness,
+            store,
+            sink,
+            egress_kinds,
+            positions,
+            inputs_open: settings.inputs,
+            settings,
+            clock: RealClock {
+                origin: Instant::now(),
+                at_origin,
+            },
+            next_checkpoint: Instant::now() + interval,
+            steps_at_checkpoint: u64::MAX,
+            accepted_since_checkpoint: false,
+        })
+    }
+
+    /// How far each input file was read (for readers resuming).
+    pub(crate) fn positions(&self) -> BTreeMap<String, Position> {
+        self.positions.clone()
+    }
+
+    /// Runs until the inputs are done and nothing is left to do (or until
+    /// `stop` fires), taking a final checkpoint.
+    pub(crate) async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), RuntimeError> {
+        let mut waiting: Vec<Command> = Vec::new();
+        let mut closed = false;
+        loop {
+            while waiting.len() < 4096 {
+                match commands.try_recv() {
+                    Ok(command) => waiting.push(command),
+                    Err(_) => break,
+                }
+            }
+            self.accept(std::mem::take(&mut waiting)).await?;
+            let progress = match self.settings.clock {
+                ClockKind::Real => {
+                    self.harness.move_clock_to(self.clock.now());
+                    // A call may take its whole budget: a stop does not
+                    // wait for it (the request is sent again on restart).
+                    tokio::select! {
+                        progress = self.harness.run_steps(256) => progress,
+                        _ = stop.changed() => Ok(Progress::Busy),
+                    }
+                }
+                ClockKind::Virtual => self
+                    .harness
+                    .run()
+                    .await
+                    .map(|_| Progress::Idle { wake_up: None }),
+            }
+            .map_err(|e| RuntimeError::Job(Box::new(e)))?;
+            let trace = self.harness.take_trace();
+            self.report(trace);
+            if Instant::now() >= self.next_checkpoint {
+                self.checkpoint_if_changed()?;
+            }
+            if *stop.borrow() {
+                self.checkpoint()?;
+                log("stopped; the next run resumes from this checkpoint");
+                return Ok(());
+            }
+            let Progress::Idle { wake_up } = progress else {
+                tokio::task::yield_now().await;
+                continue;
+            };
+            let wake_up = match self.settings.clock {
+                ClockKind::Real => wake_up,
+                // Only `advance` moves a virtual clock.
+                ClockKind::Virtual => None,
+            };
+            if self.inputs_open == 0 && !self.settings.http && wake_up.is_none() {
+                self.checkpoint()?;
+                return Ok(());
+            }
+            let mut deadline = self.next_checkpoint;
+            if let Some(at) = wake_up {
+                deadline = deadline.min(self.clock.instant_of(at));
+            }
+            tokio::select! {
+                command = commands.recv(), if !closed => match command {
+                    Some(command) => waiting.push(command),
+                    None => {
+                        closed = true;
+                        self.inputs_open = 0;
+                    }
+                },
+                () = tokio::time::sleep_until(deadline.into()) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Logs and delivers input, answers queries.
+    async fn accept(&mut self, commands: Vec<Command>) -> Result<(), RuntimeError> {
+        if commands.is_empty() {
+            return Ok(());
+        }
+        let mut log_batch = Vec::new();
+        for command in &commands {
+            if let Command::Deliver {
+                deliveries,
+                position,
+                ..
+            } = command
+            {
+                for (i, delivery) in deliveries.iter().enumerate() {
+                    log_batch.push(Logged {
+                        function_type: delivery.to.function_type().as_str().to_owned(),
+                        id: delivery.to.id().to_owned(),
+                        type_name: delivery.type_name.as_str().to_owned(),
+                        value: delivery.value.clone(),
+                        // The position goes with the last message of its
+                        // line.
+                        position: (i + 1 == deliveries.len())
+                            .then(|| position.clone())
+                            .flatten(),
+                    });
+                }
+            }
+        }
+        // One sync for the whole batch, before anything is acknowledged.
+        let logged = self.store.append(&log_batch);
+        for command in commands {
+            match command {
+                Command::Deliver {
+                    deliveries,
+                    position,
+                    ack,
+                } => {
+                    if let Err(e) = &logged {
+                        if let Some(ack) = ack {
+                            let _ = ack.send(Err(format!("could not log the input: {e}")));
+                        }
+                        continue;
+                    }
+                    let n = deliveries.len();
+                    for delivery in deliveries {
+                        let value = TypedBytes::new(delivery.type_name, delivery.value);
+                        self.harness
+                            .send(delivery.to, value)
+                            .map_err(|e| RuntimeError::Setup(e.to_string()))?;
+                    }
+                    if let Some(position) = position {
+                        self.positions.insert(position.path.clone(), position);
+                    }
+                    self.accepted_since_checkpoint = true;
+                    if let Some(ack) = ack {
+                        let _ = ack.send(Ok(n));
+                    }
+                }
+                Command::Advance(by) => {
+                    if self.settings.clock == ClockKind::Virtual {
+                        self.harness
+                            .advance(by)
+                            .await
+                            .map_err(|e| RuntimeError::Job(Box::new(e)))?;
+                    } else {
+                        log(
+                            "`advance` lines move only the virtual clock (--clock virtual); ignored",
+                        );
+                    }
+                }
+                Command::State { address, reply } => {
+                    let _ = reply.send(state_json(&self.harness, &address));
+                }
+                Command::InputDone => self.inputs_open = self.inputs_open.saturating_sub(1),
+            }
+        }
+        logged.map_err(RuntimeError::Io)
+    }
+
+    /// A checkpoint, unless nothing happened since the last one.
+    fn checkpoint_if_changed(&mut self) -> Result<(), RuntimeError> {
+        let steps = self.harness.counters().steps;
+        if steps == self.steps_at_checkpoint && !self.accepted_since_checkpoint {
+            self.next_checkpoint = Instant::now() + self.settings.checkpoint_interval;
+            return Ok(());
+        }
+        self.checkpoint()
+    }
+
+    /// Completes a checkpoint, on disk, then writes the egress it
+    /// committed.
+    fn checkpoint(&mut self) -> Result<(), RuntimeError> {
+        self.steps_at_checkpoint = self.harness.counters().steps;
+        self.accepted_since_checkpoint = false;
+        self.harness.checkpoint();
+        let pending: Vec<String> = self
+            .harness
+            .take_committed_egress()
+            .into_iter()
+            .flat_map(|(id, records)| {
+                let kind = self.egress_kinds.get(id.type_name().as_str()).copied();
+                records
+                    .into_iter()
+                    .map(move |r| egress_line(&id, kind, &r))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let harness = self
+            .harness
+            .last_checkpoint()
+            .map(Checkpoint::to_bytes)
+            .unwrap_or_default();
+        self.store.checkpoint(Saved {
+            harness,
+            positions: self.positions.values().cloned().collect(),
+            egress_length: self.sink.length(),
+            pending: pending.clone(),
+            wall_clock_millis: unix_millis(),
+            ..Saved::default()
+        })?;
+        self.sink.write(&pending)?;
+        self.next_checkpoint = Instant::now() + self.settings.checkpoint_interval;
+        Ok(())
+    }
+
+    /// Writes what users need to know to stderr: failures and restarts
+    /// always, every event with `--verbose`.
+    fn report(&self, trace: Vec<TraceEntry>) {
+        for entry in trace {
+            let show = self.settings.verbose
+                || match &entry.event {
+                    Event::AttemptFailed {
+                        attempt, retry_in, ..
+                    } => *attempt == 1 || retry_in.is_none() || attempt.is_power_of_two(),
+                    Event::JobFailed { .. } | Event::Restored { .. } => true,
+                    _ => false,
+                };
+            if show {
+                log(&entry.to_string());
+            }
+        }
+    }
+}
+
+fn send_logged(harness: &mut Harness, logged: Logged) -> Result<(), RuntimeError> {
+    let bad = |what: String| RuntimeError::Setup(format!("ingress log: {what}"));
+    let function_type: TypeName = logged
+        .function_type
+        .parse()
+        .map_err(|e| bad(format!("{}: {e}", logged.function_type)))?;
+    let type_name: TypeName = logged
+        .type_name
+        .parse()
+        .map_err(|e| bad(format!("{}: {e}", logged.type_name)))?;
+    harness
+        .send(
+            Address::new(function_type, logged.id),
+            TypedBytes::new(type_name, logged.value),
+        )
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// An egress record as a JSON line: Kafka and Kinesis records decoded.
+fn egress_line(id: &EgressIdentifier, kind: Option<IoKind>, record: &EgressRecord) -> String {
+    let mut line = Map::new();
+    line.insert("egress".into(), json!(id.type_name().as_str()));
+    let (key, value) = match kind {
+        Some(IoKind::Kafka) => match record.kafka() {
+            Ok(kafka) => {
+                line.insert("topic".into(), json!(kafka.topic));
+                if let Some(key) = kafka.key {
+                    line.insert("key".into(), json!(key));
+                }
+                values::render(None, &kafka.value)
+            }
+            Err(_) => values::render(Some(&record.type_name), &record.value),
+        },
+        Some(IoKind::Kinesis) => match record.kinesis() {
+            Ok(kinesis) => {
+                line.insert("stream".into(), json!(kinesis.stream));
+                line.insert("partition_key".into(), json!(kinesis.partition_key));
+                if let Some(hash) = kinesis.explicit_hash_key {
+                    line.insert("explicit_hash_key".into(), json!(hash));
+                }
+                values::render(None, &kinesis.value)
+            }
+            Err(_) => values::render(Some(&record.type_name), &record.value),
+        },
+        None => {
+            line.insert("type".into(), json!(record.type_name));
+            values::render(Some(&record.type_name), &record.value)
+        }
+    };
+    line.insert(key.into(), value);
+    Json::Object(line).to_string()
+}
+
+/// `{"address": .., "state": {name: {"type": .., "value": ..}}}`.
+pub(crate) fn state_json(harness: &Harness, address: &Address) -> Json {
+    let mut state = Map::new();
+    for (name, type_name, bytes) in harness.states(address) {
+        let (key, value) = values::render(Some(&type_name), &bytes);
+        let mut entry = Map::new();
+        entry.insert("type".into(), json!(type_name));
+        entry.insert(key.into(), value);
+        state.insert(name, Json::Object(entry));
+    }
+    json!({"address": address.to_string(), "state": state})
+}
+
+/// One line on stderr.
+pub(crate) fn log(line: &str) {
+    #[allow(clippy::print_stderr)] // the runtime's log
+    {
+        eprintln!("statefun-local: {line}");
+    }
+}
