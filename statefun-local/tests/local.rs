@@ -1,0 +1,557 @@
+//! statefun-local as a process: against the shopping-cart example served
+//! over HTTP (the Rust SDK) and the same functions written with the
+//! official Python SDK, killed with SIGKILL mid-stream and restarted, with
+//! every state value and egress record checked for loss and duplication.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_statefun-local");
+const CART_URL_IN_MODULE: &str = "http://shopping-cart:8000";
+
+fn module_yaml() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shopping-cart/deploy/module.yaml")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("statefun-local-{name}"));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    /// SIGKILL: no chance to clean up.
+    fn kill_hard(mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+
+    /// SIGTERM, and the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "statefun-local did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait(mut self) -> std::process::ExitStatus {
+        self.0.wait().unwrap()
+    }
+}
+
+/// The shopping cart served by the Rust SDK on its own runtime.
+struct RustCart {
+    url: String,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn rust_cart_on(address: &str) -> RustCart {
+    use statefun_sdk::{RequestReplyHandler, Server};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let functions = shopping_cart::functions().unwrap();
+    let server = runtime
+        .block_on(Server::new(RequestReplyHandler::new(functions)).bind(address))
+        .unwrap();
+    let url = format!("http://{}", server.local_addr().unwrap());
+    runtime.spawn(server.serve_until(std::future::pending()));
+    RustCart {
+        url,
+        _runtime: runtime,
+    }
+}
+
+/// A Python with `apache-flink-statefun==3.3.0` from PyPI, in a virtualenv
+/// under the target directory (made once, under a lock).
+fn python() -> PathBuf {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-statefun-3.3.0");
+    fs::create_dir_all(&base).unwrap();
+    let lock = File::create(base.join("lock")).unwrap();
+    lock.lock().unwrap();
+    let python = base.join("venv/bin/python");
+    let ready = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import statefun"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ready(&python) {
+        let venv = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(base.join("venv"))
+            .status()
+            .unwrap();
+        assert!(venv.success(), "python3 -m venv failed");
+        let pip = Command::new(base.join("venv/bin/pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "apache-flink-statefun==3.3.0",
+            ])
+            .status()
+            .unwrap();
+        assert!(pip.success(), "pip install apache-flink-statefun==3.3.0 failed");
+    }
+    assert!(ready(&python), "the statefun package does not import");
+    python
+}
+
+/// The shopping cart written with the Python SDK, as a process.
+fn python_cart() -> (String, Process) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/shopping_cart.py");
+    let mut child = Command::new(python())
+        .arg(script)
+        .arg("0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let url = format!("http://127.0.0.1:{}", port.trim());
+    (url, Process(child))
+}
+
+/// Starts statefun-local on the cart module, calling the cart at `url`;
+/// its log is appended to `dir/local.log`.
+fn start_local(dir: &Path, url: &str, args: &[&str]) -> Process {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("local.log"))
+        .unwrap();
+    let child = Command::new(BIN)
+        .arg("--module")
+        .arg(module_yaml())
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--rewrite-url")
+        .arg(format!("{CART_URL_IN_MODULE}={url}"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Process(child)
+}
+
+fn restock(item: &str, quantity: i32) -> String {
+    json!({"topic": "restock", "key": item, "value": {"item_id": item, "quantity": quantity}})
+        .to_string()
+}
+
+fn add(user: &str, item: &str, quantity: i32) -> String {
+    json!({"topic": "add-to-cart", "key": user,
+           "value": {"user_id": user, "item_id": item, "quantity": quantity}})
+    .to_string()
+}
+
+fn append(path: &Path, lines: &[String]) {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for line in lines {
+        writeln!(file, "{line}").unwrap();
+    }
+    file.sync_all().unwrap();
+}
+
+fn read_lines(path: &Path) -> Vec<Json> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+/// (user, item, quantity, success) of every add-to-cart result.
+fn results(egress: &Path) -> Vec<(String, String, i64, bool)> {
+    let mut out: Vec<_> = read_lines(egress)
+        .into_iter()
+        .filter(|r| r["topic"] == "add-to-cart-results")
+        .map(|r| {
+            assert_eq!(r["egress"], "com.example/results");
+            assert_eq!(r["key"], r["value"]["user_id"]);
+            let v = &r["value"];
+            (
+                v["user_id"].as_str().unwrap().to_owned(),
+                v["item_id"].as_str().unwrap().to_owned(),
+                v["quantity"].as_i64().unwrap(),
+                v["success"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Every address's state, from `statefun-local state`.
+fn dump_state(dir: &Path) -> BTreeMap<String, Json> {
+    try_dump_state(dir).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// As [`dump_state`], or why not (no checkpoint yet).
+fn try_dump_state(dir: &Path) -> Result<BTreeMap<String, Json>, String> {
+    let output = Command::new(BIN)
+        .arg("state")
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .output()
+        .unwrap();
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    Ok(String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Json = serde_json::from_str(l).unwrap();
+            (v["address"].as_str().unwrap().to_owned(), v["state"].clone())
+        })
+        .collect())
+}
+
+/// Streams add-to-cart records into a followed input file while killing
+/// statefun-local with SIGKILL three times, then checks that each record
+/// was applied exactly once: one result per record, and the stock,
+/// reservations and carts they add up to.
+fn kill_and_resume(name: &str, url: &str) {
+    const USERS: usize = 12;
+    const ITEMS: usize = 4;
+    const ADDS: usize = 240;
+    const STOCK: i32 = 100_000;
+    let dir = scratch(name);
+    let input = dir.join("input.jsonl");
+    let egress = dir.join("egress.jsonl");
+    let items: Vec<String> = (0..ITEMS).map(|i| format!("item-{i}")).collect();
+    append(&input, &items.iter().map(|i| restock(i, STOCK)).collect::<Vec<_>>());
+    let adds: Vec<(String, String, i32)> = (0..ADDS)
+        .map(|j| {
+            (
+                format!("user-{}", j % USERS),
+                items[(j / USERS) % ITEMS].clone(),
+                i32::try_from(j % 3).unwrap() + 1,
+            )
+        })
+        .collect();
+    let args = [
+        "--input",
+        input.to_str().unwrap(),
+        "--follow",
+        "--egress",
+        egress.to_str().unwrap(),
+        "--checkpoint-interval",
+        "50ms",
+        "--partitions",
+        "4",
+    ];
+    let mut local = start_local(&dir, url, &args);
+    // Records of different topics race (as on Kafka): the stock must be in
+    // before the carts ask for it, or some answers are "unavailable".
+    wait_for("the restocks", Duration::from_secs(60), || {
+        try_dump_state(&dir).is_ok_and(|state| {
+            items
+                .iter()
+                .all(|i| state.contains_key(&format!("com.example/inventory:{i}")))
+        })
+    });
+    let mut kills = 0;
+    for (chunk, lines) in adds.chunks(20).enumerate() {
+        let lines: Vec<String> = lines.iter().map(|(u, i, q)| add(u, i, *q)).collect();
+        append(&input, &lines);
+        std::thread::sleep(Duration::from_millis(40));
+        if [2, 6, 9].contains(&chunk) {
+            // Mid-stream: some results are out, more are on their way.
+            wait_for("some results", Duration::from_secs(60), || {
+                !results(&egress).is_empty()
+            });
+            local.kill_hard();
+            kills += 1;
+            local = start_local(&dir, url, &args);
+        }
+    }
+    wait_for("every result", Duration::from_secs(120), || {
+        results(&egress).len() >= ADDS
+    });
+    // A few more checkpoints, in which a duplicate would show.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(local.terminate().success());
+
+    let log = fs::read_to_string(dir.join("local.log")).unwrap();
+    assert_eq!(kills, 3);
+    assert!(
+        log.matches("resumed from checkpoint").count() >= 3,
+        "each restart resumes from a checkpoint:\n{log}"
+    );
+    let mut expected: Vec<(String, String, i64, bool)> = adds
+        .iter()
+        .map(|(u, i, q)| (u.clone(), i.clone(), i64::from(*q), true))
+        .collect();
+    expected.sort();
+    assert_eq!(results(&egress), expected, "one result per record, none lost, none twice");
+
+    let state = dump_state(&dir);
+    for item in &items {
+        let reserved: i64 = adds.iter().filter(|a| &a.1 == item).map(|a| i64::from(a.2)).sum();
+        let inventory = &state[&format!("com.example/inventory:{item}")];
+        assert_eq!(inventory["stock"]["value"], json!(STOCK), "{item}");
+        assert_eq!(inventory["reserved"]["value"], json!(reserved), "{item}");
+    }
+    for u in 0..USERS {
+        let user = format!("user-{u}");
+        let mut cart: BTreeMap<String, i64> = BTreeMap::new();
+        for (_, item, q) in adds.iter().filter(|a| a.0 == user) {
+            *cart.entry(item.clone()).or_default() += i64::from(*q);
+        }
+        let stored = &state[&format!("com.example/cart:{user}")]["items"]["value"];
+        assert_eq!(stored, &json!(cart), "{user}");
+    }
+}
+
+#[test]
+fn sigkill_mid_stream_loses_and_duplicates_nothing_with_the_rust_sdk() {
+    let cart = rust_cart_on("127.0.0.1:0");
+    kill_and_resume("kill-rust", &cart.url);
+}
+
+#[test]
+fn sigkill_mid_stream_loses_and_duplicates_nothing_with_the_python_sdk() {
+    let (url, _server) = python_cart();
+    kill_and_resume("kill-python", &url);
+}
+
+#[test]
+fn a_script_on_the_virtual_clock_fires_the_cart_expiry() {
+    let cart = rust_cart_on("127.0.0.1:0");
+    let dir = scratch("virtual");
+    let script = dir.join("script.jsonl");
+    append(
+        &script,
+        &[
+            restock("socks", 5),
+            add("kim", "socks", 2),
+            // Blank lines are skipped.
+            String::new(),
+            json!({"advance": "14min"}).to_string(),
+        ],
+    );
+    let run = |dir: &Path, script: &Path| {
+        let egress = dir.join("egress.jsonl");
+        let local = start_local(
+            dir,
+            &cart.url,
+            &[
+                "--clock",
+                "virtual",
+                "--input",
+                script.to_str().unwrap(),
+                "--egress",
+                egress.to_str().unwrap(),
+            ],
+        );
+        assert!(local.wait().success());
+    };
+    run(&dir, &script);
+    let state = dump_state(&dir);
+    assert_eq!(state["com.example/cart:kim"]["items"]["value"], json!({"socks": 2}));
+    assert_eq!(state["com.example/inventory:socks"]["reserved"]["value"], json!(2));
+    // The same state directory, a second script: 14 + 2 minutes passes the
+    // cart's 15-minute expiry, which gives the reservation back.
+    let more = dir.join("more.jsonl");
+    append(&more, &[json!({"advance": "2min"}).to_string()]);
+    run(&dir, &more);
+    let state = dump_state(&dir);
+    assert!(!state.contains_key("com.example/cart:kim"), "{state:?}");
+    assert_eq!(state["com.example/inventory:socks"]["reserved"]["value"], json!(0));
+    assert_eq!(state["com.example/inventory:socks"]["stock"]["value"], json!(5));
+    let results = results(&dir.join("egress.jsonl"));
+    assert_eq!(results, [("kim".into(), "socks".into(), 2, true)]);
+}
+
+/// One HTTP/1.1 exchange: the status and the body.
+fn http(address: &str, method: &str, path: &str, body: &str) -> (u16, Json) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    (status, serde_json::from_str(body).unwrap_or(Json::Null))
+}
+
+fn http_address(dir: &Path) -> String {
+    let mut address = String::new();
+    wait_for("the HTTP ingress", Duration::from_secs(30), || {
+        let log = fs::read_to_string(dir.join("local.log")).unwrap_or_default();
+        match log.split_once("listening on http://") {
+            Some((_, rest)) => {
+                address = rest.lines().next().unwrap().to_owned();
+                true
+            }
+            None => false,
+        }
+    });
+    address
+}
+
+#[test]
+fn the_http_ingress_takes_lines_and_raw_values_and_shows_state() {
+    let cart = rust_cart_on("127.0.0.1:0");
+    let dir = scratch("http");
+    let egress = dir.join("egress.jsonl");
+    let local = start_local(
+        &dir,
+        &cart.url,
+        &["--http", "127.0.0.1:0", "--egress", egress.to_str().unwrap()],
+    );
+    let address = http_address(&dir);
+    let (status, body) = http(&address, "POST", "/messages", &restock("socks", 3));
+    assert_eq!((status, body), (202, json!({"accepted": 1})));
+    let raw = r#"{"user_id": "kim", "item_id": "socks", "quantity": 2}"#;
+    let (status, _) = http(&address, "POST", "/ingress/add-to-cart?key=kim", raw);
+    assert_eq!(status, 202);
+    wait_for("the reservation", Duration::from_secs(30), || {
+        let (_, state) = http(&address, "GET", "/state/com.example/inventory:socks", "");
+        state["state"]["reserved"]["value"] == json!(2)
+    });
+    // A message to an address, typed by the query.
+    let (status, _) = http(
+        &address,
+        "POST",
+        "/addresses/com.example/cart:kim?type=com.example.types/Checkout",
+        r#"{"user_id": "kim"}"#,
+    );
+    assert_eq!(status, 202);
+    wait_for("the receipt", Duration::from_secs(30), || {
+        read_lines(&egress).iter().any(|r| r["topic"] == "receipts")
+    });
+
+    // Bad input is refused whole, with what was wrong and where.
+    let two = format!("{}\n{{\"topic\": \"nope\", \"key\": \"k\", \"value\": 1}}", restock("a", 1));
+    let (status, body) = http(&address, "POST", "/messages", &two);
+    assert_eq!(status, 400);
+    let error = body["error"].as_str().unwrap();
+    assert!(error.starts_with("line 2: no topic \"nope\""), "{error}");
+    assert!(error.contains("nothing was accepted"), "{error}");
+    let (status, body) = http(&address, "POST", "/ingress/add-to-cart", raw);
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("?key="));
+    let (status, body) = http(&address, "GET", "/nowhere", "");
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().unwrap().contains("POST /messages"));
+
+    assert!(local.terminate().success());
+    let state = dump_state(&dir);
+    assert_eq!(state["com.example/inventory:socks"]["stock"]["value"], json!(1));
+    assert!(!state.contains_key("com.example/inventory:a"), "nothing of the refused POST");
+}
+
+#[test]
+fn a_function_server_that_is_down_is_retried_until_it_is_up() {
+    // A free port, with nothing listening on it yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = scratch("down");
+    let input = dir.join("input.jsonl");
+    let egress = dir.join("egress.jsonl");
+    append(&input, &[restock("socks", 5)]);
+    let local = start_local(
+        &dir,
+        &url,
+        &["--input", input.to_str().unwrap(), "--follow", "--egress", egress.to_str().unwrap()],
+    );
+    wait_for("a failed attempt", Duration::from_secs(30), || {
+        fs::read_to_string(dir.join("local.log"))
+            .unwrap_or_default()
+            .contains("attempt 1")
+    });
+    let _cart = rust_cart_on(&format!("127.0.0.1:{port}"));
+    wait_for("the restock", Duration::from_secs(60), || {
+        try_dump_state(&dir).is_ok_and(|s| s.contains_key("com.example/inventory:socks"))
+    });
+    append(&input, &[add("kim", "socks", 1)]);
+    wait_for("the result", Duration::from_secs(60), || !results(&egress).is_empty());
+    assert!(local.terminate().success());
+    let log = fs::read_to_string(dir.join("local.log")).unwrap();
+    let failure = log.lines().find(|l| l.contains("attempt 1")).unwrap();
+    assert!(failure.contains(&format!("http://127.0.0.1:{port}/statefun")), "{failure}");
+    assert!(failure.contains("com.example/inventory:socks"), "{failure}");
+    assert_eq!(results(&egress), [("kim".into(), "socks".into(), 1, true)]);
+}
+
+#[test]
+fn a_bad_module_is_refused_naming_the_document_and_key() {
+    let dir = scratch("bad-module");
+    let module = dir.join("module.yaml");
+    fs::write(
+        &module,
+        "kind: io.statefun.kafka.v1/egress\nspec:\n  id: a/out\n---\nkind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/f\n  urlPathTemplte: http://h\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .arg("check")
+        .arg("--module")
+        .arg(&module)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("module.yaml: document 2 (io.statefun.endpoints.v2/http), spec.urlPathTemplte: unknown key"),
+        "{stderr}"
+    );
+    let output = Command::new(BIN).arg("--frobnicate").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--help"));
+}
