@@ -55,7 +55,10 @@ impl Process {
             if let Some(status) = self.0.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "statefun-local did not stop on SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "statefun-local did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -121,7 +124,10 @@ fn python() -> PathBuf {
             ])
             .status()
             .unwrap();
-        assert!(pip.success(), "pip install apache-flink-statefun==3.3.0 failed");
+        assert!(
+            pip.success(),
+            "pip install apache-flink-statefun==3.3.0 failed"
+        );
     }
     assert!(ready(&python), "the statefun package does not import");
     python
@@ -248,7 +254,10 @@ fn try_dump_state(dir: &Path) -> Result<BTreeMap<String, Json>, String> {
         .lines()
         .map(|l| {
             let v: Json = serde_json::from_str(l).unwrap();
-            (v["address"].as_str().unwrap().to_owned(), v["state"].clone())
+            (
+                v["address"].as_str().unwrap().to_owned(),
+                v["state"].clone(),
+            )
         })
         .collect())
 }
@@ -266,7 +275,10 @@ fn kill_and_resume(name: &str, url: &str) {
     let input = dir.join("input.jsonl");
     let egress = dir.join("egress.jsonl");
     let items: Vec<String> = (0..ITEMS).map(|i| format!("item-{i}")).collect();
-    append(&input, &items.iter().map(|i| restock(i, STOCK)).collect::<Vec<_>>());
+    append(
+        &input,
+        &items.iter().map(|i| restock(i, STOCK)).collect::<Vec<_>>(),
+    );
     let adds: Vec<(String, String, i32)> = (0..ADDS)
         .map(|j| {
             (
@@ -330,11 +342,19 @@ fn kill_and_resume(name: &str, url: &str) {
         .map(|(u, i, q)| (u.clone(), i.clone(), i64::from(*q), true))
         .collect();
     expected.sort();
-    assert_eq!(results(&egress), expected, "one result per record, none lost, none twice");
+    assert_eq!(
+        results(&egress),
+        expected,
+        "one result per record, none lost, none twice"
+    );
 
     let state = dump_state(&dir);
     for item in &items {
-        let reserved: i64 = adds.iter().filter(|a| &a.1 == item).map(|a| i64::from(a.2)).sum();
+        let reserved: i64 = adds
+            .iter()
+            .filter(|a| &a.1 == item)
+            .map(|a| i64::from(a.2))
+            .sum();
         let inventory = &state[&format!("com.example/inventory:{item}")];
         assert_eq!(inventory["stock"]["value"], json!(STOCK), "{item}");
         assert_eq!(inventory["reserved"]["value"], json!(reserved), "{item}");
@@ -395,8 +415,14 @@ fn a_script_on_the_virtual_clock_fires_the_cart_expiry() {
     };
     run(&dir, &script);
     let state = dump_state(&dir);
-    assert_eq!(state["com.example/cart:kim"]["items"]["value"], json!({"socks": 2}));
-    assert_eq!(state["com.example/inventory:socks"]["reserved"]["value"], json!(2));
+    assert_eq!(
+        state["com.example/cart:kim"]["items"]["value"],
+        json!({"socks": 2})
+    );
+    assert_eq!(
+        state["com.example/inventory:socks"]["reserved"]["value"],
+        json!(2)
+    );
     // The same state directory, a second script: 14 + 2 minutes passes the
     // cart's 15-minute expiry, which gives the reservation back.
     let more = dir.join("more.jsonl");
@@ -404,8 +430,14 @@ fn a_script_on_the_virtual_clock_fires_the_cart_expiry() {
     run(&dir, &more);
     let state = dump_state(&dir);
     assert!(!state.contains_key("com.example/cart:kim"), "{state:?}");
-    assert_eq!(state["com.example/inventory:socks"]["reserved"]["value"], json!(0));
-    assert_eq!(state["com.example/inventory:socks"]["stock"]["value"], json!(5));
+    assert_eq!(
+        state["com.example/inventory:socks"]["reserved"]["value"],
+        json!(0)
+    );
+    assert_eq!(
+        state["com.example/inventory:socks"]["stock"]["value"],
+        json!(5)
+    );
     let results = results(&dir.join("egress.jsonl"));
     assert_eq!(results, [("kim".into(), "socks".into(), 2, true)]);
 }
@@ -449,7 +481,12 @@ fn the_http_ingress_takes_lines_and_raw_values_and_shows_state() {
     let local = start_local(
         &dir,
         &cart.url,
-        &["--http", "127.0.0.1:0", "--egress", egress.to_str().unwrap()],
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--egress",
+            egress.to_str().unwrap(),
+        ],
     );
     let address = http_address(&dir);
     let (status, body) = http(&address, "POST", "/messages", &restock("socks", 3));
@@ -474,7 +511,10 @@ fn the_http_ingress_takes_lines_and_raw_values_and_shows_state() {
     });
 
     // Bad input is refused whole, with what was wrong and where.
-    let two = format!("{}\n{{\"topic\": \"nope\", \"key\": \"k\", \"value\": 1}}", restock("a", 1));
+    let two = format!(
+        "{}\n{{\"topic\": \"nope\", \"key\": \"k\", \"value\": 1}}",
+        restock("a", 1)
+    );
     let (status, body) = http(&address, "POST", "/messages", &two);
     assert_eq!(status, 400);
     let error = body["error"].as_str().unwrap();
@@ -489,8 +529,14 @@ fn the_http_ingress_takes_lines_and_raw_values_and_shows_state() {
 
     assert!(local.terminate().success());
     let state = dump_state(&dir);
-    assert_eq!(state["com.example/inventory:socks"]["stock"]["value"], json!(1));
-    assert!(!state.contains_key("com.example/inventory:a"), "nothing of the refused POST");
+    assert_eq!(
+        state["com.example/inventory:socks"]["stock"]["value"],
+        json!(1)
+    );
+    assert!(
+        !state.contains_key("com.example/inventory:a"),
+        "nothing of the refused POST"
+    );
 }
 
 #[test]
@@ -509,7 +555,13 @@ fn a_function_server_that_is_down_is_retried_until_it_is_up() {
     let local = start_local(
         &dir,
         &url,
-        &["--input", input.to_str().unwrap(), "--follow", "--egress", egress.to_str().unwrap()],
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--follow",
+            "--egress",
+            egress.to_str().unwrap(),
+        ],
     );
     wait_for("a failed attempt", Duration::from_secs(30), || {
         fs::read_to_string(dir.join("local.log"))
@@ -521,11 +573,16 @@ fn a_function_server_that_is_down_is_retried_until_it_is_up() {
         try_dump_state(&dir).is_ok_and(|s| s.contains_key("com.example/inventory:socks"))
     });
     append(&input, &[add("kim", "socks", 1)]);
-    wait_for("the result", Duration::from_secs(60), || !results(&egress).is_empty());
+    wait_for("the result", Duration::from_secs(60), || {
+        !results(&egress).is_empty()
+    });
     assert!(local.terminate().success());
     let log = fs::read_to_string(dir.join("local.log")).unwrap();
     let failure = log.lines().find(|l| l.contains("attempt 1")).unwrap();
-    assert!(failure.contains(&format!("http://127.0.0.1:{port}/statefun")), "{failure}");
+    assert!(
+        failure.contains(&format!("http://127.0.0.1:{port}/statefun")),
+        "{failure}"
+    );
     assert!(failure.contains("com.example/inventory:socks"), "{failure}");
     assert_eq!(results(&egress), [("kim".into(), "socks".into(), 1, true)]);
 }

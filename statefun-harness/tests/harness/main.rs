@@ -16,6 +16,8 @@ mod explore;
 mod faults;
 // Functions shared by the tests.
 mod fixture;
+// Driving a harness from a long-lived loop.
+mod live;
 // The same run in process and over HTTP.
 #[cfg(feature = "http")]
 mod remote;
