@@ -32,7 +32,10 @@ impl Harness {
     /// moving the clock (unlike [`Harness::run`], a retry backoff is not
     /// waited out here: it shows as the wake-up time). A failed job
     /// restarts as configured by
-    /// [`HarnessBuilder::restart_on_failure`](crate::HarnessBuilder::restart_on_failure).
+    /// [`HarnessBuilder::restart_on_failure`](crate::HarnessBuilder::restart_on_failure),
+    /// after Flink's restart delay: the call then returns at once, idle
+    /// with the wake-up at the time the job resumes, and the caller waits
+    /// until its own clock gets there before running again.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -66,10 +69,27 @@ impl Harness {
                         wake_up: self.next_wake_up(),
                     });
                 }
-                Err(failure) => self.restart(failure)?,
+                Err(failure) => {
+                    self.restart(failure)?;
+                    // The job resumes after the restart delay: the caller
+                    // waits for its clock to get there.
+                    return Ok(Progress::Idle {
+                        wake_up: Some(self.now),
+                    });
+                }
             }
         }
         Ok(Progress::Busy)
+    }
+
+    /// The earliest time a request waiting out a backoff is retried.
+    #[must_use]
+    pub fn next_retry(&self) -> Option<Duration> {
+        self.world
+            .in_flight
+            .values()
+            .filter_map(|r| r.retry_at)
+            .min()
     }
 
     /// The earliest time a delayed message or a retry falls due.
@@ -96,8 +116,10 @@ impl Harness {
     /// Takes the egress records that completed checkpoints committed (with
     /// at-least-once semantics, every record written so far) out of the
     /// harness, per egress in order, so a long run does not keep them: a
-    /// later crash or restore will not bring them back. [`Harness::egress`]
-    /// then shows only what came after.
+    /// later crash, or a restore from the last checkpoint as it is now
+    /// (serialized after this call), will not bring them back (a copy
+    /// serialized before still holds them). [`Harness::egress`] then shows
+    /// only what came after.
     ///
     /// ```
     /// # use statefun_harness::Harness;

@@ -34,9 +34,14 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
             ));
         }
     };
-    u32::try_from(number)
+    let nanos = u128::from(number) * per_unit.as_nanos();
+    u64::try_from(nanos / 1_000_000_000)
         .ok()
-        .and_then(|n| per_unit.checked_mul(n))
+        .map(|secs| {
+            #[allow(clippy::cast_possible_truncation)] // below 10^9
+            let rest = (nanos % 1_000_000_000) as u32;
+            Duration::new(secs, rest)
+        })
         .ok_or_else(|| format!("{text:?} is not a duration: it is too long"))
 }
 
@@ -55,6 +60,7 @@ mod tests {
         assert_eq!(parse("1H"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse("2 days"), Ok(Duration::from_secs(172_800)));
         assert_eq!(parse("5us"), Ok(Duration::from_micros(5)));
+        assert_eq!(parse("5000000000ns"), Ok(Duration::from_secs(5)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The long-lived runtime: the harness engine driven by input, a clock and
 //! durable checkpoints.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::input::Delivery;
 use crate::module::{IoKind, Module};
-use crate::store::{Logged, Position, Saved, Sink, StateDir};
+use crate::store::{Logged, LoggedMessage, Position, Saved, Sink, StateDir};
 use crate::values;
 
 /// Which clock delayed messages, TTLs and retries run on.
@@ -39,7 +39,10 @@ pub(crate) enum Command {
         ack: Option<oneshot::Sender<Result<usize, String>>>,
     },
     /// Moves the virtual clock (scripts).
-    Advance(Duration),
+    Advance {
+        by: Duration,
+        position: Option<Position>,
+    },
     /// An address's state, as JSON.
     State {
         address: Address,
@@ -115,6 +118,19 @@ pub(crate) struct Runtime {
     steps_at_checkpoint: u64,
     /// Whether input was accepted since.
     accepted_since_checkpoint: bool,
+    /// Logged input not applied yet, in order.
+    pending: VecDeque<Pending>,
+    /// Where an `advance` on the virtual clock is going.
+    advance_to: Option<Duration>,
+    /// Why input could not be logged (which stops the run).
+    failed: Option<String>,
+}
+
+/// Input that is logged (or needs no log) and waits to be applied.
+#[derive(Debug)]
+enum Pending {
+    Logged(Logged),
+    InputDone,
 }
 
 /// Builds a harness that serves the module's endpoints.
@@ -172,7 +188,16 @@ impl Runtime {
             }
             harness.restore(&checkpoint);
             harness.move_clock_to(at_origin);
-            sink.recover(saved.egress_length, &saved.pending)?;
+            let repaired =
+                sink.recover(&saved.egress_target, saved.egress_length, &saved.pending)?;
+            if !repaired && !saved.pending.is_empty() {
+                log(&format!(
+                    "the last checkpoint wrote egress to {}; its {} records are written again to {}",
+                    saved.egress_target,
+                    saved.pending.len(),
+                    sink.target()
+                ));
+            }
             for position in &saved.positions {
                 positions.insert(position.path.clone(), position.clone());
             }
@@ -189,15 +214,16 @@ impl Runtime {
             ));
         }
         let replayed = recovered.replay.len();
+        let mut pending = VecDeque::new();
         for logged in recovered.replay {
             if let Some(position) = &logged.position {
                 positions.insert(position.path.clone(), position.clone());
             }
-            send_logged(&mut harness, logged)?;
+            pending.push_back(Pending::Logged(logged));
         }
         if replayed > 0 {
             log(&format!(
-                "replaying {replayed} input messages logged after the checkpoint"
+                "replaying {replayed} inputs logged after the checkpoint"
             ));
         }
         let mut egress_kinds = BTreeMap::new();
@@ -220,6 +246,9 @@ impl Runtime {
             next_checkpoint: Instant::now() + interval,
             steps_at_checkpoint: u64::MAX,
             accepted_since_checkpoint: false,
+            pending,
+            advance_to: None,
+            failed: None,
         })
     }
 
@@ -235,33 +264,21 @@ impl Runtime {
         mut commands: mpsc::Receiver<Command>,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), RuntimeError> {
-        let mut waiting: Vec<Command> = Vec::new();
+        let mut received: Vec<Command> = Vec::new();
         let mut closed = false;
         loop {
-            while waiting.len() < 4096 {
+            while received.len() < 4096 {
                 match commands.try_recv() {
-                    Ok(command) => waiting.push(command),
+                    Ok(command) => received.push(command),
                     Err(_) => break,
                 }
             }
-            self.accept(std::mem::take(&mut waiting)).await?;
-            let progress = match self.settings.clock {
-                ClockKind::Real => {
-                    self.harness.move_clock_to(self.clock.now());
-                    // A call may take its whole budget: a stop does not
-                    // wait for it (the request is sent again on restart).
-                    tokio::select! {
-                        progress = self.harness.run_steps(256) => progress,
-                        _ = stop.changed() => Ok(Progress::Busy),
-                    }
-                }
-                ClockKind::Virtual => self
-                    .harness
-                    .run()
-                    .await
-                    .map(|_| Progress::Idle { wake_up: None }),
+            self.intake(std::mem::take(&mut received));
+            if let Some(failure) = self.failed.take() {
+                return Err(RuntimeError::Setup(failure));
             }
-            .map_err(|e| RuntimeError::Job(Box::new(e)))?;
+            self.apply_pending();
+            let progress = self.run_slice(&mut stop).await?;
             let trace = self.harness.take_trace();
             self.report(trace);
             if Instant::now() >= self.next_checkpoint {
@@ -278,10 +295,19 @@ impl Runtime {
             };
             let wake_up = match self.settings.clock {
                 ClockKind::Real => wake_up,
-                // Only `advance` moves a virtual clock.
-                ClockKind::Virtual => None,
+                ClockKind::Virtual => {
+                    if self.virtual_wait(wake_up) || !self.pending.is_empty() {
+                        continue;
+                    }
+                    // Only `advance` moves a virtual clock to timers.
+                    None
+                }
             };
-            if self.inputs_open == 0 && !self.settings.http && wake_up.is_none() {
+            if self.inputs_open == 0
+                && !self.settings.http
+                && wake_up.is_none()
+                && self.pending.is_empty()
+            {
                 self.checkpoint()?;
                 return Ok(());
             }
@@ -291,7 +317,7 @@ impl Runtime {
             }
             tokio::select! {
                 command = commands.recv(), if !closed => match command {
-                    Some(command) => waiting.push(command),
+                    Some(command) => received.push(command),
                     None => {
                         closed = true;
                         self.inputs_open = 0;
@@ -303,83 +329,164 @@ impl Runtime {
         }
     }
 
-    /// Logs and delivers input, answers queries.
-    async fn accept(&mut self, commands: Vec<Command>) -> Result<(), RuntimeError> {
-        if commands.is_empty() {
-            return Ok(());
+    /// A bounded slice of work, which a stop interrupts (a call may take
+    /// its whole budget; the request is sent again on restart). On the
+    /// real clock, nothing runs while the job's clock is ahead of the wall
+    /// clock (after a restart, Flink's restart delay).
+    async fn run_slice(
+        &mut self,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<Progress, RuntimeError> {
+        if self.settings.clock == ClockKind::Real {
+            let now = self.clock.now();
+            if now < self.harness.now() {
+                return Ok(Progress::Idle {
+                    wake_up: Some(self.harness.now()),
+                });
+            }
+            self.harness.move_clock_to(now);
         }
-        let mut log_batch = Vec::new();
-        for command in &commands {
-            if let Command::Deliver {
-                deliveries,
-                position,
-                ..
-            } = command
-            {
-                for (i, delivery) in deliveries.iter().enumerate() {
-                    log_batch.push(Logged {
-                        function_type: delivery.to.function_type().as_str().to_owned(),
-                        id: delivery.to.id().to_owned(),
-                        type_name: delivery.type_name.as_str().to_owned(),
-                        value: delivery.value.clone(),
-                        // The position goes with the last message of its
-                        // line.
-                        position: (i + 1 == deliveries.len())
-                            .then(|| position.clone())
-                            .flatten(),
-                    });
-                }
+        tokio::select! {
+            progress = self.harness.run_steps(256) => {
+                progress.map_err(|e| RuntimeError::Job(Box::new(e)))
+            }
+            _ = stop.changed() => Ok(Progress::Busy),
+        }
+    }
+
+    /// On the virtual clock, when idle: waits out a retry backoff or a
+    /// restart, or moves on towards the target of an `advance` (firing what
+    /// falls due on the way, in order, running to idle in between).
+    /// Returns whether the clock moved (or work is due now).
+    fn virtual_wait(&mut self, wake_up: Option<Duration>) -> bool {
+        let now = self.harness.now();
+        if wake_up.is_some_and(|at| at <= now) {
+            return true;
+        }
+        if let Some(retry) = self.harness.next_retry() {
+            let at = match (self.advance_to, wake_up) {
+                (Some(target), Some(timer)) if timer <= target => retry.min(timer),
+                _ => retry,
+            };
+            self.harness.move_clock_to(at);
+            return true;
+        }
+        let Some(target) = self.advance_to else {
+            return false;
+        };
+        match wake_up {
+            Some(timer) if timer <= target => self.harness.move_clock_to(timer),
+            _ => {
+                self.harness.move_clock_to(target);
+                self.advance_to = None;
             }
         }
-        // One sync for the whole batch, before anything is acknowledged.
-        let logged = self.store.append(&log_batch);
-        for command in commands {
+        true
+    }
+
+    /// Logs what arrived (one sync for all of it) and acknowledges it, then
+    /// queues it to be applied.
+    fn intake(&mut self, commands: Vec<Command>) {
+        if commands.is_empty() {
+            return;
+        }
+        let mut entries = Vec::new();
+        for command in &commands {
             match command {
                 Command::Deliver {
                     deliveries,
                     position,
-                    ack,
-                } => {
-                    if let Err(e) = &logged {
-                        if let Some(ack) = ack {
-                            let _ = ack.send(Err(format!("could not log the input: {e}")));
-                        }
-                        continue;
-                    }
-                    let n = deliveries.len();
-                    for delivery in deliveries {
-                        let value = TypedBytes::new(delivery.type_name, delivery.value);
-                        self.harness
-                            .send(delivery.to, value)
-                            .map_err(|e| RuntimeError::Setup(e.to_string()))?;
-                    }
-                    if let Some(position) = position {
-                        self.positions.insert(position.path.clone(), position);
-                    }
-                    self.accepted_since_checkpoint = true;
+                    ..
+                } => entries.push(Logged {
+                    messages: deliveries
+                        .iter()
+                        .map(|d| LoggedMessage {
+                            function_type: d.to.function_type().as_str().to_owned(),
+                            id: d.to.id().to_owned(),
+                            type_name: d.type_name.as_str().to_owned(),
+                            value: d.value.clone(),
+                        })
+                        .collect(),
+                    advance_nanos: None,
+                    position: position.clone(),
+                }),
+                Command::Advance { by, position } => entries.push(Logged {
+                    messages: Vec::new(),
+                    advance_nanos: Some(u64::try_from(by.as_nanos()).unwrap_or(u64::MAX)),
+                    position: position.clone(),
+                }),
+                Command::State { .. } | Command::InputDone => {}
+            }
+        }
+        let logged = self.store.append(&entries);
+        if let Err(e) = &logged {
+            self.failed = Some(format!("could not log the input: {e}"));
+        }
+        let mut entries = entries.into_iter();
+        for command in commands {
+            match command {
+                Command::Deliver { ack, .. } => {
+                    let entry = entries.next();
+                    let n = entry.as_ref().map_or(0, |e| e.messages.len());
                     if let Some(ack) = ack {
-                        let _ = ack.send(Ok(n));
+                        let _ = ack.send(match &logged {
+                            Ok(()) => Ok(n),
+                            Err(e) => Err(format!("could not log the input: {e}")),
+                        });
+                    }
+                    if let (Ok(()), Some(entry)) = (&logged, entry) {
+                        self.pending.push_back(Pending::Logged(entry));
                     }
                 }
-                Command::Advance(by) => {
-                    if self.settings.clock == ClockKind::Virtual {
-                        self.harness
-                            .advance(by)
-                            .await
-                            .map_err(|e| RuntimeError::Job(Box::new(e)))?;
-                    } else {
-                        log(
-                            "`advance` lines move only the virtual clock (--clock virtual); ignored",
-                        );
+                Command::Advance { .. } => {
+                    if let (Ok(()), Some(entry)) = (&logged, entries.next()) {
+                        self.pending.push_back(Pending::Logged(entry));
                     }
                 }
                 Command::State { address, reply } => {
                     let _ = reply.send(state_json(&self.harness, &address));
                 }
-                Command::InputDone => self.inputs_open = self.inputs_open.saturating_sub(1),
+                Command::InputDone => self.pending.push_back(Pending::InputDone),
             }
         }
-        logged.map_err(RuntimeError::Io)
+    }
+
+    /// Applies queued input in order, up to an `advance` on the virtual
+    /// clock (what follows it waits until the clock is there).
+    fn apply_pending(&mut self) {
+        while self.advance_to.is_none() {
+            let Some(next) = self.pending.pop_front() else {
+                return;
+            };
+            match next {
+                Pending::InputDone => self.inputs_open = self.inputs_open.saturating_sub(1),
+                Pending::Logged(entry) => {
+                    if let Some(position) = &entry.position {
+                        self.positions
+                            .insert(position.path.clone(), position.clone());
+                    }
+                    self.accepted_since_checkpoint = true;
+                    if let Some(nanos) = entry.advance_nanos {
+                        if self.settings.clock == ClockKind::Virtual {
+                            self.advance_to = Some(
+                                self.harness
+                                    .now()
+                                    .saturating_add(Duration::from_nanos(nanos)),
+                            );
+                        } else {
+                            log(
+                                "`advance` lines move only the virtual clock (--clock virtual); ignored",
+                            );
+                        }
+                    }
+                    for message in entry.messages {
+                        if let Err(e) = send_logged(&mut self.harness, message) {
+                            log(&e.to_string());
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// A checkpoint, unless nothing happened since the last one.
@@ -419,6 +526,7 @@ impl Runtime {
             harness,
             positions: self.positions.values().cloned().collect(),
             egress_length: self.sink.length(),
+            egress_target: self.sink.target(),
             pending: pending.clone(),
             wall_clock_millis: unix_millis(),
             ..Saved::default()
@@ -447,7 +555,7 @@ impl Runtime {
     }
 }
 
-fn send_logged(harness: &mut Harness, logged: Logged) -> Result<(), RuntimeError> {
+fn send_logged(harness: &mut Harness, logged: LoggedMessage) -> Result<(), RuntimeError> {
     let bad = |what: String| RuntimeError::Setup(format!("ingress log: {what}"));
     let function_type: TypeName = logged
         .function_type

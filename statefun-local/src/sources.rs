@@ -125,7 +125,10 @@ impl LineReader {
             line.clear();
             let command = match self.routes.parse_line(&text) {
                 Ok(Line::Blank) => continue,
-                Ok(Line::Advance(by)) => Command::Advance(by),
+                Ok(Line::Advance(by)) => Command::Advance {
+                    by,
+                    position: self.track.then(|| self.position.clone()),
+                },
                 Ok(Line::Deliver(deliveries)) => Command::Deliver {
                     deliveries,
                     position: self.track.then(|| self.position.clone()),

@@ -51,6 +51,10 @@ pub(crate) struct Saved {
     /// counting while the runtime is down, as processing time does.
     #[prost(uint64, tag = "7")]
     pub(crate) wall_clock_millis: u64,
+    /// Where the egress went: `-` for stdout, else the file's absolute
+    /// path. A restart repairs only that file.
+    #[prost(string, tag = "8")]
+    pub(crate) egress_target: String,
 }
 
 /// How far an input file has been read: the byte offset after the last
@@ -65,9 +69,24 @@ pub(crate) struct Position {
     pub(crate) line: u64,
 }
 
-/// One accepted message in the ingress log.
+/// One accepted input line (or HTTP request) in the ingress log: its
+/// messages, or a move of the virtual clock, written as one frame so a
+/// torn write drops all of it or none.
 #[derive(Clone, PartialEq, prost::Message)]
 pub(crate) struct Logged {
+    #[prost(message, repeated, tag = "1")]
+    pub(crate) messages: Vec<LoggedMessage>,
+    /// `{"advance": ..}`, in nanoseconds.
+    #[prost(uint64, optional, tag = "2")]
+    pub(crate) advance_nanos: Option<u64>,
+    /// Where the line ends, for input files.
+    #[prost(message, optional, tag = "3")]
+    pub(crate) position: Option<Position>,
+}
+
+/// A message of a [`Logged`] entry.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct LoggedMessage {
     #[prost(string, tag = "1")]
     pub(crate) function_type: String,
     #[prost(string, tag = "2")]
@@ -76,9 +95,6 @@ pub(crate) struct Logged {
     pub(crate) type_name: String,
     #[prost(bytes = "bytes", tag = "4")]
     pub(crate) value: Bytes,
-    /// Where it was read, for input files.
-    #[prost(message, optional, tag = "5")]
-    pub(crate) position: Option<Position>,
 }
 
 /// A state directory in use.
@@ -315,6 +331,18 @@ impl Sink {
         })
     }
 
+    /// What a checkpoint records as the target: `-` or the file's
+    /// absolute path.
+    pub(crate) fn target(&self) -> String {
+        match self {
+            Self::Stdout => "-".into(),
+            Self::File { path, .. } => fs::canonicalize(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string(),
+        }
+    }
+
     /// The length a checkpoint records (0 for stdout).
     pub(crate) fn length(&self) -> u64 {
         match self {
@@ -323,28 +351,34 @@ impl Sink {
         }
     }
 
-    /// After a restart: the file as the checkpoint left it (cut to
-    /// `length`, then `pending` written). On stdout, `pending` is written
-    /// again: it may have been written before the kill.
-    pub(crate) fn recover(&mut self, length: u64, pending: &[String]) -> io::Result<()> {
+    /// After a restart: the file the checkpoint wrote to (`target`) as it
+    /// left it: cut to `length`, then `pending` written. Another target
+    /// (egress moved to another file or to stdout, or the file shrank) is
+    /// never cut: `pending` is added at its end, as on stdout, where it is
+    /// written again since it may have been written before the kill.
+    /// Returns whether the file was repaired in place.
+    pub(crate) fn recover(
+        &mut self,
+        target: &str,
+        length: u64,
+        pending: &[String],
+    ) -> io::Result<bool> {
+        let same = self.target() == target;
+        let mut repaired = false;
         if let Self::File {
-            path,
             file,
             length: current,
+            ..
         } = self
         {
-            if *current < length {
-                return Err(invalid(
-                    path,
-                    format!(
-                        "the egress file is shorter ({current} bytes) than the checkpoint recorded ({length} bytes): was it changed by hand?"
-                    ),
-                ));
+            if same && *current >= length {
+                file.set_len(length)?;
+                *current = length;
+                repaired = true;
             }
-            file.set_len(length)?;
-            *current = length;
         }
-        self.write(pending)
+        self.write(pending)?;
+        Ok(repaired)
     }
 
     /// Writes lines (and syncs a file).
@@ -391,10 +425,13 @@ mod tests {
 
     fn logged(id: &str) -> Logged {
         Logged {
-            function_type: "a/f".into(),
-            id: id.into(),
-            type_name: "a/T".into(),
-            value: Bytes::from_static(b"{}"),
+            messages: vec![LoggedMessage {
+                function_type: "a/f".into(),
+                id: id.into(),
+                type_name: "a/T".into(),
+                value: Bytes::from_static(b"{}"),
+            }],
+            advance_nanos: None,
             position: None,
         }
     }
@@ -432,7 +469,11 @@ mod tests {
         let (_store, recovered) = StateDir::open(&dir).unwrap();
         let checkpoint = recovered.checkpoint.unwrap();
         assert_eq!(checkpoint.pending, ["x"]);
-        let ids: Vec<&str> = recovered.replay.iter().map(|m| m.id.as_str()).collect();
+        let ids: Vec<&str> = recovered
+            .replay
+            .iter()
+            .map(|m| m.messages[0].id.as_str())
+            .collect();
         assert_eq!(ids, ["3"]);
         assert_eq!(recovered.torn_bytes, 3);
         let _ = fs::remove_dir_all(&dir);
@@ -451,8 +492,18 @@ mod tests {
         // file recorded `length` before them.
         fs::write(&path, "a\nb\nc\nd").unwrap();
         let mut sink = Sink::open(Some(&path)).unwrap();
-        sink.recover(length, &["c".into(), "d".into()]).unwrap();
+        let target = sink.target();
+        assert!(
+            sink.recover(&target, length, &["c".into(), "d".into()])
+                .unwrap()
+        );
         assert_eq!(fs::read_to_string(&path).unwrap(), "a\nb\nc\nd\n");
+        // A checkpoint that wrote elsewhere never cuts this file.
+        let other = dir.join("notes.txt");
+        fs::write(&other, "keep me\n").unwrap();
+        let mut sink = Sink::open(Some(&other)).unwrap();
+        assert!(!sink.recover("-", 0, &["e".into()]).unwrap());
+        assert_eq!(fs::read_to_string(&other).unwrap(), "keep me\ne\n");
         let _ = fs::remove_dir_all(&dir);
     }
 }

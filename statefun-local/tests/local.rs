@@ -440,6 +440,11 @@ fn a_script_on_the_virtual_clock_fires_the_cart_expiry() {
     );
     let results = results(&dir.join("egress.jsonl"));
     assert_eq!(results, [("kim".into(), "socks".into(), 2, true)]);
+    // The first script again: it was read to its end, `advance` included,
+    // so nothing of it is applied twice.
+    run(&dir, &script);
+    let again = dump_state(&dir);
+    assert_eq!(again, state);
 }
 
 /// One HTTP/1.1 exchange: the status and the body.

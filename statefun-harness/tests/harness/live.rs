@@ -194,3 +194,26 @@ async fn each_endpoint_has_its_own_budget_and_backlog_limit() {
         "a backlog of 2 blocks the partition"
     );
 }
+
+#[tokio::test]
+async fn after_a_restart_the_job_waits_for_the_restart_delay() {
+    let mut h = Harness::builder()
+        .functions(functions())
+        .restart_on_failure(1)
+        .build()
+        .unwrap();
+    h.send(recorder("a"), &Command::Egress { declared: false })
+        .unwrap();
+    // Writing to an undeclared egress fails the job; it restarts from the
+    // start one second later and fails again, with no restart left.
+    let progress = h.run_steps(100).await.unwrap();
+    assert_eq!(
+        progress,
+        Progress::Idle {
+            wake_up: Some(Duration::from_secs(1))
+        }
+    );
+    assert_eq!(h.now(), Duration::from_secs(1));
+    assert_eq!(h.counters().restarts, 1);
+    assert!(h.run_steps(100).await.is_err());
+}
