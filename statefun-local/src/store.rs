@@ -370,12 +370,12 @@ impl Sink {
             length: current,
             ..
         } = self
+            && same
+            && *current >= length
         {
-            if same && *current >= length {
-                file.set_len(length)?;
-                *current = length;
-                repaired = true;
-            }
+            file.set_len(length)?;
+            *current = length;
+            repaired = true;
         }
         self.write(pending)?;
         Ok(repaired)
