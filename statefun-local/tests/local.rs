@@ -135,7 +135,8 @@ fn python() -> PathBuf {
 
 /// The shopping cart written with the Python SDK, as a process.
 fn python_cart() -> (String, Process) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/shopping_cart.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/shopping-cart/python/shopping_cart.py");
     let mut child = Command::new(python())
         .arg(script)
         .arg("0")

@@ -5,8 +5,14 @@ types, message types, state and egress records, so statefun-local can run
 the same module.yaml against either.
 
 Serves POST /statefun on 127.0.0.1 at the port given as the first argument
-(0 picks one) and prints the port on stdout once it listens. Only the
-Python standard library and the statefun package are used.
+(0 picks one) and prints the port on stdout once it listens:
+
+    python shopping_cart.py PORT             # the standard library's threading HTTP server
+    python shopping_cart.py --aiohttp PORT   # aiohttp, as the SDK's documentation serves it
+
+The first needs only the statefun package (statefun-local's tests use it);
+the second also needs aiohttp (benches/run.sh compares it with the Rust
+SDK).
 """
 
 import json
@@ -165,11 +171,44 @@ class Endpoint(BaseHTTPRequestHandler):
         pass
 
 
-def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+def serve_threading(port):
     server = ThreadingHTTPServer(("127.0.0.1", port), Endpoint)
     print(server.server_address[1], flush=True)
     server.serve_forever()
+
+
+def serve_aiohttp(port):
+    import asyncio
+
+    from aiohttp import web
+
+    async def statefun(request):
+        body = await request.read()
+        response = await handler.handle_async(body)
+        return web.Response(body=response, content_type="application/octet-stream")
+
+    async def run():
+        app = web.Application()
+        app.add_routes([web.post("/statefun", statefun)])
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
+        await site.start()
+        print(runner.addresses[0][1], flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+def main():
+    args = sys.argv[1:]
+    use_aiohttp = "--aiohttp" in args
+    args = [a for a in args if a != "--aiohttp"]
+    port = int(args[0]) if args else 0
+    if use_aiohttp:
+        serve_aiohttp(port)
+    else:
+        serve_threading(port)
 
 
 if __name__ == "__main__":
