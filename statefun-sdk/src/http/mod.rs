@@ -181,13 +181,10 @@ impl RequestReplyService {
         B::Data: Send,
         B::Error: Into<crate::BoxError>,
     {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let path = request.uri().path().to_owned();
         let span = tracing::info_span!(
             "statefun.http",
-            %method,
-            %path,
+            method = %request.method(),
+            path = %request.uri().path(),
             function_type = tracing::field::Empty,
             id = tracing::field::Empty,
             batch_size = tracing::field::Empty,
@@ -195,10 +192,18 @@ impl RequestReplyService {
             outcome = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
+        let started = (!span.is_disabled()).then(Instant::now);
         let outcome = match self.check(&request) {
             Err(rejection) => Err(rejection),
             Ok(()) => match self.read_body(request.into_body()).await {
                 Err(rejection) => Err(rejection),
+                // Without a subscriber that wants the span, the request
+                // pays for neither the clock nor entering the span.
+                Ok(body) if span.is_disabled() => self
+                    .handler
+                    .handle(body)
+                    .await
+                    .map_err(|error| Rejection::from_handler(&error)),
                 Ok(body) => self
                     .handler
                     .handle(body)
@@ -219,10 +224,12 @@ impl RequestReplyService {
                 _ => "rejected",
             },
         );
-        span.record(
-            "duration_ms",
-            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        );
+        if let Some(started) = started {
+            span.record(
+                "duration_ms",
+                u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            );
+        }
         match outcome {
             Ok(reply) => ok(reply),
             Err(rejection) => {
@@ -298,8 +305,16 @@ impl RequestReplyService {
         B: Body,
         B::Error: Into<crate::BoxError>,
     {
-        let collect = Limited::new(body, self.body_limit).collect();
-        match tokio::time::timeout(self.body_timeout, collect).await {
+        let mut collect = std::pin::pin!(Limited::new(body, self.body_limit).collect());
+        // A body that has already arrived (the usual case: the runtime
+        // sends small requests in one go) needs no timer; only one still on
+        // its way is given `body_timeout`.
+        let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
+        let collected = match first {
+            Poll::Ready(collected) => Ok(collected),
+            Poll::Pending => tokio::time::timeout(self.body_timeout, collect).await,
+        };
+        match collected {
             Err(_) => Err(Rejection::new(
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
