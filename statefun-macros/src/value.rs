@@ -89,7 +89,12 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
                 Codec::Protobuf => (quote!(protobuf), Some(quote!(#krate::codec::protobuf::type_name::<Self>()))),
             };
             let type_name = match (&attrs.type_name, type_name) {
-                (Some(lit), _) => quote!(#krate::TypeName::from_static(#lit)),
+                // Through a constant, so the name is split at compile time
+                // rather than on every call.
+                (Some(lit), _) => quote!({
+                    const TYPE_NAME: #krate::TypeName = #krate::TypeName::from_static(#lit);
+                    TYPE_NAME
+                }),
                 (None, Some(from_prost)) => from_prost,
                 (None, None) => quote!(#krate::TypeName::from_static("invalid/invalid")),
             };

@@ -57,6 +57,12 @@ impl Address {
     pub fn id(&self) -> &str {
         self.id.as_str()
     }
+
+    /// The instance id's bytes, without the UTF-8 check of [`Address::id`],
+    /// for the encoder.
+    pub(crate) fn id_bytes(&self) -> &[u8] {
+        self.id.as_bytes()
+    }
 }
 
 impl fmt::Display for Address {

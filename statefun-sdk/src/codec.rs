@@ -50,9 +50,27 @@ pub mod json {
         value: &T,
         type_name: TypeName,
     ) -> Result<Bytes, ValueError> {
-        serde_json::to_vec(value)
-            .map(Bytes::from)
-            .map_err(|e| ValueError::encode(type_name, e))
+        // Serialized into a reused buffer, then copied out at its exact
+        // size: one allocation, where `serde_json::to_vec` makes a 128-byte
+        // vector and `Bytes::from` then allocates a header for its spare
+        // capacity. A nested call (a `Serialize` impl that encodes) finds
+        // the buffer taken and uses a fresh one.
+        let mut buf = SCRATCH.take();
+        buf.clear();
+        let result = serde_json::to_writer(&mut buf, value)
+            .map(|()| Bytes::copy_from_slice(&buf))
+            .map_err(|e| ValueError::encode(type_name, e));
+        if buf.capacity() <= SCRATCH_KEEP {
+            SCRATCH.set(buf);
+        }
+        result
+    }
+
+    /// Buffers larger than this are not kept between calls.
+    const SCRATCH_KEEP: usize = 64 * 1024;
+
+    thread_local! {
+        static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
     }
 
     /// Decodes JSON, tolerating the whitespace other SDKs write.

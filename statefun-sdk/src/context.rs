@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use crate::protocol::Span;
 use crate::text::Text;
@@ -61,7 +62,9 @@ pub(crate) struct PendingCaller {
 /// The side effects of a batch, in call order.
 #[derive(Debug, Default)]
 pub(crate) struct Effects {
-    pub(crate) messages: Vec<(Address, TypedBytes)>,
+    /// Room for one message inline: a function usually sends at most one
+    /// per invocation, and batches are usually one invocation.
+    pub(crate) messages: SmallVec<[(Address, TypedBytes); 1]>,
     pub(crate) delayed: Vec<Delayed>,
     pub(crate) egress: Vec<(EgressIdentifier, TypedBytes)>,
 }

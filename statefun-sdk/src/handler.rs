@@ -11,9 +11,11 @@ use std::task::{Context as TaskContext, Poll};
 use bytes::Bytes;
 
 use crate::context::PendingCaller;
-use crate::protocol::{self, WireAddress};
+use smallvec::SmallVec;
+
+use crate::protocol::{self, Batch, WireAddress, WireInvocation};
 use crate::text::Text;
-use crate::{Address, BoxError, Context, Functions, Message, Storage, TypeName};
+use crate::{Address, BoxError, Context, FunctionSpec, Functions, Message, Storage, TypeName};
 
 /// Runs the StateFun request-reply protocol over a registry of functions:
 /// takes the body of a request from the runtime, returns the body of the
@@ -89,61 +91,18 @@ impl RequestReplyHandler {
     /// failed or panicked; see [`HandlerError`]. No error is a partial
     /// result: the runtime should retry the whole batch.
     pub async fn handle(&self, request: Bytes) -> Result<Bytes, HandlerError> {
-        let mut batch = protocol::decode_batch(&request)
-            .map_err(|m| HandlerError::MalformedRequest { reason: m.reason() })?;
-        let Some(target) = batch.target else {
-            return Err(HandlerError::MalformedRequest {
-                reason: "the invocation batch has no target address".into(),
-            });
+        // Everything up to the first invocation is synchronous and kept out
+        // of this future, which then holds only what the invocations need.
+        let (spec, mut ctx, invocations) = match self.prepare(request)? {
+            Prepared::Run {
+                spec,
+                ctx,
+                invocations,
+            } => (spec, ctx, invocations),
+            Prepared::Answer(response) => return Ok(response),
         };
-        let (namespace, name) = (batch.raw(target.namespace), batch.raw(target.name));
-        let Some(spec) = self.functions.lookup_bytes(namespace, name) else {
-            return Err(HandlerError::UnknownFunction {
-                function_type: format!(
-                    "{}/{}",
-                    String::from_utf8_lossy(namespace),
-                    String::from_utf8_lossy(name)
-                ),
-                id: String::from_utf8_lossy(batch.raw(target.id)).into_owned(),
-                registered: self.functions.type_names().cloned().collect(),
-            });
-        };
-        let address = Address::from_parts(spec.type_name().clone(), batch.text(target.id));
-
-        let received = |state_name: &str| {
-            let state = batch
-                .states
-                .iter()
-                // A name sent twice: the last one wins, as in the other SDKs.
-                .rfind(|s| batch.raw(s.name) == state_name.as_bytes())?;
-            Some(
-                state
-                    .value
-                    .filter(|v| v.has_value)
-                    .map(|v| (batch.raw(v.type_name), batch.bytes(v.bytes))),
-            )
-        };
-        let storage = match Storage::resolve(spec.shared_states(), address, received) {
-            Ok(storage) => storage,
-            Err(missing) => {
-                let states = spec.states();
-                return Ok(protocol::encode_incomplete(
-                    missing.iter().map(|&i| &states[i]),
-                ));
-            }
-        };
-
-        let batch_size = batch.invocations.len();
-        // Fill in the caller's request span (the HTTP service's
-        // `statefun.http`), if anyone is listening.
-        let span = tracing::Span::current();
-        if !span.is_disabled() {
-            span.record("function_type", tracing::field::display(spec.type_name()));
-            span.record("id", storage.address().id());
-            span.record("batch_size", batch_size);
-        }
-        let mut ctx = Context::new(storage, std::mem::take(&mut batch.buf));
-        for (index, invocation) in batch.invocations.iter().enumerate() {
+        let batch_size = invocations.len();
+        for (index, invocation) in invocations.iter().enumerate() {
             let caller = invocation
                 .caller
                 .filter(|caller| !caller.is_empty())
@@ -179,6 +138,73 @@ impl RequestReplyHandler {
         Ok(protocol::encode_result(&ctx.effects, ctx.storage_ref()))
     }
 
+    /// Decodes the request, finds the function and resolves its state: the
+    /// context to run the invocations in, or the answer when there is
+    /// nothing to run.
+    fn prepare(&self, request: Bytes) -> Result<Prepared<'_>, HandlerError> {
+        let mut batch = Batch::default();
+        protocol::decode_batch_into(&request, &mut batch)
+            .map_err(|m| HandlerError::MalformedRequest { reason: m.reason() })?;
+        batch.buf = request;
+        let Some(target) = batch.target else {
+            return Err(HandlerError::MalformedRequest {
+                reason: "the invocation batch has no target address".into(),
+            });
+        };
+        let (namespace, name) = (batch.raw(target.namespace), batch.raw(target.name));
+        let Some(spec) = self.functions.lookup_bytes(namespace, name) else {
+            return Err(HandlerError::UnknownFunction {
+                function_type: format!(
+                    "{}/{}",
+                    String::from_utf8_lossy(namespace),
+                    String::from_utf8_lossy(name)
+                ),
+                id: String::from_utf8_lossy(batch.raw(target.id)).into_owned(),
+                registered: self.functions.type_names().cloned().collect(),
+            });
+        };
+        let address = Address::from_parts(spec.type_name().clone(), batch.text(target.id));
+
+        let received = |state_name: &str| {
+            let state = batch
+                .states
+                .iter()
+                // A name sent twice: the last one wins, as in the other SDKs.
+                .rfind(|s| {
+                    s.name.len() == state_name.len() && batch.raw(s.name) == state_name.as_bytes()
+                })?;
+            Some(
+                state
+                    .value
+                    .filter(|v| v.has_value)
+                    .map(|v| (batch.raw(v.type_name), batch.bytes(v.bytes))),
+            )
+        };
+        let storage = match Storage::resolve(spec.shared_states(), address, received) {
+            Ok(storage) => storage,
+            Err(missing) => {
+                let states = spec.states();
+                return Ok(Prepared::Answer(protocol::encode_incomplete(
+                    missing.iter().map(|&i| &states[i]),
+                )));
+            }
+        };
+
+        // Fill in the caller's request span (the HTTP service's
+        // `statefun.http`), if anyone is listening.
+        let span = tracing::Span::current();
+        if !span.is_disabled() {
+            span.record("function_type", tracing::field::display(spec.type_name()));
+            span.record("id", storage.address().id());
+            span.record("batch_size", batch.invocations.len());
+        }
+        Ok(Prepared::Run {
+            spec,
+            ctx: Context::new(storage, batch.buf),
+            invocations: batch.invocations,
+        })
+    }
+
     /// The caller of an invocation, checked now and built when the function
     /// asks for it. A registered caller type is reused without allocating.
     /// An address that is not a valid function address (the runtime never
@@ -212,6 +238,21 @@ impl fmt::Debug for RequestReplyHandler {
             .field("functions", &self.functions)
             .finish()
     }
+}
+
+/// What [`RequestReplyHandler::prepare`] leaves to do.
+// Built once per request and unpacked at once: boxing the context would
+// cost an allocation to save a copy.
+#[allow(clippy::large_enum_variant)]
+enum Prepared<'a> {
+    /// Run the invocations in `ctx` with `spec`'s function.
+    Run {
+        spec: &'a FunctionSpec,
+        ctx: Context,
+        invocations: SmallVec<[WireInvocation; 2]>,
+    },
+    /// Answer this without running anything.
+    Answer(Bytes),
 }
 
 /// Polls a future, turning a panic into an error.

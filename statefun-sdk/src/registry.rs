@@ -32,7 +32,7 @@ use crate::{FunctionSpec, SpecError, TypeName};
 /// ```
 #[derive(Default, Clone)]
 pub struct Functions {
-    /// Sorted by (namespace, name), the two halves the wire carries, for a
+    /// Sorted by [`key`], built from the two halves the wire carries, for a
     /// binary search that neither hashes nor allocates.
     index: Vec<Arc<FunctionSpec>>,
     /// Listing in type-name order, with where each came from.
@@ -97,7 +97,12 @@ impl Functions {
         let spec = Arc::new(spec);
         let position = self
             .index
-            .binary_search_by(|s| key(s).cmp(&(type_name.namespace(), type_name.name())))
+            .binary_search_by(|s| {
+                key(s).cmp(&key_of(
+                    type_name.namespace().as_bytes(),
+                    type_name.name().as_bytes(),
+                ))
+            })
             .unwrap_or_else(|insert_at| insert_at);
         self.index.insert(position, Arc::clone(&spec));
         self.sorted.insert(type_name, (spec, origin));
@@ -126,14 +131,27 @@ impl Functions {
         self.lookup_bytes(namespace.as_bytes(), name.as_bytes())
     }
 
-    /// [`Functions::lookup`] on the raw bytes of the wire; UTF-8 orders
-    /// like its bytes, so the index order holds.
+    /// [`Functions::lookup`] on the raw bytes of the wire.
     pub(crate) fn lookup_bytes(&self, namespace: &[u8], name: &[u8]) -> Option<&FunctionSpec> {
+        // A few types are scanned: most candidates differ in length, and
+        // each string is compared once, where a binary search compares the
+        // match twice.
+        if self.index.len() <= LINEAR_LOOKUP {
+            return self
+                .index
+                .iter()
+                .find(|s| {
+                    let (ns, n) = s.type_name().parts_bytes();
+                    n.len() == name.len()
+                        && ns.len() == namespace.len()
+                        && n == name
+                        && ns == namespace
+                })
+                .map(|s| &**s);
+        }
+        let wanted = key_of(namespace, name);
         self.index
-            .binary_search_by(|s| {
-                let (ns, n) = key(s);
-                (ns.as_bytes(), n.as_bytes()).cmp(&(namespace, name))
-            })
+            .binary_search_by(|s| key(s).cmp(&wanted))
             .ok()
             .map(|i| &*self.index[i])
     }
@@ -270,8 +288,22 @@ mod auto {
 #[cfg(feature = "macros")]
 pub use auto::{RegisteredFunction, Registration, registered_functions};
 
-fn key(spec: &FunctionSpec) -> (&str, &str) {
-    (spec.type_name().namespace(), spec.type_name().name())
+/// Registries up to this size are searched linearly.
+const LINEAR_LOOKUP: usize = 8;
+
+/// The order of the lookup index: by length first, so that most probes
+/// compare two integers rather than two strings, then by name (which tells
+/// function types apart more often than the namespace), then namespace.
+/// Only equality matters to a lookup; the order need not be readable.
+type Key<'a> = (usize, usize, &'a [u8], &'a [u8]);
+
+fn key_of<'a>(namespace: &'a [u8], name: &'a [u8]) -> Key<'a> {
+    (name.len(), namespace.len(), name, namespace)
+}
+
+fn key(spec: &FunctionSpec) -> Key<'_> {
+    let (namespace, name) = spec.type_name().parts_bytes();
+    key_of(namespace, name)
 }
 
 impl fmt::Debug for Functions {

@@ -142,6 +142,16 @@ impl TypeName {
         &self.as_str()[self.split + 1..]
     }
 
+    /// The namespace and the name as bytes, without the character
+    /// boundary checks of [`TypeName::namespace`] and [`TypeName::name`].
+    pub(crate) fn parts_bytes(&self) -> (&[u8], &[u8]) {
+        let bytes = self.as_str().as_bytes();
+        (
+            bytes.get(..self.split).unwrap_or_default(),
+            bytes.get(self.split + 1..).unwrap_or_default(),
+        )
+    }
+
     /// The whole `<namespace>/<name>` string.
     #[must_use]
     pub fn as_str(&self) -> &str {

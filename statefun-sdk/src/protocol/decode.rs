@@ -20,14 +20,14 @@ const GROUP_DEPTH_LIMIT: usize = 100;
 
 /// A cursor over one message's bytes within the request buffer.
 struct Reader<'a> {
-    buf: &'a Bytes,
+    buf: &'a [u8],
     pos: usize,
     end: usize,
     message: &'static str,
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a Bytes, start: usize, end: usize, message: &'static str) -> Self {
+    fn new(buf: &'a [u8], start: usize, end: usize, message: &'static str) -> Self {
         Self {
             buf,
             pos: start,
@@ -206,30 +206,44 @@ impl<'a> Reader<'a> {
 }
 
 /// Decodes a `ToFunction` body.
+#[cfg(test)]
 pub(crate) fn decode_batch(body: &Bytes) -> Result<Batch, Malformed> {
+    let mut batch = Batch::default();
+    decode_batch_into(body, &mut batch)?;
+    batch.buf = body.clone();
+    Ok(batch)
+}
+
+/// Decodes a `ToFunction` body into `batch`, which is empty, leaving its
+/// buffer for the caller to set to `body`: decoded in place, so the batch
+/// is not moved.
+pub(crate) fn decode_batch_into(body: &Bytes, batch: &mut Batch) -> Result<(), Malformed> {
     if u32::try_from(body.len()).is_err() {
         return Err(Malformed {
             problem: Problem::TooLarge,
             message: "ToFunction",
         });
     }
-    let mut reader = Reader::new(body, 0, body.len(), "ToFunction");
-    let mut batch: Option<Batch> = None;
+    let mut reader = Reader::new(&body[..], 0, body.len(), "ToFunction");
+    let mut found = false;
     while let Some((field, wire_type)) = reader.key()? {
         if field == 100 {
             let mut nested =
                 reader.nested("invocation", wire_type, "ToFunction.InvocationBatchRequest")?;
-            merge_batch(&mut nested, batch.get_or_insert_with(Batch::default))?;
+            merge_batch(&mut nested, batch)?;
+            found = true;
         } else {
             reader.skip(field, wire_type)?;
         }
     }
-    let mut batch = batch.ok_or(Malformed {
-        problem: Problem::NoInvocationBatch,
-        message: "ToFunction",
-    })?;
-    batch.buf = body.clone();
-    Ok(batch)
+    if found {
+        Ok(())
+    } else {
+        Err(Malformed {
+            problem: Problem::NoInvocationBatch,
+            message: "ToFunction",
+        })
+    }
 }
 
 fn merge_batch(reader: &mut Reader<'_>, batch: &mut Batch) -> Result<(), Malformed> {

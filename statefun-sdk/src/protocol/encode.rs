@@ -7,7 +7,7 @@
 //! prost and the Python SDK write it: in field-number order, with default
 //! scalars omitted and present sub-messages always written.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::context::{Delayed, Effects};
 use crate::state::StateSpec;
@@ -29,19 +29,39 @@ const fn varint_key(field: u8) -> u8 {
     field << 3
 }
 
+#[inline]
 fn varint_len(value: u64) -> usize {
-    // One byte per started group of seven bits; at least one byte.
-    let bits = 64 - (value | 1).leading_zeros() as usize;
-    bits.div_ceil(7)
+    // One byte per started group of seven bits, at least one: with
+    // `b = 63 - leading zeros` (the top bit's index), `(9b + 73) / 64` is
+    // `b / 7 + 1` for every b in 0..64, without a division (as prost does).
+    let top_bit = (value | 1).leading_zeros() ^ 63;
+    ((top_bit * 9 + 73) / 64) as usize
 }
 
-fn put_varint(buf: &mut BytesMut, mut value: u64) {
+/// The output buffer: a `Vec` sized exactly up front, so that turning it
+/// into [`Bytes`] neither reallocates nor allocates a shared header.
+type Buf = Vec<u8>;
+
+#[inline]
+fn put_varint(buf: &mut Buf, mut value: u64) {
     while value >= 0x80 {
         // The mask keeps the value within a byte.
-        buf.put_u8(u8::try_from(value & 0x7f).unwrap_or_default() | 0x80);
+        buf.push(u8::try_from(value & 0x7f).unwrap_or_default() | 0x80);
         value >>= 7;
     }
-    buf.put_u8(u8::try_from(value).unwrap_or_default());
+    buf.push(u8::try_from(value).unwrap_or_default());
+}
+
+/// A buffer of exactly `len` bytes, filled by `fill`, as [`Bytes`].
+fn finish(len: usize, fill: impl FnOnce(&mut Buf)) -> Bytes {
+    let mut buf = Vec::with_capacity(len);
+    fill(&mut buf);
+    debug_assert_eq!(
+        buf.len(),
+        len,
+        "encoded length differs from the computed one"
+    );
+    Bytes::from(buf)
 }
 
 /// Size of a length-delimited field with a one-byte key, omitted when empty.
@@ -53,11 +73,12 @@ fn bytes_field_len(len: usize) -> usize {
     }
 }
 
-fn put_bytes_field(buf: &mut BytesMut, field: u8, bytes: &[u8]) {
+#[inline]
+fn put_bytes_field(buf: &mut Buf, field: u8, bytes: &[u8]) {
     if !bytes.is_empty() {
-        buf.put_u8(len_key(field));
+        buf.push(len_key(field));
         put_varint(buf, bytes.len() as u64);
-        buf.put_slice(bytes);
+        buf.extend_from_slice(bytes);
     }
 }
 
@@ -66,8 +87,9 @@ fn message_field_len(body: usize) -> usize {
     1 + varint_len(body as u64) + body
 }
 
-fn put_message_header(buf: &mut BytesMut, field: u8, body: usize) {
-    buf.put_u8(len_key(field));
+#[inline]
+fn put_message_header(buf: &mut Buf, field: u8, body: usize) {
+    buf.push(len_key(field));
     put_varint(buf, body as u64);
 }
 
@@ -76,9 +98,9 @@ fn varint_field_len(value: u64) -> usize {
     if value == 0 { 0 } else { 1 + varint_len(value) }
 }
 
-fn put_varint_field(buf: &mut BytesMut, field: u8, value: u64) {
+fn put_varint_field(buf: &mut Buf, field: u8, value: u64) {
     if value != 0 {
-        buf.put_u8(varint_key(field));
+        buf.push(varint_key(field));
         put_varint(buf, value);
     }
 }
@@ -92,16 +114,19 @@ fn int64(value: i64) -> u64 {
 // --- Address ---------------------------------------------------------------
 
 fn address_len(a: &Address) -> usize {
-    bytes_field_len(a.function_type().namespace().len())
-        + bytes_field_len(a.function_type().name().len())
-        + bytes_field_len(a.id().len())
+    let function_type = a.function_type();
+    bytes_field_len(function_type.namespace().len())
+        + bytes_field_len(function_type.name().len())
+        + bytes_field_len(a.id_bytes().len())
 }
 
-fn put_address(buf: &mut BytesMut, field: u8, a: &Address) {
-    put_message_header(buf, field, address_len(a));
-    put_bytes_field(buf, 1, a.function_type().namespace().as_bytes());
-    put_bytes_field(buf, 2, a.function_type().name().as_bytes());
-    put_bytes_field(buf, 3, a.id().as_bytes());
+/// Writes `a`, whose [`address_len`] is `len`.
+fn put_address(buf: &mut Buf, field: u8, a: &Address, len: usize) {
+    put_message_header(buf, field, len);
+    let function_type = a.function_type();
+    put_bytes_field(buf, 1, function_type.namespace().as_bytes());
+    put_bytes_field(buf, 2, function_type.name().as_bytes());
+    put_bytes_field(buf, 3, a.id_bytes());
 }
 
 // --- TypedValue ------------------------------------------------------------
@@ -111,10 +136,11 @@ fn typed_len(type_name: &str, value: &[u8]) -> usize {
     bytes_field_len(type_name.len()) + 2 + bytes_field_len(value.len())
 }
 
-fn put_typed(buf: &mut BytesMut, field: u8, type_name: &str, value: &[u8]) {
-    put_message_header(buf, field, typed_len(type_name, value));
+/// Writes a `TypedValue` whose [`typed_len`] is `len`.
+fn put_typed(buf: &mut Buf, field: u8, type_name: &str, value: &[u8], len: usize) {
+    put_message_header(buf, field, len);
     put_bytes_field(buf, 1, type_name.as_bytes());
-    buf.put_slice(&[varint_key(2), 1]);
+    buf.extend_from_slice(&[varint_key(2), 1]);
     put_bytes_field(buf, 3, value);
 }
 
@@ -122,8 +148,9 @@ fn typed_bytes_len(v: &TypedBytes) -> usize {
     typed_len(v.type_name().as_str(), v.bytes())
 }
 
-fn put_typed_bytes(buf: &mut BytesMut, field: u8, v: &TypedBytes) {
-    put_typed(buf, field, v.type_name().as_str(), v.bytes());
+/// Writes `v`, whose [`typed_bytes_len`] is `len`.
+fn put_typed_bytes(buf: &mut Buf, field: u8, v: &TypedBytes, len: usize) {
+    put_typed(buf, field, v.type_name().as_str(), v.bytes(), len);
 }
 
 // --- InvocationResponse ----------------------------------------------------
@@ -138,12 +165,13 @@ fn mutation_len(spec: &StateSpec, value: Option<&Bytes>) -> usize {
     }
 }
 
-fn put_mutation(buf: &mut BytesMut, spec: &StateSpec, value: Option<&Bytes>) {
+fn put_mutation(buf: &mut Buf, spec: &StateSpec, value: Option<&Bytes>) {
     put_message_header(buf, 1, mutation_len(spec, value));
     if let Some(v) = value {
         put_varint_field(buf, 1, 1);
         put_bytes_field(buf, 2, spec.name().as_bytes());
-        put_typed(buf, 3, spec.type_name().as_str(), v);
+        let type_name = spec.type_name().as_str();
+        put_typed(buf, 3, type_name, v, typed_len(type_name, v));
     } else {
         put_bytes_field(buf, 2, spec.name().as_bytes());
     }
@@ -153,10 +181,15 @@ fn message_len((target, value): &(Address, TypedBytes)) -> usize {
     message_field_len(address_len(target)) + message_field_len(typed_bytes_len(value))
 }
 
-fn put_message(buf: &mut BytesMut, message: &(Address, TypedBytes)) {
-    put_message_header(buf, 2, message_len(message));
-    put_address(buf, 1, &message.0);
-    put_typed_bytes(buf, 2, &message.1);
+fn put_message(buf: &mut Buf, (target, value): &(Address, TypedBytes)) {
+    let (target_len, value_len) = (address_len(target), typed_bytes_len(value));
+    put_message_header(
+        buf,
+        2,
+        message_field_len(target_len) + message_field_len(value_len),
+    );
+    put_address(buf, 1, target, target_len);
+    put_typed_bytes(buf, 2, value, value_len);
 }
 
 fn delayed_len(delayed: &Delayed) -> usize {
@@ -179,7 +212,7 @@ fn delayed_len(delayed: &Delayed) -> usize {
     }
 }
 
-fn put_delayed(buf: &mut BytesMut, delayed: &Delayed) {
+fn put_delayed(buf: &mut Buf, delayed: &Delayed) {
     put_message_header(buf, 3, delayed_len(delayed));
     match delayed {
         Delayed::Send {
@@ -189,8 +222,8 @@ fn put_delayed(buf: &mut BytesMut, delayed: &Delayed) {
             token,
         } => {
             put_varint_field(buf, 1, int64(*delay_ms));
-            put_address(buf, 2, target);
-            put_typed_bytes(buf, 3, value);
+            put_address(buf, 2, target, address_len(target));
+            put_typed_bytes(buf, 3, value, typed_bytes_len(value));
             if let Some(token) = token {
                 put_bytes_field(buf, 11, token.as_str().as_bytes());
             }
@@ -208,11 +241,11 @@ fn egress_len((egress, value): &(EgressIdentifier, TypedBytes)) -> usize {
         + message_field_len(typed_bytes_len(value))
 }
 
-fn put_egress(buf: &mut BytesMut, egress: &(EgressIdentifier, TypedBytes)) {
+fn put_egress(buf: &mut Buf, egress: &(EgressIdentifier, TypedBytes)) {
     put_message_header(buf, 4, egress_len(egress));
     put_bytes_field(buf, 1, egress.0.type_name().namespace().as_bytes());
     put_bytes_field(buf, 2, egress.0.type_name().name().as_bytes());
-    put_typed_bytes(buf, 3, &egress.1);
+    put_typed_bytes(buf, 3, &egress.1, typed_bytes_len(&egress.1));
 }
 
 /// The `InvocationResponse` of a batch: one mutation per touched state
@@ -232,22 +265,22 @@ pub(crate) fn encode_result(effects: &Effects, storage: &Storage) -> Bytes {
     for egress in &effects.egress {
         body += message_field_len(egress_len(egress));
     }
-    let mut buf = BytesMut::with_capacity(2 + varint_len(body as u64) + body);
-    buf.put_slice(&KEY_INVOCATION_RESULT);
-    put_varint(&mut buf, body as u64);
-    for (spec, value) in storage.mutations() {
-        put_mutation(&mut buf, spec, value);
-    }
-    for message in &effects.messages {
-        put_message(&mut buf, message);
-    }
-    for delayed in &effects.delayed {
-        put_delayed(&mut buf, delayed);
-    }
-    for egress in &effects.egress {
-        put_egress(&mut buf, egress);
-    }
-    buf.freeze()
+    finish(2 + varint_len(body as u64) + body, |buf| {
+        buf.extend_from_slice(&KEY_INVOCATION_RESULT);
+        put_varint(buf, body as u64);
+        for (spec, value) in storage.mutations() {
+            put_mutation(buf, spec, value);
+        }
+        for message in &effects.messages {
+            put_message(buf, message);
+        }
+        for delayed in &effects.delayed {
+            put_delayed(buf, delayed);
+        }
+        for egress in &effects.egress {
+            put_egress(buf, egress);
+        }
+    })
 }
 
 // --- IncompleteInvocationContext -------------------------------------------
@@ -283,19 +316,19 @@ pub(crate) fn encode_incomplete<'a>(missing: impl Iterator<Item = &'a StateSpec>
         .clone()
         .map(|s| message_field_len(spec_len(s)))
         .sum();
-    let mut buf = BytesMut::with_capacity(2 + varint_len(body as u64) + body);
-    buf.put_slice(&KEY_INCOMPLETE_CONTEXT);
-    put_varint(&mut buf, body as u64);
-    for spec in missing {
-        put_message_header(&mut buf, 1, spec_len(spec));
-        put_bytes_field(&mut buf, 1, spec.name().as_bytes());
-        put_message_header(&mut buf, 2, expiration_len(spec));
-        let (mode, millis) = expiration(spec);
-        put_varint_field(&mut buf, 1, mode);
-        put_varint_field(&mut buf, 2, millis);
-        put_bytes_field(&mut buf, 3, spec.type_name().as_str().as_bytes());
-    }
-    buf.freeze()
+    finish(2 + varint_len(body as u64) + body, |buf| {
+        buf.extend_from_slice(&KEY_INCOMPLETE_CONTEXT);
+        put_varint(buf, body as u64);
+        for spec in missing {
+            put_message_header(buf, 1, spec_len(spec));
+            put_bytes_field(buf, 1, spec.name().as_bytes());
+            put_message_header(buf, 2, expiration_len(spec));
+            let (mode, millis) = expiration(spec);
+            put_varint_field(buf, 1, mode);
+            put_varint_field(buf, 2, millis);
+            put_bytes_field(buf, 3, spec.type_name().as_str().as_bytes());
+        }
+    })
 }
 
 // --- Egress records --------------------------------------------------------
@@ -304,11 +337,11 @@ pub(crate) fn encode_incomplete<'a>(missing: impl Iterator<Item = &'a StateSpec>
 pub(crate) fn encode_kafka_record(key: &str, value: &[u8], topic: &str) -> Bytes {
     let len =
         bytes_field_len(key.len()) + bytes_field_len(value.len()) + bytes_field_len(topic.len());
-    let mut buf = BytesMut::with_capacity(len);
-    put_bytes_field(&mut buf, 1, key.as_bytes());
-    put_bytes_field(&mut buf, 2, value);
-    put_bytes_field(&mut buf, 3, topic.as_bytes());
-    buf.freeze()
+    finish(len, |buf| {
+        put_bytes_field(buf, 1, key.as_bytes());
+        put_bytes_field(buf, 2, value);
+        put_bytes_field(buf, 3, topic.as_bytes());
+    })
 }
 
 /// A `KinesisEgressRecord`; an empty explicit hash key is omitted.
@@ -322,10 +355,10 @@ pub(crate) fn encode_kinesis_record(
         + bytes_field_len(value.len())
         + bytes_field_len(stream.len())
         + bytes_field_len(explicit_hash_key.len());
-    let mut buf = BytesMut::with_capacity(len);
-    put_bytes_field(&mut buf, 1, partition_key.as_bytes());
-    put_bytes_field(&mut buf, 2, value);
-    put_bytes_field(&mut buf, 3, stream.as_bytes());
-    put_bytes_field(&mut buf, 4, explicit_hash_key.as_bytes());
-    buf.freeze()
+    finish(len, |buf| {
+        put_bytes_field(buf, 1, partition_key.as_bytes());
+        put_bytes_field(buf, 2, value);
+        put_bytes_field(buf, 3, stream.as_bytes());
+        put_bytes_field(buf, 4, explicit_hash_key.as_bytes());
+    })
 }

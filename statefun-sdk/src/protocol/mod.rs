@@ -16,7 +16,9 @@ use crate::text::Text;
 mod decode;
 mod encode;
 
+#[cfg(test)]
 pub(crate) use decode::decode_batch;
+pub(crate) use decode::decode_batch_into;
 pub(crate) use encode::{
     encode_incomplete, encode_kafka_record, encode_kinesis_record, encode_result,
 };
@@ -33,6 +35,10 @@ pub(crate) struct Span {
 impl Span {
     pub(crate) fn is_empty(self) -> bool {
         self.start == self.end
+    }
+
+    pub(crate) fn len(self) -> usize {
+        self.end.saturating_sub(self.start) as usize
     }
 
     pub(crate) fn new(start: usize, end: usize) -> Self {

@@ -337,7 +337,7 @@ proptest! {
             }
         }
         let effects = Effects {
-            messages: messages.clone(),
+            messages: messages.iter().cloned().collect(),
             delayed: delayed.iter().map(|d| match d {
                 Delayed::Send { delay_ms, target, value, token } => Delayed::Send {
                     delay_ms: *delay_ms,

@@ -40,6 +40,9 @@ use crate::{Address, TypeName, Value, ValueError};
 pub struct Storage {
     specs: Arc<[StateSpec]>,
     cells: SmallVec<[Cell; 4]>,
+    /// The typenames the runtime sent that differ from the declared ones,
+    /// by cell index: rare, so kept out of the cells.
+    foreign_types: Vec<(usize, Box<str>)>,
     address: Address,
 }
 
@@ -47,8 +50,6 @@ pub struct Storage {
 struct Cell {
     value: Option<Bytes>,
     dirty: bool,
-    /// The typename the runtime sent, when it differs from the declared one.
-    foreign_type: Option<Box<str>>,
 }
 
 /// One received state value: the typename on the wire and its bytes, or
@@ -66,18 +67,22 @@ impl Storage {
         received: impl Fn(&str) -> Option<Received<'a>>,
     ) -> Result<Self, Vec<usize>> {
         let mut cells = SmallVec::with_capacity(specs.len());
+        let mut foreign_types = Vec::new();
         let mut missing = Vec::new();
         for (index, spec) in specs.iter().enumerate() {
             match received(spec.name()) {
                 None => missing.push(index),
                 Some(value) => cells.push(match value {
                     None => Cell::default(),
-                    Some((type_name, bytes)) => Cell {
-                        foreign_type: (type_name != spec.type_name().as_str().as_bytes())
-                            .then(|| String::from_utf8_lossy(type_name).into()),
-                        value: Some(bytes),
-                        dirty: false,
-                    },
+                    Some((type_name, bytes)) => {
+                        if type_name != spec.type_name().as_str().as_bytes() {
+                            foreign_types.push((index, String::from_utf8_lossy(type_name).into()));
+                        }
+                        Cell {
+                            value: Some(bytes),
+                            dirty: false,
+                        }
+                    }
                 }),
             }
         }
@@ -85,6 +90,7 @@ impl Storage {
             Ok(Self {
                 specs,
                 cells,
+                foreign_types,
                 address,
             })
         } else {
@@ -102,7 +108,7 @@ impl Storage {
     pub fn get<T: Value>(&self, spec: &ValueSpec<T>) -> Result<Option<T>, StateError> {
         let index = self.index_of::<T>(spec.name())?;
         let cell = &self.cells[index];
-        if let Some(stored) = &cell.foreign_type {
+        if let Some((_, stored)) = self.foreign_types.iter().find(|(i, _)| *i == index) {
             return Err(StateError::new(StateErrorKind::StoredTypeMismatch {
                 state: spec.name().to_owned(),
                 declared: self.specs[index].type_name().clone(),
@@ -140,7 +146,7 @@ impl Storage {
         let cell = &mut self.cells[index];
         cell.value = Some(bytes);
         cell.dirty = true;
-        cell.foreign_type = None;
+        self.forget_foreign_type(index);
         Ok(())
     }
 
@@ -155,7 +161,7 @@ impl Storage {
         let cell = &mut self.cells[index];
         cell.value = None;
         cell.dirty = true;
-        cell.foreign_type = None;
+        self.forget_foreign_type(index);
         Ok(())
     }
 
@@ -186,24 +192,44 @@ impl Storage {
             .map(|(spec, cell)| (spec, cell.value.as_ref()))
     }
 
+    /// A value written or removed no longer has the runtime's type.
+    fn forget_foreign_type(&mut self, index: usize) {
+        if !self.foreign_types.is_empty() {
+            self.foreign_types.retain(|(i, _)| *i != index);
+        }
+    }
+
+    #[inline]
     fn index_of<T: Value>(&self, name: &str) -> Result<usize, StateError> {
         let Some(index) = self.specs.iter().position(|s| same_str(s.name(), name)) else {
-            return Err(StateError::new(StateErrorKind::Undeclared {
-                state: name.to_owned(),
-                address: self.address.clone(),
-            }));
+            return Err(self.undeclared(name));
         };
         let declared = self.specs[index].type_name();
         let requested = T::type_name();
         if *declared != requested {
-            return Err(StateError::new(StateErrorKind::WrongType {
-                state: name.to_owned(),
-                declared: declared.clone(),
-                requested,
-                address: self.address.clone(),
-            }));
+            return Err(self.wrong_type(index, name, requested));
         }
         Ok(index)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn undeclared(&self, name: &str) -> StateError {
+        StateError::new(StateErrorKind::Undeclared {
+            state: name.to_owned(),
+            address: self.address.clone(),
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wrong_type(&self, index: usize, name: &str, requested: TypeName) -> StateError {
+        StateError::new(StateErrorKind::WrongType {
+            state: name.to_owned(),
+            declared: self.specs[index].type_name().clone(),
+            requested,
+            address: self.address.clone(),
+        })
     }
 }
 
