@@ -2,21 +2,24 @@
 //! handshake, applying responses, timers and TTL, driven one step at a time
 //! by a seeded scheduler.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
 use statefun_proto::reqreply::from_function::{self, expiration_spec, persisted_value_mutation};
-use statefun_proto::reqreply::{self as wire, FromFunction, ToFunction, to_function};
+use statefun_proto::reqreply::{self as wire, FromFunction};
 use statefun_sdk::{Address, TypeName};
 
 use crate::clock::Timers;
+use crate::encode;
 use crate::endpoint;
 use crate::error::{Cause, JobFailure};
 use crate::faults::{self, Fault};
 use crate::schedule::Batching;
-use crate::store::{Registered, Store, Stored, Ttl};
+use crate::store::{Name, Registered, Store, Stored, Ttl, Values};
 use crate::trace::{Event, TraceEntry};
 use crate::{Counters, EgressKind, EgressRecord, Harness};
 
@@ -76,10 +79,47 @@ pub(crate) struct World {
     pub(crate) store: Store,
     pub(crate) timers: Timers,
     pub(crate) egress: BTreeMap<String, Vec<EgressRecord>>,
-    pub(crate) trace: Vec<TraceEntry>,
     pub(crate) counters: Counters,
     /// Per partition: addresses whose backlog reached the limit.
     pub(crate) blocked: Vec<usize>,
+}
+
+impl World {
+    /// What a checkpoint keeps of the world: everything but the state
+    /// registry and the answers not yet applied (the restore sends those
+    /// requests again). The state values are shared, not copied.
+    pub(crate) fn snapshot(&self) -> Self {
+        Self {
+            local: self.local.clone(),
+            ingress: self.ingress.clone(),
+            addresses: self.addresses.clone(),
+            in_flight: self
+                .in_flight
+                .iter()
+                .map(|(id, r)| {
+                    let request = InFlight {
+                        address: r.address.clone(),
+                        invocations: r.invocations.clone(),
+                        body: r.body.clone(),
+                        started: r.started,
+                        attempts: r.attempts,
+                        retry_at: r.retry_at,
+                        response: None,
+                    };
+                    (*id, request)
+                })
+                .collect(),
+            next_request: self.next_request,
+            store: Store {
+                registry: BTreeMap::new(),
+                values: Arc::clone(&self.store.values),
+            },
+            timers: self.timers.clone(),
+            egress: self.egress.clone(),
+            counters: self.counters,
+            blocked: self.blocked.clone(),
+        }
+    }
 }
 
 impl Harness {
@@ -88,7 +128,7 @@ impl Harness {
     }
 
     pub(crate) fn record(&mut self, event: Event) {
-        self.world.trace.push(TraceEntry {
+        self.trace.push(TraceEntry {
             at: self.now,
             event,
         });
@@ -260,37 +300,38 @@ impl Harness {
     }
 
     fn deliver(&mut self, envelope: Envelope, partition: usize) -> Result<(), JobFailure> {
-        let to = envelope.to.clone();
         self.record(Event::Delivered {
             from: envelope.from.clone(),
-            to: to.clone(),
+            to: envelope.to.clone(),
             partition: u32::try_from(partition).unwrap_or(u32::MAX),
         });
         let Some(limit) = self
-            .endpoint_for(to.function_type())
+            .endpoint_for(envelope.to.function_type())
             .map(|r| r.max_batch_requests)
         else {
+            let to = &envelope.to;
             return Err(self.fail(
-                Some(&to),
+                Some(to),
                 None,
                 Cause::UnknownFunctionType(to.function_type().to_string()),
             ));
         };
-        let state = self.world.addresses.entry(to.clone()).or_default();
-        if state.in_flight.is_some() {
-            state.backlog.push(envelope);
-            let backlog = state.backlog.len();
-            if limit > 0 && backlog == limit {
-                self.world.blocked[partition] += 1;
+        match self.world.addresses.get_mut(&envelope.to) {
+            Some(state) if state.in_flight.is_some() => {
+                let address = envelope.to.clone();
+                state.backlog.push(envelope);
+                let backlog = state.backlog.len();
+                if limit > 0 && backlog == limit {
+                    self.world.blocked[partition] += 1;
+                }
+                self.world.counters.buffered += 1;
+                self.world.counters.max_backlog = self.world.counters.max_backlog.max(backlog);
+                self.record(Event::Buffered { address, backlog });
             }
-            self.world.counters.buffered += 1;
-            self.world.counters.max_backlog = self.world.counters.max_backlog.max(backlog);
-            self.record(Event::Buffered {
-                address: to,
-                backlog,
-            });
-        } else {
-            self.send_request(&to, vec![envelope]);
+            _ => {
+                let to = envelope.to.clone();
+                self.send_request(&to, vec![envelope]);
+            }
         }
         Ok(())
     }
@@ -301,35 +342,24 @@ impl Harness {
     pub(crate) fn send_request(&mut self, address: &Address, invocations: Vec<Envelope>) {
         let now = self.now;
         let store = &mut self.world.store;
-        let mut names = Vec::new();
-        let mut state = Vec::new();
+        // Per registered state: its name and its value (typename, bytes).
+        let mut states: Vec<(Name, Option<(Name, Bytes)>)> = Vec::new();
         let mut expired = Vec::new();
         if let Some(registered) = store.registry.get(address.function_type().as_str()) {
-            let mut values = store.values.get_mut(address);
+            states.reserve_exact(registered.len());
+            let mut values = Arc::make_mut(&mut store.values).get_mut(address);
             for (name, registration) in registered {
-                names.push(name.clone());
                 let value = values.as_mut().and_then(|values| {
-                    if values
-                        .get(name)
-                        .is_some_and(|v| Store::expired(v, registration.ttl, now))
-                    {
+                    let v = values.get_mut(name)?;
+                    if Store::expired(v, registration.ttl, now) {
                         values.remove(name);
-                        expired.push(name.clone());
+                        expired.push(name.to_string());
                         return None;
                     }
-                    values.get_mut(name).map(|v| {
-                        v.accessed = now;
-                        wire::TypedValue {
-                            typename: v.type_name.clone(),
-                            has_value: true,
-                            value: v.bytes.clone(),
-                        }
-                    })
+                    v.accessed = now;
+                    Some((Name::clone(&v.type_name), v.bytes.clone()))
                 });
-                state.push(to_function::PersistedValue {
-                    state_name: name.clone(),
-                    state_value: value,
-                });
+                states.push((Name::clone(name), value));
             }
         }
         for name in expired {
@@ -338,26 +368,14 @@ impl Harness {
                 state: name,
             });
         }
-        let batch = to_function::InvocationBatchRequest {
-            target: Some(wire_address(address)),
-            state,
-            invocations: invocations
+        let body = encode::to_function(
+            address,
+            states
                 .iter()
-                .map(|e| to_function::Invocation {
-                    caller: e.from.as_ref().map(wire_address),
-                    argument: Some(wire::TypedValue {
-                        typename: e.type_name.clone(),
-                        has_value: e.value.is_some(),
-                        value: e.value.clone().unwrap_or_default(),
-                    }),
-                })
-                .collect(),
-        };
-        let body = Bytes::from(
-            ToFunction {
-                request: Some(to_function::Request::Invocation(batch)),
-            }
-            .encode_to_vec(),
+                .map(|(name, value)| (&**name, value.as_ref().map(|(t, b)| (&**t, b)))),
+            invocations
+                .iter()
+                .map(|e| (e.from.as_ref(), e.type_name.as_str(), e.value.as_ref())),
         );
         let id = self.world.next_request;
         self.world.next_request += 1;
@@ -366,7 +384,7 @@ impl Harness {
         self.record(Event::RequestSent {
             address: address.clone(),
             batch_size: invocations.len(),
-            states: names,
+            states: states.iter().map(|(name, _)| name.to_string()).collect(),
         });
         self.world
             .addresses
@@ -523,6 +541,9 @@ impl Harness {
         if let Some(request) = self.world.in_flight.remove(&id) {
             if let Some(state) = self.world.addresses.get_mut(&request.address) {
                 state.in_flight = None;
+                if state.backlog.is_empty() {
+                    self.world.addresses.remove(&request.address);
+                }
             }
         }
     }
@@ -534,10 +555,21 @@ impl Harness {
             return Ok(());
         };
         // On a failure this address has nothing in flight any more (the job
-        // is failed; `crash()` sends the batch again from a checkpoint).
-        if let Some(state) = self.world.addresses.get_mut(&request.address) {
-            state.in_flight = None;
-        }
+        // is failed; `crash()` sends the batch again from a checkpoint). With
+        // nothing waiting either, it is idle: forgotten now, and no next
+        // batch to look for (applying the answer adds to no backlog).
+        let waiting = match self.world.addresses.entry(request.address.clone()) {
+            Entry::Occupied(mut state) => {
+                state.get_mut().in_flight = None;
+                if state.get().backlog.is_empty() {
+                    state.remove();
+                    false
+                } else {
+                    true
+                }
+            }
+            Entry::Vacant(_) => false,
+        };
         let address = request.address;
         let batch = request.invocations.len();
         let response = request.response.and_then(|r| r.response);
@@ -550,7 +582,9 @@ impl Harness {
             }
             Some(from_function::Response::InvocationResult(result)) => {
                 self.apply(&address, batch, result)?;
-                self.next_batch(&address);
+                if waiting {
+                    self.next_batch(&address);
+                }
                 Ok(())
             }
             None => {
@@ -559,7 +593,9 @@ impl Harness {
                     batch,
                     from_function::InvocationResponse::default(),
                 )?;
-                self.next_batch(&address);
+                if waiting {
+                    self.next_batch(&address);
+                }
                 Ok(())
             }
         }
@@ -577,26 +613,32 @@ impl Harness {
             .map_or(Duration::ZERO, |r| r.call_budget)
     }
 
+    /// The address's request is done: its backlog (all of it, or a cut)
+    /// goes out as the next batch, or, with nothing waiting, the address
+    /// is idle and forgotten.
     pub(crate) fn next_batch(&mut self, address: &Address) {
         let p = self.index(address);
         let limit = self.max_batch_requests(address);
-        let waiting = self
-            .world
-            .addresses
-            .get(address)
-            .map_or(0, |s| s.backlog.len());
+        let Some(state) = self.world.addresses.get_mut(address) else {
+            return;
+        };
+        state.in_flight = None;
+        let waiting = state.backlog.len();
         let take = match self.batching {
             _ if waiting == 0 => 0,
             Batching::Natural | Batching::Maximal => waiting,
             Batching::Singleton => 1,
             Batching::RandomCuts => 1 + self.shape_rng.below(waiting),
         };
-        let state = self.world.addresses.entry(address.clone()).or_default();
-        state.in_flight = None;
         if take == 0 {
+            self.world.addresses.remove(address);
             return;
         }
-        let backlog: Vec<Envelope> = state.backlog.drain(..take).collect();
+        let backlog: Vec<Envelope> = if take == waiting {
+            std::mem::take(&mut state.backlog)
+        } else {
+            state.backlog.drain(..take).collect()
+        };
         if limit > 0 && waiting >= limit && waiting - take < limit {
             self.world.blocked[p] -= 1;
         }
@@ -634,11 +676,11 @@ impl Harness {
                 .registry
                 .entry(function_type.clone())
                 .or_default();
-            match states.get(&spec.state_name) {
-                Some(existing) if existing.type_name != type_name => {
+            match states.get(spec.state_name.as_str()) {
+                Some(existing) if *existing.type_name != *type_name => {
                     let cause = Cause::StateTypeChanged {
                         state: spec.state_name.clone(),
-                        previous: existing.type_name.clone(),
+                        previous: existing.type_name.to_string(),
                         new: type_name,
                     };
                     return Err(self.fail(Some(address), Some(batch), cause));
@@ -646,7 +688,13 @@ impl Harness {
                 // A changed TTL is ignored until the next restart.
                 Some(_) => {}
                 None => {
-                    states.insert(spec.state_name.clone(), Registered { type_name, ttl });
+                    states.insert(
+                        Name::from(spec.state_name.as_str()),
+                        Registered {
+                            type_name: Name::from(type_name),
+                            ttl,
+                        },
+                    );
                     self.known_ttls
                         .insert((function_type.clone(), spec.state_name.clone()), ttl);
                 }
@@ -658,7 +706,7 @@ impl Harness {
             .store
             .registry
             .get(&function_type)
-            .map(|s| s.keys().cloned().collect())
+            .map(|s| s.keys().map(ToString::to_string).collect())
             .unwrap_or_default();
         self.record(Event::Handshake {
             address: address.clone(),
@@ -764,15 +812,15 @@ impl Harness {
             });
         }
         // 4. State mutations, in order (later ones win).
-        let function_type = address.function_type().as_str().to_owned();
+        let function_type = address.function_type().as_str();
         for mutation in result.state_mutations {
-            let Some(registered) = self
+            let Some((name, registered)) = self
                 .world
                 .store
                 .registry
-                .get(&function_type)
-                .and_then(|s| s.get(&mutation.state_name))
-                .cloned()
+                .get(function_type)
+                .and_then(|s| s.get_key_value(mutation.state_name.as_str()))
+                .map(|(name, r)| (Name::clone(name), Name::clone(&r.type_name)))
             else {
                 return Err(self.fail(
                     Some(address),
@@ -782,8 +830,8 @@ impl Harness {
             };
             match persisted_value_mutation::MutationType::try_from(mutation.mutation_type) {
                 Ok(persisted_value_mutation::MutationType::Delete) => {
-                    if let Some(values) = self.world.store.values.get_mut(address) {
-                        values.remove(&mutation.state_name);
+                    if let Some(values) = self.world.store.values_mut().get_mut(address) {
+                        values.remove(&name);
                     }
                     self.record(Event::StateChanged {
                         address: address.clone(),
@@ -793,28 +841,30 @@ impl Harness {
                 }
                 Ok(persisted_value_mutation::MutationType::Modify) => {
                     let value = mutation.state_value.unwrap_or_default();
-                    if value.typename != registered.type_name {
+                    if *value.typename != *registered {
                         let cause = Cause::ModifyTypeMismatch {
                             state: mutation.state_name,
-                            registered: registered.type_name,
+                            registered: registered.to_string(),
                             written: value.typename,
                         };
                         return Err(self.fail(Some(address), Some(batch), cause));
                     }
-                    self.world
-                        .store
-                        .values
-                        .entry(address.clone())
-                        .or_default()
-                        .insert(
-                            mutation.state_name.clone(),
-                            Stored {
-                                type_name: value.typename,
-                                bytes: value.value,
-                                written: self.now,
-                                accessed: self.now,
-                            },
-                        );
+                    let stored = Stored {
+                        // The registered typename, which it equals.
+                        type_name: registered,
+                        bytes: value.value,
+                        written: self.now,
+                        accessed: self.now,
+                    };
+                    let values = self.world.store.values_mut();
+                    match values.get_mut(address) {
+                        Some(values) => values.insert(&name, stored),
+                        None => {
+                            let mut fresh = Values::default();
+                            fresh.insert(&name, stored);
+                            values.insert(address.clone(), fresh);
+                        }
+                    }
                     self.record(Event::StateChanged {
                         address: address.clone(),
                         state: mutation.state_name,
@@ -852,14 +902,6 @@ impl Harness {
             type_name: argument.typename,
             value: argument.has_value.then_some(argument.value),
         })
-    }
-}
-
-fn wire_address(a: &Address) -> wire::Address {
-    wire::Address {
-        namespace: a.function_type().namespace().to_owned(),
-        r#type: a.function_type().name().to_owned(),
-        id: a.id().to_owned(),
     }
 }
 

@@ -40,10 +40,10 @@ impl Harness {
     #[must_use]
     pub fn outcome(&self) -> Outcome {
         let mut states = BTreeMap::new();
-        for (address, values) in &self.world.store.values {
+        for (address, values) in self.world.store.values.iter() {
             for name in values.keys() {
                 if let Some(value) = self.state_raw(address, name) {
-                    states.insert((address.clone(), name.clone()), value);
+                    states.insert((address.clone(), name.to_string()), value);
                 }
             }
         }

@@ -65,6 +65,7 @@
 
 mod checkpoint;
 mod clock;
+mod encode;
 mod endpoint;
 mod engine;
 mod error;
@@ -468,6 +469,7 @@ impl HarnessBuilder {
             committed: BTreeMap::new(),
             ingress_log: Vec::new(),
             known_ttls: BTreeMap::new(),
+            trace: Vec::new(),
             #[cfg(feature = "http")]
             client: http::Client::new(),
         })
@@ -507,6 +509,9 @@ pub struct Harness {
     /// Every TTL ever registered, by (function type, state): kept across
     /// crashes, for inspection.
     known_ttls: BTreeMap<(String, String), store::Ttl>,
+    /// Everything that happened, in order (not part of the world: a
+    /// checkpoint does not hold it, a crash does not undo it).
+    trace: Vec<TraceEntry>,
     #[cfg(feature = "http")]
     client: http::Client,
 }
@@ -763,7 +768,7 @@ impl Harness {
             ttl => ttl,
         };
         (!store::Store::expired(value, ttl, self.now))
-            .then(|| (value.type_name.clone(), value.bytes.clone()))
+            .then(|| (value.type_name.to_string(), value.bytes.clone()))
     }
 
     /// Seeds a state value before (or between) runs, as if the function had
@@ -780,26 +785,27 @@ impl Harness {
     ) -> Result<(), ValueError> {
         let bytes = value.to_bytes()?;
         let stored = Stored {
-            type_name: T::type_name().as_str().to_owned(),
+            type_name: T::type_name().as_str().into(),
             bytes,
             written: self.now,
             accessed: self.now,
         };
+        let name = store::Name::from(spec.name());
         if self.last_checkpoint.is_none() {
             // Seeded state is part of the start a crash goes back to.
             self.initial
                 .store
-                .values
+                .values_mut()
                 .entry(address.clone())
                 .or_default()
-                .insert(spec.name().to_owned(), stored.clone());
+                .insert(&name, stored.clone());
         }
         self.world
             .store
-            .values
+            .values_mut()
             .entry(address.clone())
             .or_default()
-            .insert(spec.name().to_owned(), stored);
+            .insert(&name, stored);
         Ok(())
     }
 
@@ -873,14 +879,14 @@ impl Harness {
     /// Everything that happened, in order.
     #[must_use]
     pub fn trace(&self) -> &[TraceEntry] {
-        &self.world.trace
+        &self.trace
     }
 
     /// The trace as text, one event a line.
     #[must_use]
     pub fn trace_text(&self) -> String {
         let mut text = String::new();
-        for entry in &self.world.trace {
+        for entry in &self.trace {
             text.push_str(&entry.to_string());
             text.push('\n');
         }

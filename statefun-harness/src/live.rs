@@ -154,8 +154,17 @@ impl Harness {
             if let Some(checkpoint) = &mut self.last_checkpoint {
                 // What a checkpoint holds of an egress is what it
                 // committed: all of it has been taken now.
-                if let Some(kept) = checkpoint.world.egress.get_mut(&key) {
-                    kept.drain(..visible.min(kept.len()));
+                if checkpoint
+                    .world
+                    .egress
+                    .get(&key)
+                    .is_some_and(|kept| !kept.is_empty())
+                    && visible > 0
+                {
+                    let world = std::sync::Arc::make_mut(&mut checkpoint.world);
+                    if let Some(kept) = world.egress.get_mut(&key) {
+                        kept.drain(..visible.min(kept.len()));
+                    }
                 }
             }
             if !out.is_empty() {
@@ -168,7 +177,7 @@ impl Harness {
     /// Takes the trace recorded so far out of the harness (for a long run,
     /// which would otherwise keep every event).
     pub fn take_trace(&mut self) -> Vec<TraceEntry> {
-        std::mem::take(&mut self.world.trace)
+        std::mem::take(&mut self.trace)
     }
 
     /// Every state value of `address` that has not expired, by name: its
@@ -182,7 +191,7 @@ impl Harness {
             .keys()
             .filter_map(|name| {
                 let (type_name, bytes) = self.state_raw(address, name)?;
-                Some((name.clone(), type_name, bytes))
+                Some((name.to_string(), type_name, bytes))
             })
             .collect()
     }

@@ -349,11 +349,11 @@ async fn a_serialized_checkpoint_restores_the_same_run_even_on_other_partitions(
 
 /// A checkpoint kept as a fixture: the format stays readable. Regenerate
 /// with `STATEFUN_BLESS=1` when the format changes on purpose (and bump
-/// its version).
+/// its version, keeping the older fixtures: they must still restore).
 #[tokio::test]
 async fn a_checkpoint_kept_as_a_fixture_still_restores() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/harness/fixtures/checkpoint-v1.bin");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/fixtures");
+    let path = fixtures.join("checkpoint-v2.bin");
     let (_, checkpoint) = busy_checkpoint().await;
     if std::env::var_os("STATEFUN_BLESS").is_some() {
         std::fs::write(&path, checkpoint.to_bytes()).unwrap();
@@ -364,18 +364,31 @@ async fn a_checkpoint_kept_as_a_fixture_still_restores() {
         kept,
         "the same run gives the same bytes"
     );
-    let mut h = Harness::builder()
-        .functions(functions())
-        .kafka_egress(&crate::fixture::RESULTS)
-        .egress_semantics(EgressSemantics::ExactlyOnce)
-        .build()
-        .unwrap();
-    h.restore(&statefun_harness::Checkpoint::from_bytes(&kept).unwrap());
-    let (a, _, b, _, egress) = finish(&mut h).await;
+    // Format 1 (every value with its whole address) is still read, and
+    // holds the same checkpoint.
+    let v1 = std::fs::read(fixtures.join("checkpoint-v1.bin")).unwrap();
+    assert!(v1.len() > kept.len(), "format 2 is the smaller");
     assert_eq!(
-        (a, b.as_str(), egress),
-        (Some(11), "later from test/recorder:b\n", 1)
+        statefun_harness::Checkpoint::from_bytes(&v1)
+            .unwrap()
+            .to_bytes(),
+        kept,
+        "format 1 read, written as format 2"
     );
+    for bytes in [kept, v1] {
+        let mut h = Harness::builder()
+            .functions(functions())
+            .kafka_egress(&crate::fixture::RESULTS)
+            .egress_semantics(EgressSemantics::ExactlyOnce)
+            .build()
+            .unwrap();
+        h.restore(&statefun_harness::Checkpoint::from_bytes(&bytes).unwrap());
+        let (a, _, b, _, egress) = finish(&mut h).await;
+        assert_eq!(
+            (a, b.as_str(), egress),
+            (Some(11), "later from test/recorder:b\n", 1)
+        );
+    }
 }
 
 #[test]
@@ -385,10 +398,44 @@ fn bytes_that_are_not_a_checkpoint_are_refused() {
         Checkpoint::from_bytes(b"\xff\xff\xff"),
         Err(CheckpointError::Decode(_))
     ));
-    // Field 1 (the format) = 2.
-    let error = Checkpoint::from_bytes(b"\x08\x02").unwrap_err();
-    assert!(matches!(error, CheckpointError::Format { found: 2 }));
-    assert!(error.to_string().contains("format 2"), "{error}");
+    // Field 1 (the format) = 3.
+    let error = Checkpoint::from_bytes(b"\x08\x03").unwrap_err();
+    assert!(matches!(error, CheckpointError::Format { found: 3 }));
+    assert!(error.to_string().contains("format 3"), "{error}");
+    // Format 2 with nothing else: an empty checkpoint.
+    assert_eq!(Checkpoint::from_bytes(b"\x08\x02").unwrap().id(), 0);
+    // Format 2 with values of an address whose type is name 1 of a table
+    // of one.
+    let bad = b"\x08\x02\x62\x03a/b\x6a\x02\x08\x01";
+    let error = Checkpoint::from_bytes(bad).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("name 1 is not in the table of 1 names"),
+        "{error}"
+    );
+    // ... whose type is not a type.
+    let bad = b"\x08\x02\x62\x04oops\x6a\x00";
+    let error = Checkpoint::from_bytes(bad).unwrap_err();
+    assert!(error.to_string().contains("\"oops\""), "{error}");
+    // ... twice.
+    let bad = b"\x08\x02\x62\x03a/b\x6a\x03\x12\x01x\x6a\x03\x12\x01x";
+    let error = Checkpoint::from_bytes(bad).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("the values of a/b:x appear twice"),
+        "{error}"
+    );
+    // ... with one state twice.
+    let bad = b"\x08\x02\x62\x03a/b\x6a\x07\x12\x01x\x1a\x00\x1a\x00";
+    let error = Checkpoint::from_bytes(bad).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("state \"a/b\" of a/b:x has two values"),
+        "{error}"
+    );
     // Format 1 with a value whose address names no valid type.
     let bad = b"\x08\x01\x42\x08\x0a\x06\x0a\x04oops";
     let error = Checkpoint::from_bytes(bad).unwrap_err();
