@@ -624,7 +624,7 @@ impl Harness {
     /// [`HarnessBuilder::restart_on_failure`]), including a livelock when
     /// the step limit is reached.
     pub async fn run(&mut self) -> Result<Counters, JobFailure> {
-        let limit = self.world.counters.steps + self.max_steps;
+        let limit = self.world.counters.steps.saturating_add(self.max_steps);
         loop {
             match self.step().await {
                 Ok(true) => {

@@ -34,6 +34,8 @@
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub mod json {
+    use std::cell::Cell;
+
     use bytes::Bytes;
     use serde::Serialize;
     use serde::de::DeserializeOwned;
@@ -54,14 +56,15 @@ pub mod json {
         // size: one allocation, where `serde_json::to_vec` makes a 128-byte
         // vector and `Bytes::from` then allocates a header for its spare
         // capacity. A nested call (a `Serialize` impl that encodes) finds
-        // the buffer taken and uses a fresh one.
-        let mut buf = SCRATCH.take();
+        // the buffer taken and uses a fresh one, as does a call while the
+        // thread's locals are being destroyed.
+        let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
         buf.clear();
         let result = serde_json::to_writer(&mut buf, value)
             .map(|()| Bytes::copy_from_slice(&buf))
             .map_err(|e| ValueError::encode(type_name, e));
         if buf.capacity() <= SCRATCH_KEEP {
-            SCRATCH.set(buf);
+            let _ = SCRATCH.try_with(|scratch| scratch.set(buf));
         }
         result
     }
@@ -70,7 +73,7 @@ pub mod json {
     const SCRATCH_KEEP: usize = 64 * 1024;
 
     thread_local! {
-        static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+        static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
     }
 
     /// Decodes JSON, tolerating the whitespace other SDKs write.
@@ -126,5 +129,65 @@ pub mod protobuf {
         type_name: TypeName,
     ) -> Result<T, ValueError> {
         T::decode(bytes.clone()).map_err(|e| ValueError::decode(type_name, e))
+    }
+}
+
+#[cfg(all(test, feature = "json"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::cell::RefCell;
+    use std::sync::mpsc;
+
+    use serde::{Serialize, Serializer};
+
+    use crate::TypeName;
+
+    const NAME: TypeName = TypeName::from_static("com.example/t");
+
+    /// Encodes from its destructor, which runs while the thread's locals
+    /// are being destroyed.
+    struct EncodeOnDrop(mpsc::Sender<Vec<u8>>);
+
+    impl Drop for EncodeOnDrop {
+        fn drop(&mut self) {
+            let bytes = super::json::encode(&[1, 2], NAME).unwrap();
+            let _ = self.0.send(bytes.to_vec());
+        }
+    }
+
+    thread_local! {
+        static GUARD: RefCell<Option<EncodeOnDrop>> = const { RefCell::new(None) };
+    }
+
+    #[test]
+    fn json_encodes_while_thread_locals_are_destroyed() {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            assert_eq!(&super::json::encode(&"x", NAME).unwrap()[..], b"\"x\"");
+            GUARD.with(|g| *g.borrow_mut() = Some(EncodeOnDrop(tx)));
+        })
+        .join()
+        .unwrap();
+        assert_eq!(rx.recv().unwrap(), b"[1,2]");
+    }
+
+    /// Encodes an inner value with the same function while being encoded.
+    struct Nested;
+
+    impl Serialize for Nested {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let inner = super::json::encode(&[3, 4], NAME).unwrap();
+            serializer.serialize_str(std::str::from_utf8(&inner).unwrap())
+        }
+    }
+
+    #[test]
+    fn json_encoding_is_reentrant() {
+        assert_eq!(
+            &super::json::encode(&(Nested, 5), NAME).unwrap()[..],
+            br#"["[3,4]",5]"#
+        );
+        // The buffer kept for the next call holds nothing of the last one.
+        assert_eq!(&super::json::encode(&7, NAME).unwrap()[..], b"7");
     }
 }

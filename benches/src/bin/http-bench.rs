@@ -281,10 +281,19 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Memory of the Rust SDK server holding `n` idle keep-alive connections,
-/// each of which has served one request and serves another afterwards.
+/// Memory of the bare hyper server and of the Rust SDK server holding `n`
+/// idle keep-alive connections, each of which has served one request and
+/// serves another afterwards.
 fn idle(n: usize, body: &[u8]) -> anyhow::Result<()> {
-    let server = start(Kind::Rust, None)?;
+    println!("\n## Memory with {n} idle keep-alive connections");
+    for kind in [Kind::Bare, Kind::Rust] {
+        idle_one(kind, n, body)?;
+    }
+    Ok(())
+}
+
+fn idle_one(kind: Kind, n: usize, body: &[u8]) -> anyhow::Result<()> {
+    let server = start(kind, None)?;
     thread::sleep(Duration::from_millis(500));
     let before = server.rss_kib()?;
     let mut connections = Vec::with_capacity(n);
@@ -301,9 +310,9 @@ fn idle(n: usize, body: &[u8]) -> anyhow::Result<()> {
         let (status, _) = connection.post(body)?;
         ensure!(status == 200, "answered {status} on an idle connection");
     }
-    println!("\n## Memory: Rust SDK server with {n} idle keep-alive connections");
     println!(
-        "RSS {:.1} MB before, {:.1} MB holding {n} idle connections ({:.1} KB each); all {n} served again afterwards",
+        "{:<11} RSS {:.1} MB before, {:.1} MB holding {n} idle connections ({:.1} KB each); all {n} served again afterwards",
+        server.name,
         before as f64 / 1024.0,
         held as f64 / 1024.0,
         (held.saturating_sub(before)) as f64 / n as f64

@@ -397,6 +397,20 @@ async fn a_livelock_is_reported_at_the_step_limit() {
 }
 
 #[tokio::test]
+async fn an_unlimited_step_count_does_not_overflow_on_a_later_run() {
+    let mut h = Harness::builder()
+        .seed(16)
+        .functions(functions())
+        .max_steps(u64::MAX)
+        .build()
+        .unwrap();
+    for round in 0..2 {
+        h.send(recorder("u"), &Command::Add(1)).unwrap();
+        h.run().await.unwrap_or_else(|e| panic!("run {round}: {e}"));
+    }
+}
+
+#[tokio::test]
 async fn placement_follows_flink_and_shows_in_the_trace() {
     let mut h = Harness::builder()
         .seed(17)
