@@ -364,12 +364,15 @@ where
     }
 }
 
+/// The answer. No `Content-Length` header: the body's exact size hint
+/// gives hosts the length (hyper writes it from there), and inserting it
+/// ourselves cost a header-map insertion and a number formatted per
+/// request.
 fn ok(body: Bytes) -> Response<Full<Bytes>> {
-    let length = body.len();
     let mut response = Response::new(Full::new(body));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
     response
 }
 

@@ -95,6 +95,9 @@ async fn happy_path_answers_200_octet_stream() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "application/octet-stream");
+    // The length is declared (from the body's size), not chunked.
+    assert_eq!(headers["content-length"], body.len().to_string().as_str());
+    assert!(!headers.contains_key("transfer-encoding"));
     assert_eq!(count(&body), 15);
     // No content type at all is accepted too.
     let (status, _, _) = post(
