@@ -15,6 +15,8 @@
 //! --python PATH       a Python with apache-flink-statefun and aiohttp (no Python rows without it)
 //! --idle N            idle keep-alive connections for the memory test (default 1000; 0 skips)
 //! --soak SECS         soak duration at 1,000 connections (default 0: no soak)
+//! --idle-only         only the idle-connection memory test (e.g. to try allocator
+//!                     settings: `MALLOC_ARENA_MAX=1 http-bench --idle-only`)
 //! --write-to DIR      only write the request bodies and wrk's script there, for profiling:
 //!                     BODY=DIR/inventory-1.bin wrk -s DIR/post.lua http://127.0.0.1:PORT/statefun
 //! ```
@@ -41,6 +43,7 @@ struct Args {
     idle: usize,
     soak: Duration,
     write_to: Option<PathBuf>,
+    idle_only: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -52,6 +55,7 @@ fn args() -> anyhow::Result<Args> {
         idle: 1000,
         soak: Duration::ZERO,
         write_to: None,
+        idle_only: false,
     };
     let mut given = std::env::args().skip(1);
     while let Some(flag) = given.next() {
@@ -68,6 +72,7 @@ fn args() -> anyhow::Result<Args> {
             "--idle" => args.idle = value()?.parse()?,
             "--soak" => args.soak = Duration::from_secs(value()?.parse()?),
             "--write-to" => args.write_to = Some(value()?.into()),
+            "--idle-only" => args.idle_only = true,
             other => {
                 bail!("unknown option {other:?} (see the top of benches/src/bin/http-bench.rs)")
             }
@@ -160,6 +165,10 @@ fn main() -> anyhow::Result<()> {
         let path = dir.join(format!("inventory-{n}.bin"));
         fs::write(&path, inventory_request(n))?;
         body_files.push(path);
+    }
+    if args.idle_only {
+        fs::remove_dir_all(&dir)?;
+        return idle(args.idle, &inventory_request(1));
     }
     if args.write_to.is_some() {
         println!(
