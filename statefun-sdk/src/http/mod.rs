@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::Full;
 use tracing::Instrument;
 
 use crate::{HandlerError, RequestReplyHandler};
@@ -174,78 +174,6 @@ impl RequestReplyService {
         }
     }
 
-    /// Answers one request.
-    async fn respond<B>(self, request: Request<B>) -> Response<Full<Bytes>>
-    where
-        B: Body + Send,
-        B::Data: Send,
-        B::Error: Into<crate::BoxError>,
-    {
-        let span = tracing::info_span!(
-            "statefun.http",
-            method = %request.method(),
-            path = %request.uri().path(),
-            function_type = tracing::field::Empty,
-            id = tracing::field::Empty,
-            batch_size = tracing::field::Empty,
-            status = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-            duration_ms = tracing::field::Empty,
-        );
-        let started = (!span.is_disabled()).then(Instant::now);
-        let outcome = match self.check(&request) {
-            Err(rejection) => Err(rejection),
-            Ok(()) => match self.read_body(request.into_body()).await {
-                Err(rejection) => Err(rejection),
-                // Without a subscriber that wants the span, the request
-                // pays for neither the clock nor entering the span.
-                Ok(body) if span.is_disabled() => self
-                    .handler
-                    .handle(body)
-                    .await
-                    .map_err(|error| Rejection::from_handler(&error)),
-                Ok(body) => self
-                    .handler
-                    .handle(body)
-                    .instrument(span.clone())
-                    .await
-                    .map_err(|error| Rejection::from_handler(&error)),
-            },
-        };
-        let status = outcome
-            .as_ref()
-            .map_or_else(|r| r.status, |_| StatusCode::OK);
-        span.record("status", status.as_u16());
-        span.record(
-            "outcome",
-            match status.as_u16() {
-                200 => "ok",
-                500..=599 => "failed",
-                _ => "rejected",
-            },
-        );
-        if let Some(started) = started {
-            span.record(
-                "duration_ms",
-                u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            );
-        }
-        match outcome {
-            Ok(reply) => ok(reply),
-            Err(rejection) => {
-                span.in_scope(|| {
-                    let reason = &rejection.reason;
-                    if status.is_server_error() {
-                        tracing::error!(status = status.as_u16(), %reason, "StateFun request failed");
-                    } else {
-                        tracing::warn!(status = status.as_u16(), %reason, "StateFun request rejected");
-                    }
-                });
-                rejection.into_response()
-            }
-        }
-    }
-
     /// Method, path, content type and declared length.
     fn check<B>(&self, request: &Request<B>) -> Result<(), Rejection> {
         if request.method() != Method::POST {
@@ -298,40 +226,6 @@ impl RequestReplyService {
         }
         Ok(())
     }
-
-    /// Reads the body, refusing it as soon as it passes the limit.
-    async fn read_body<B>(&self, body: B) -> Result<Bytes, Rejection>
-    where
-        B: Body,
-        B::Error: Into<crate::BoxError>,
-    {
-        let mut collect = std::pin::pin!(Limited::new(body, self.body_limit).collect());
-        // A body that has already arrived (the usual case: the runtime
-        // sends small requests in one go) needs no timer; only one still on
-        // its way is given `body_timeout`.
-        let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
-        let collected = match first {
-            Poll::Ready(collected) => Ok(collected),
-            Poll::Pending => tokio::time::timeout(self.body_timeout, collect).await,
-        };
-        match collected {
-            Err(_) => Err(Rejection::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request body was not received within {:?}",
-                    self.body_timeout
-                ),
-            )),
-            Ok(Ok(collected)) => Ok(collected.to_bytes()),
-            Ok(Err(error)) if error.is::<LengthLimitError>() => {
-                Err(Rejection::too_large(self.body_limit))
-            }
-            Ok(Err(error)) => Err(Rejection::new(
-                StatusCode::BAD_REQUEST,
-                format!("could not read the request body: {error}"),
-            )),
-        }
-    }
 }
 
 impl fmt::Debug for RequestReplyService {
@@ -359,9 +253,174 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let service = self.clone();
-        Box::pin(async move { Ok(service.respond(request).await) })
+        let span = tracing::info_span!(
+            "statefun.http",
+            method = %request.method(),
+            path = %request.uri().path(),
+            function_type = tracing::field::Empty,
+            id = tracing::field::Empty,
+            batch_size = tracing::field::Empty,
+            status = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        // Without a subscriber that wants the span, a request pays for
+        // neither the clock nor entering the span.
+        let started = (!span.is_disabled()).then(Instant::now);
+        if let Err(rejection) = self.check(&request) {
+            return Box::pin(std::future::ready(Ok(answer(
+                &span,
+                started,
+                Err(rejection),
+            ))));
+        }
+        // The future keeps only what answering needs (the request's head is
+        // dropped here), so it stays small: it is allocated per request.
+        let body = request.into_body();
+        let handler = self.handler.clone();
+        let (limit, timeout) = (self.body_limit, self.body_timeout);
+        Box::pin(async move {
+            let body = match read_body(body, limit, timeout).await {
+                Ok(body) => body,
+                Err(rejection) => return Ok(answer(&span, started, Err(rejection))),
+            };
+            let outcome = if span.is_disabled() {
+                handler.handle(body).await
+            } else {
+                handler.handle(body).instrument(span.clone()).await
+            };
+            let outcome = outcome.map_err(|error| Rejection::from_handler(&error));
+            Ok(answer(&span, started, outcome))
+        })
     }
+}
+
+/// Records the outcome on the request's span, logs a rejection, and turns
+/// the outcome into the response.
+fn answer(
+    span: &tracing::Span,
+    started: Option<Instant>,
+    outcome: Result<Bytes, Rejection>,
+) -> Response<Full<Bytes>> {
+    let status = outcome
+        .as_ref()
+        .map_or_else(|r| r.status, |_| StatusCode::OK);
+    if !span.is_disabled() {
+        span.record("status", status.as_u16());
+        span.record(
+            "outcome",
+            match status.as_u16() {
+                200 => "ok",
+                500..=599 => "failed",
+                _ => "rejected",
+            },
+        );
+    }
+    if let Some(started) = started {
+        span.record(
+            "duration_ms",
+            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        );
+    }
+    match outcome {
+        Ok(reply) => ok(reply),
+        Err(rejection) => {
+            span.in_scope(|| {
+                let reason = &rejection.reason;
+                if status.is_server_error() {
+                    tracing::error!(status = status.as_u16(), %reason, "StateFun request failed");
+                } else {
+                    tracing::warn!(status = status.as_u16(), %reason, "StateFun request rejected");
+                }
+            });
+            rejection.into_response()
+        }
+    }
+}
+
+/// What polling the body gave: a frame, the end, or the timeout.
+enum Polled<F> {
+    Frame(Option<F>),
+    TimedOut,
+}
+
+/// Reads the body, refusing it as soon as it passes `limit`.
+///
+/// A body that has already arrived (the usual case: the runtime sends
+/// small requests in one go, and hyper hands it over as one chunk) is taken
+/// as it is, without copying and without a timer; only a body still on its
+/// way arms one, `timeout` for the rest of the body. Chunks after the
+/// first are gathered into one buffer.
+async fn read_body<B>(body: B, limit: usize, timeout: Duration) -> Result<Bytes, Rejection>
+where
+    B: Body,
+    B::Error: Into<crate::BoxError>,
+{
+    let mut body = std::pin::pin!(body);
+    // Boxed so that the future stays small when it is not needed.
+    let mut deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    let mut length = 0_usize;
+    loop {
+        if body.is_end_stream() {
+            break;
+        }
+        let polled = std::future::poll_fn(|cx| match body.as_mut().poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(Polled::Frame(frame)),
+            Poll::Pending => {
+                let sleep = deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Polled::TimedOut),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        })
+        .await;
+        let frame = match polled {
+            Polled::TimedOut => {
+                return Err(Rejection::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("the request body was not received within {timeout:?}"),
+                ));
+            }
+            Polled::Frame(None) => break,
+            Polled::Frame(Some(Err(error))) => {
+                let error: crate::BoxError = error.into();
+                return Err(Rejection::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("could not read the request body: {error}"),
+                ));
+            }
+            Polled::Frame(Some(Ok(frame))) => frame,
+        };
+        // Trailers carry nothing for StateFun.
+        let Ok(mut data) = frame.into_data() else {
+            continue;
+        };
+        let size = data.remaining();
+        length = length.saturating_add(size);
+        if length > limit {
+            return Err(Rejection::too_large(limit));
+        }
+        if size == 0 {
+            continue;
+        }
+        match (&first, &mut rest) {
+            (None, _) => first = Some(data.copy_to_bytes(size)),
+            (Some(head), None) => {
+                let mut joined = BytesMut::with_capacity(head.len() + size);
+                joined.extend_from_slice(head);
+                joined.put(data);
+                rest = Some(joined);
+            }
+            (Some(_), Some(joined)) => joined.put(data),
+        }
+    }
+    Ok(match rest {
+        Some(joined) => joined.freeze(),
+        None => first.unwrap_or_default(),
+    })
 }
 
 /// The answer. No `Content-Length` header: the body's exact size hint
@@ -370,9 +429,11 @@ where
 /// request.
 fn ok(body: Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
+    // Room for exactly the one header, rather than the default map's
+    // room for six.
+    let mut headers = HeaderMap::with_capacity(1);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
+    *response.headers_mut() = headers;
     response
 }
 

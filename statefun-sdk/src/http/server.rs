@@ -4,6 +4,9 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -154,7 +157,11 @@ impl BoundServer {
             .timer(TokioTimer::new())
             .keep_alive_interval(Some(HTTP2_KEEP_ALIVE))
             .keep_alive_timeout(HTTP2_KEEP_ALIVE);
+        let builder = Arc::new(builder);
         let graceful = GracefulShutdown::new();
+        // Tells connections still waiting for their first request to close:
+        // the graceful watcher only covers connections hyper serves.
+        let (stopping, stop_waiting) = tokio::sync::watch::channel(false);
         let local = listener.local_addr()?;
         tracing::info!(address = %local, paths = ?server.service.paths(), "StateFun server listening");
 
@@ -181,21 +188,39 @@ impl BoundServer {
                     };
                     let _ = stream.set_nodelay(true);
                     let service = TowerToHyperService::new(server.service.clone());
-                    let builder = builder.clone();
+                    let builder = Arc::clone(&builder);
                     let watcher = graceful.watcher();
                     let first_bytes_timeout = server.header_read_timeout;
+                    let mut stop_waiting = stop_waiting.clone();
+                    // Two tasks per connection: a short one waits for the
+                    // first request, then hands the socket to the one that
+                    // serves it. The serving task then holds nothing but
+                    // hyper's connection (it lives as long as the
+                    // connection: at 1,000 idle keep-alive connections,
+                    // every byte counts a thousand times).
                     tokio::spawn(async move {
                         // hyper reads the first bytes (to tell HTTP/1 from
                         // HTTP/2) and the HTTP/2 preface without a timeout:
                         // a silent client would hold the connection forever.
-                        if !request_started(&stream, first_bytes_timeout).await {
-                            tracing::debug!(%peer, "connection closed: no request within the header-read timeout");
-                            return;
+                        // A connection opened but not used yet (clients'
+                        // pools open spares) is closed at shutdown rather
+                        // than holding it up until the timeout.
+                        tokio::select! {
+                            started = request_started(&stream, first_bytes_timeout) => if !started {
+                                tracing::debug!(%peer, "connection closed: no request within the header-read timeout");
+                                return;
+                            },
+                            _ = stop_waiting.wait_for(|stop| *stop) => {
+                                tracing::debug!(%peer, "connection closed at shutdown before its first request");
+                                return;
+                            }
                         }
                         let connection = builder.serve_connection(TokioIo::new(stream), service);
-                        if let Err(error) = watcher.watch(connection.into_owned()).await {
-                            tracing::debug!(%peer, error = %error, "connection closed with an error");
+                        Serving {
+                            connection: watcher.watch(connection),
+                            peer,
                         }
+                        .await;
                     });
                 }
                 () = &mut shutdown => break,
@@ -203,9 +228,39 @@ impl BoundServer {
         }
         drop(listener);
         tracing::info!("StateFun server shutting down: finishing requests in flight");
+        let _ = stopping.send(true);
         graceful.shutdown().await;
         tracing::info!("StateFun server stopped");
         Ok(())
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A connection being served; logs how it ended.
+    struct Serving<F> {
+        #[pin]
+        connection: F,
+        peer: SocketAddr,
+    }
+}
+
+impl<F, E> Future for Serving<F>
+where
+    F: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        match this.connection.poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) => Poll::Ready(()),
+            Poll::Ready(Err(error)) => {
+                tracing::debug!(peer = %this.peer, %error, "connection closed with an error");
+                Poll::Ready(())
+            }
+        }
     }
 }
 

@@ -218,6 +218,85 @@ async fn oversized_bodies_are_refused_with_413() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn bodies_in_pieces_are_put_together() {
+    let server = Running::start(|s| s).await;
+    let body = request("test/counter", "pieces", 5);
+
+    // Chunked, no declared length, in three chunks.
+    let chunked: Client<HttpConnector, Chunks> = Client::builder(TokioExecutor::new()).build_http();
+    let third = body.len() / 3;
+    // `Chunks` sends its last chunk first.
+    let pieces = vec![
+        body.slice(2 * third..),
+        body.slice(third..2 * third),
+        body.slice(..third),
+    ];
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(server.url("/statefun"))
+        .body(Chunks(pieces))
+        .unwrap();
+    let response = chunked.request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(count(&answer), 15);
+
+    // A declared length with the body still on its way after the headers.
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /statefun HTTP/1.1\r\nhost: x\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..third]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stream.write_all(&body[third..]).await.unwrap();
+    let head = response_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unused_connections_do_not_hold_up_shutdown() {
+    // Far longer than `stop` waits (10 s).
+    let server = Running::start(|s| s.with_header_read_timeout(Duration::from_secs(120))).await;
+    // Client pools open spare connections they may never use.
+    let mut spare = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut half = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    half.write_all(b"POST /statefun HT").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    server.stop().await;
+    // Both were closed by the server.
+    for stream in [&mut spare, &mut half] {
+        let mut buf = [0_u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        assert_eq!(n, 0);
+    }
+}
+
+/// Reads from a raw connection up to the end of a response's head (or the
+/// connection's end), within 5 s.
+async fn response_head(stream: &mut tokio::net::TcpStream) -> String {
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0_u8; 1024];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            response.extend_from_slice(&buf[..n]);
+            if n == 0 || response.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
 /// A body of chunks with no declared length (sent chunked).
 struct Chunks(Vec<Bytes>);
 
@@ -370,19 +449,7 @@ async fn slow_clients_are_timed_out() {
         .write_all(b"POST /statefun HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nabc")
         .await
         .unwrap();
-    let mut response = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(5), async {
-        let mut buf = [0_u8; 1024];
-        loop {
-            let n = stream.read(&mut buf).await.unwrap();
-            response.extend_from_slice(&buf[..n]);
-            if n == 0 || response.windows(4).any(|w| w == b"\r\n\r\n") {
-                break;
-            }
-        }
-    });
-    read.await.unwrap();
-    let head = String::from_utf8_lossy(&response);
+    let head = response_head(&mut stream).await;
     assert!(head.starts_with("HTTP/1.1 408"), "{head}");
 
     // Headers that never end, nothing at all, or half an HTTP/2 preface:
