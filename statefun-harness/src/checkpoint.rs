@@ -114,7 +114,8 @@ impl Checkpoint {
         // The state values, grouped per address, naming function types,
         // states and typenames by their index in one table: written by
         // hand (field 13, the last), straight from the store, in one pass
-        // (a first pass to size them costs more than the buffer's growth).
+        // (a first pass to size them costs more than the buffer's growth),
+        // into the buffer that becomes the checkpoint's bytes.
         let mut names = Interner::default();
         let mut states = Vec::new();
         for (address, values) in w.store.values.iter() {
@@ -189,10 +190,15 @@ impl Checkpoint {
                 .collect(),
             names: names.names.iter().map(|n| (*n).to_owned()).collect(),
         };
-        let mut bytes = Vec::with_capacity(checkpoint.encoded_len() + states.len());
-        checkpoint.encode_raw(&mut bytes);
-        bytes.extend_from_slice(&states);
-        Bytes::from(bytes)
+        // The rest goes in front of the state values, which move up within
+        // their buffer rather than into a second one.
+        let (values, header) = (states.len(), checkpoint.encoded_len());
+        states.resize(values + header, 0);
+        states.copy_within(..values, header);
+        checkpoint.encode_raw(&mut &mut states[..header]);
+        // Shrunk in place: the bytes keep no room they do not use.
+        states.shrink_to_fit();
+        Bytes::from(states)
     }
 
     /// Reads a serialized checkpoint (of this format or an older one).
@@ -343,6 +349,11 @@ fn values_v1(
 
 /// Format 2's values: grouped per address (the checkpoint's fields 13),
 /// names by their index in `table`.
+///
+/// Built with as few allocations as the store's types allow, each of its
+/// final size: the address list sized by a first walk over the fields, one
+/// id and one value list (exactly as long as the address's values) per
+/// address, the value bytes slices of `checkpoint` (not copies).
 fn values_v2(
     types: &mut Types,
     table: Vec<String>,
@@ -359,7 +370,14 @@ fn values_v2(
     };
     // The function type at each index of the table, parsed once.
     let mut function_types: Vec<Option<TypeName>> = vec![None; table.len()];
-    let mut all = Vec::new();
+    let mut all = Vec::with_capacity(count_address_values(checkpoint)?);
+    // One address's values as read, before they move to a list of their
+    // own of the right length.
+    let mut values: Vec<(Name, Stored)> = Vec::new();
+    // Whether the addresses so far came in strictly increasing order (as
+    // written), and the last one's function type (index) and id.
+    let mut ordered = true;
+    let mut last: Option<(u32, &[u8])> = None;
     let mut top = Reader::new(checkpoint, 0..checkpoint.len());
     while let Some((tag, wire_type)) = top.key()? {
         if tag != 13 || wire_type != LEN {
@@ -368,7 +386,6 @@ fn values_v2(
         }
         let mut state = Reader::new(checkpoint, top.len_delimited()?);
         let (mut function_type, mut id) = (0, "");
-        let mut values = Vec::new();
         while let Some((tag, wire_type)) = state.key()? {
             match (tag, wire_type) {
                 (1, VARINT) => function_type = state.index()?,
@@ -401,7 +418,7 @@ fn values_v2(
             }
         }
         let i = function_type as usize;
-        let function_type = match function_types.get(i) {
+        let parsed = match function_types.get(i) {
             Some(Some(t)) => t.clone(),
             _ => {
                 let t = types.get(name(function_type)?)?;
@@ -409,7 +426,18 @@ fn values_v2(
                 t
             }
         };
-        let address = Address::new(function_type, id);
+        // In order after the last address (as `Address` orders: function
+        // type, then id), compared without building either.
+        if let (true, Some((last_type, last_id))) = (ordered, last) {
+            let by_type = if last_type == function_type {
+                std::cmp::Ordering::Equal
+            } else {
+                name(last_type)?.cmp(name(function_type)?)
+            };
+            ordered = by_type.then_with(|| last_id.cmp(id.as_bytes())).is_lt();
+        }
+        last = Some((function_type, id.as_bytes()));
+        let address = Address::new(parsed, id);
         // Written in name order; anything else is sorted, and a name twice
         // refused.
         if !values.windows(2).all(|w| w[0].0 < w[1].0) {
@@ -421,10 +449,12 @@ fn values_v2(
                 )));
             }
         }
-        all.push((address, Values::from_sorted(values)));
+        let mut exact = Vec::with_capacity(values.len());
+        exact.append(&mut values);
+        all.push((address, Values::from_sorted(exact)));
     }
     // Written in address order, likewise.
-    if !all.windows(2).all(|w| w[0].0 < w[1].0) {
+    if !ordered {
         all.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = all.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(CheckpointError::Invalid(format!(
@@ -436,6 +466,17 @@ fn values_v2(
     Ok(all.into_iter().collect())
 }
 
+/// How many `AddressValues` (fields 13) the checkpoint holds.
+fn count_address_values(checkpoint: &[u8]) -> Result<usize, CheckpointError> {
+    let mut count = 0;
+    let mut top = Reader::new(checkpoint, 0..checkpoint.len());
+    while let Some((tag, wire_type)) = top.key()? {
+        count += usize::from(tag == 13 && wire_type == LEN);
+        top.skip(wire_type)?;
+    }
+    Ok(count)
+}
+
 /// Protobuf wire types.
 const VARINT: u8 = 0;
 const LEN: u8 = 2;
@@ -443,50 +484,78 @@ const LEN: u8 = 2;
 /// Writes one `AddressValues` (the checkpoint's field 13): function type
 /// (1, index), id (2), values (3, each a `StateValue`: name 1 and typename
 /// 2 by index, bytes 3, written 4 and accessed 5 in nanoseconds), exactly
-/// as prost would.
+/// as prost would: sized first (interning the names on the way), then
+/// written into room reserved once.
 fn put_address_values<'a>(
     buf: &mut Vec<u8>,
     names: &mut Interner<'a>,
     address: &'a Address,
     values: &'a Values,
 ) {
-    use crate::encode::{put_bytes_field, put_len_header, put_varint_field};
-    put_len_header(buf, 13, address_values_len(names, address, values));
-    put_varint_field(
-        buf,
-        1,
-        u64::from(names.index(address.function_type().as_str())),
-    );
-    put_bytes_field(buf, 2, address.id().as_bytes());
-    for (name, v) in values.iter() {
-        let (n, t) = (names.index(name), names.index(&v.type_name));
-        put_len_header(buf, 3, state_value_len(n, t, v));
-        put_varint_field(buf, 1, u64::from(n));
-        put_varint_field(buf, 2, u64::from(t));
-        put_bytes_field(buf, 3, &v.bytes);
-        put_varint_field(buf, 4, nanos(v.written));
-        put_varint_field(buf, 5, nanos(v.accessed));
-    }
-}
-
-/// The length of what [`put_address_values`] writes after the field's key
-/// and length (interning the names on the way).
-fn address_values_len<'a>(
-    names: &mut Interner<'a>,
-    address: &'a Address,
-    values: &'a Values,
-) -> usize {
     use crate::encode::{bytes_field_len, len_field_len, varint_field_len};
-    let function_type = u64::from(names.index(address.function_type().as_str()));
-    varint_field_len(1, function_type)
-        + bytes_field_len(2, address.id().as_bytes())
+    let id = address.id().as_bytes();
+    let function_type = names.index(address.function_type().as_str());
+    let len = varint_field_len(1, u64::from(function_type))
+        + bytes_field_len(2, id)
         + values
             .iter()
             .map(|(name, v)| {
                 let (n, t) = (names.index(name), names.index(&v.type_name));
                 len_field_len(3, state_value_len(n, t, v))
             })
-            .sum::<usize>()
+            .sum::<usize>();
+    // The key (one byte) and the length (at most ten) before it.
+    buf.reserve(11 + len);
+    put_len(buf, 13, len);
+    put_varint(buf, 1, u64::from(function_type));
+    put_bytes(buf, 2, id);
+    for (name, v) in values.iter() {
+        // Interned above: looked up again.
+        let (n, t) = (names.index(name), names.index(&v.type_name));
+        put_len(buf, 3, state_value_len(n, t, v));
+        put_varint(buf, 1, u64::from(n));
+        put_varint(buf, 2, u64::from(t));
+        put_bytes(buf, 3, &v.bytes);
+        put_varint(buf, 4, nanos(v.written));
+        put_varint(buf, 5, nanos(v.accessed));
+    }
+}
+
+/// A varint, byte by byte (into room mostly reserved already).
+fn varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push(v.to_le_bytes()[0] | 0x80);
+        v >>= 7;
+    }
+    buf.push(v.to_le_bytes()[0]);
+}
+
+/// A field's key, for the tags (below 16) of field 13's messages.
+fn key(buf: &mut Vec<u8>, tag: u8, wire_type: u8) {
+    debug_assert!(tag < 16);
+    buf.push((tag << 3) | wire_type);
+}
+
+/// A length-delimited field's key and length.
+fn put_len(buf: &mut Vec<u8>, tag: u8, len: usize) {
+    key(buf, tag, LEN);
+    varint(buf, len as u64);
+}
+
+/// A proto3 `uint64`/`uint32` field (left out when zero).
+fn put_varint(buf: &mut Vec<u8>, tag: u8, v: u64) {
+    if v != 0 {
+        key(buf, tag, VARINT);
+        varint(buf, v);
+    }
+}
+
+/// A proto3 `string`/`bytes` field (left out when empty).
+fn put_bytes(buf: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    if !bytes.is_empty() {
+        put_len(buf, tag, bytes.len());
+        buf.extend_from_slice(bytes);
+    }
 }
 
 fn state_value_len(name: u32, type_name: u32, v: &Stored) -> usize {
@@ -520,6 +589,14 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, CheckpointError> {
+        // Most are one byte: tags, indexes, short lengths.
+        match self.buf[..self.end].get(self.pos) {
+            Some(&byte) if byte < 0x80 => {
+                self.pos += 1;
+                return Ok(u64::from(byte));
+            }
+            _ => {}
+        }
         let mut v = 0_u64;
         for shift in (0..64).step_by(7) {
             let byte = *self.buf[..self.end]
@@ -1088,8 +1165,32 @@ mod tests {
         assert!(error.to_string().contains("end early"), "{error}");
     }
 
+    /// The addresses of `sample` written in reverse order (their names
+    /// interned in that order too): read back sorted; one written twice,
+    /// refused.
     #[test]
-    fn a_checkpoint_round_trips_through_format_2() {
+    fn state_values_out_of_order_are_sorted_and_duplicates_refused() {
+        let all = sample();
+        let mut names = Interner::default();
+        let mut parts = Vec::new();
+        for (address, values) in all.iter().rev() {
+            let mut part = Vec::new();
+            put_address_values(&mut part, &mut names, address, values);
+            parts.push(part);
+        }
+        let table: Vec<String> = names.names.iter().map(|n| (*n).to_owned()).collect();
+        let shown = |all: &BTreeMap<Address, Values>| format!("{all:?}");
+        let reversed = Bytes::from(parts.concat());
+        let read = values_v2(&mut Types::default(), table.clone(), &reversed).expect("read");
+        assert_eq!(shown(&read), shown(&all));
+
+        let twice = Bytes::from([parts.concat(), parts[1].clone()].concat());
+        let error = values_v2(&mut Types::default(), table, &twice).expect_err("twice");
+        assert!(error.to_string().contains("appear twice"), "{error}");
+    }
+
+    /// A checkpoint of [`sample`]'s values.
+    fn sample_checkpoint() -> Checkpoint {
         let world = World {
             store: crate::store::Store {
                 values: Arc::new(sample()),
@@ -1097,12 +1198,35 @@ mod tests {
             },
             ..World::default()
         };
-        let checkpoint = Checkpoint {
+        Checkpoint {
             id: 3,
             at: Duration::from_millis(5),
             world: Arc::new(world),
             ttls: BTreeMap::new(),
-        };
+        }
+    }
+
+    /// Every cut and many a damaged byte of a checkpoint: read or refused,
+    /// never a panic.
+    #[test]
+    fn damaged_checkpoints_are_refused_without_panicking() {
+        let checkpoint = sample_checkpoint();
+        let bytes = checkpoint.to_bytes();
+        for cut in 0..bytes.len() {
+            drop(Checkpoint::from_bytes(&bytes[..cut]));
+        }
+        for i in 0..bytes.len() {
+            for flip in [0x01, 0x07, 0x80, 0xff] {
+                let mut damaged = bytes.to_vec();
+                damaged[i] ^= flip;
+                drop(Checkpoint::from_bytes(&damaged));
+            }
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_round_trips_through_format_2() {
+        let checkpoint = sample_checkpoint();
         let bytes = checkpoint.to_bytes();
         let read = Checkpoint::from_bytes(&bytes).expect("read");
         assert_eq!(read.to_bytes(), bytes);

@@ -12,17 +12,40 @@ use statefun_sdk::Address;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
 
 /// A length-delimited field's size: key, length, payload.
+#[inline]
 pub(crate) fn len_field_len(tag: u32, len: usize) -> usize {
     key_len(tag) + encoded_len_varint(len as u64) + len
 }
 
+/// A varint: one byte when below 128 (keys of tags below 16, most
+/// lengths), else as prost writes it.
+#[inline]
+fn put_varint(buf: &mut Vec<u8>, v: u64) {
+    match u8::try_from(v) {
+        Ok(byte) if byte < 0x80 => buf.push(byte),
+        _ => encode_varint(v, buf),
+    }
+}
+
+/// A field's key: one byte for tags below 16.
+#[inline]
+fn put_key(buf: &mut Vec<u8>, tag: u32, wire_type: WireType) {
+    if tag < 16 {
+        put_varint(buf, u64::from(tag << 3 | wire_type as u32));
+    } else {
+        encode_key(tag, wire_type, buf);
+    }
+}
+
 /// A length-delimited field's key and length (the payload follows).
+#[inline]
 pub(crate) fn put_len_header(buf: &mut Vec<u8>, tag: u32, len: usize) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(len as u64, buf);
+    put_key(buf, tag, WireType::LengthDelimited);
+    put_varint(buf, len as u64);
 }
 
 /// A proto3 `string`/`bytes` field's size (0 when empty: left out).
+#[inline]
 pub(crate) fn bytes_field_len(tag: u32, bytes: &[u8]) -> usize {
     if bytes.is_empty() {
         0
@@ -32,6 +55,7 @@ pub(crate) fn bytes_field_len(tag: u32, bytes: &[u8]) -> usize {
 }
 
 /// A proto3 `string`/`bytes` field (left out when empty).
+#[inline]
 pub(crate) fn put_bytes_field(buf: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
     if !bytes.is_empty() {
         put_len_header(buf, tag, bytes.len());
@@ -40,6 +64,7 @@ pub(crate) fn put_bytes_field(buf: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
 }
 
 /// A proto3 `uint64`/`uint32`/enum field's size (0 when zero: left out).
+#[inline]
 pub(crate) fn varint_field_len(tag: u32, v: u64) -> usize {
     if v == 0 {
         0
@@ -49,33 +74,55 @@ pub(crate) fn varint_field_len(tag: u32, v: u64) -> usize {
 }
 
 /// A proto3 `uint64`/`uint32`/enum field (left out when zero).
+#[inline]
 pub(crate) fn put_varint_field(buf: &mut Vec<u8>, tag: u32, v: u64) {
     if v != 0 {
-        encode_key(tag, WireType::Varint, buf);
-        encode_varint(v, buf);
+        put_key(buf, tag, WireType::Varint);
+        put_varint(buf, v);
     }
 }
 
-/// `reqreply.Address` (namespace 1, type 2, id 3).
-fn address_len(a: &Address) -> usize {
-    let t = a.function_type();
-    bytes_field_len(1, t.namespace().as_bytes())
-        + bytes_field_len(2, t.name().as_bytes())
-        + bytes_field_len(3, a.id().as_bytes())
+/// `reqreply.Address` (namespace 1, type 2, id 3), its parts read once
+/// (reading an id checks its UTF-8 again).
+struct AddressParts<'a> {
+    namespace: &'a [u8],
+    name: &'a [u8],
+    id: &'a [u8],
 }
 
-fn put_address(buf: &mut Vec<u8>, a: &Address) {
-    let t = a.function_type();
-    put_bytes_field(buf, 1, t.namespace().as_bytes());
-    put_bytes_field(buf, 2, t.name().as_bytes());
-    put_bytes_field(buf, 3, a.id().as_bytes());
+impl<'a> AddressParts<'a> {
+    #[inline]
+    fn new(a: &'a Address) -> Self {
+        let t = a.function_type();
+        Self {
+            namespace: t.namespace().as_bytes(),
+            name: t.name().as_bytes(),
+            id: a.id().as_bytes(),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        bytes_field_len(1, self.namespace)
+            + bytes_field_len(2, self.name)
+            + bytes_field_len(3, self.id)
+    }
+
+    #[inline]
+    fn put(&self, buf: &mut Vec<u8>) {
+        put_bytes_field(buf, 1, self.namespace);
+        put_bytes_field(buf, 2, self.name);
+        put_bytes_field(buf, 3, self.id);
+    }
 }
 
 /// `reqreply.TypedValue` (typename 1, has_value 2, value 3).
+#[inline]
 fn typed_value_len(type_name: &str, value: Option<&Bytes>) -> usize {
     bytes_field_len(1, type_name.as_bytes()) + value.map_or(0, |v| 2 + bytes_field_len(3, v))
 }
 
+#[inline]
 fn put_typed_value(buf: &mut Vec<u8>, type_name: &str, value: Option<&Bytes>) {
     put_bytes_field(buf, 1, type_name.as_bytes());
     if let Some(value) = value {
@@ -93,15 +140,16 @@ pub(crate) type SentState<'a> = (&'a str, Option<(&'a str, &'a Bytes)>);
 pub(crate) type SentInvocation<'a> = (Option<&'a Address>, &'a str, Option<&'a Bytes>);
 
 /// `ToFunction.PersistedValue` (state_name 1, state_value 2).
+#[inline]
 fn persisted_value_len((name, value): &SentState<'_>) -> usize {
     bytes_field_len(1, name.as_bytes())
         + value.map_or(0, |(t, v)| len_field_len(2, typed_value_len(t, Some(v))))
 }
 
-/// `ToFunction.Invocation` (caller 1, argument 2).
-fn invocation_len((caller, type_name, value): &SentInvocation<'_>) -> usize {
-    caller.map_or(0, |c| len_field_len(1, address_len(c)))
-        + len_field_len(2, typed_value_len(type_name, *value))
+/// `ToFunction.Invocation` (caller 1, argument 2), given the caller's size.
+#[inline]
+fn invocation_len(caller: Option<usize>, type_name: &str, value: Option<&Bytes>) -> usize {
+    caller.map_or(0, |c| len_field_len(1, c)) + len_field_len(2, typed_value_len(type_name, value))
 }
 
 /// The encoded `ToFunction { invocation: InvocationBatchRequest { target,
@@ -111,20 +159,25 @@ pub(crate) fn to_function<'a, 'b>(
     states: impl Iterator<Item = SentState<'b>> + Clone,
     invocations: impl Iterator<Item = SentInvocation<'a>> + Clone,
 ) -> Bytes {
-    let batch_len = len_field_len(1, address_len(target))
+    let target = AddressParts::new(target);
+    let target_len = target.len();
+    let batch_len = len_field_len(1, target_len)
         + states
             .clone()
             .map(|s| len_field_len(2, persisted_value_len(&s)))
             .sum::<usize>()
         + invocations
             .clone()
-            .map(|i| len_field_len(3, invocation_len(&i)))
+            .map(|(caller, type_name, value)| {
+                let caller = caller.map(|c| AddressParts::new(c).len());
+                len_field_len(3, invocation_len(caller, type_name, value))
+            })
             .sum::<usize>();
     let total = len_field_len(100, batch_len);
     let mut buf = Vec::with_capacity(total);
     put_len_header(&mut buf, 100, batch_len);
-    put_len_header(&mut buf, 1, address_len(target));
-    put_address(&mut buf, target);
+    put_len_header(&mut buf, 1, target_len);
+    target.put(&mut buf);
     for state in states {
         put_len_header(&mut buf, 2, persisted_value_len(&state));
         let (name, value) = state;
@@ -134,12 +187,13 @@ pub(crate) fn to_function<'a, 'b>(
             put_typed_value(&mut buf, type_name, Some(value));
         }
     }
-    for invocation in invocations {
-        put_len_header(&mut buf, 3, invocation_len(&invocation));
-        let (caller, type_name, value) = invocation;
-        if let Some(caller) = caller {
-            put_len_header(&mut buf, 1, address_len(caller));
-            put_address(&mut buf, caller);
+    for (caller, type_name, value) in invocations {
+        let caller = caller.map(AddressParts::new);
+        let caller_len = caller.as_ref().map(AddressParts::len);
+        put_len_header(&mut buf, 3, invocation_len(caller_len, type_name, value));
+        if let (Some(caller), Some(len)) = (caller, caller_len) {
+            put_len_header(&mut buf, 1, len);
+            caller.put(&mut buf);
         }
         put_len_header(&mut buf, 2, typed_value_len(type_name, value));
         put_typed_value(&mut buf, type_name, value);

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_proto::reqreply::from_function::{self, expiration_spec, persisted_value_mutation};
-use statefun_proto::reqreply::{self as wire, FromFunction};
+use statefun_proto::reqreply::FromFunction;
+use statefun_proto::reqreply::from_function::{expiration_spec, persisted_value_mutation};
 use statefun_sdk::{Address, TypeName};
 
 use crate::clock::Timers;
+use crate::decode::{self, Answer, Response, Results};
 use crate::encode;
 use crate::endpoint;
 use crate::error::{Cause, JobFailure};
@@ -53,7 +54,7 @@ pub(crate) struct InFlight {
     /// After a failed attempt: when the next one may start.
     pub(crate) retry_at: Option<Duration>,
     /// The answer, once it arrived; applied by a later step.
-    pub(crate) response: Option<FromFunction>,
+    pub(crate) response: Option<Answer>,
 }
 
 /// One thing the scheduler can do next.
@@ -127,6 +128,7 @@ impl Harness {
         JobFailure::new(self.seed, address.cloned(), batch, cause)
     }
 
+    #[inline]
     pub(crate) fn record(&mut self, event: Event) {
         self.trace.push(TraceEntry {
             at: self.now,
@@ -173,9 +175,8 @@ impl Harness {
         n
     }
 
-    /// How many actions are possible now.
-    fn action_count(&self) -> usize {
-        let deliveries = self.delivery_count();
+    /// How many actions are possible now, `deliveries` of them deliveries.
+    fn action_count(&self, deliveries: usize) -> usize {
         if !self.requests_may_step(deliveries) {
             return deliveries;
         }
@@ -207,7 +208,7 @@ impl Harness {
 
     /// The `k`-th possible action, in a fixed order: partitions' local then
     /// ingress queues, in-flight requests by id, then due timers.
-    fn action(&self, mut k: usize) -> Option<Action> {
+    fn action(&self, mut k: usize, deliveries: usize) -> Option<Action> {
         for p in 0..self.world.local.len() {
             if !self.world.local[p].is_empty() {
                 if k == 0 {
@@ -222,7 +223,7 @@ impl Harness {
                 k -= 1;
             }
         }
-        if self.requests_may_step(self.delivery_count()) {
+        if self.requests_may_step(deliveries) {
             for (id, request) in &self.world.in_flight {
                 if self.waiting_retries != 0 && !self.ready(request) {
                     continue;
@@ -256,12 +257,13 @@ impl Harness {
         if self.plan.crashes.remove(&steps) {
             self.crash();
         }
-        let count = self.action_count();
+        let deliveries = self.delivery_count();
+        let count = self.action_count(deliveries);
         if count == 0 {
             return Ok(false);
         }
         let pick = self.rng.below(count);
-        let Some(action) = self.action(pick) else {
+        let Some(action) = self.action(pick, deliveries) else {
             return Ok(false);
         };
         self.world.counters.steps += 1;
@@ -316,11 +318,30 @@ impl Harness {
                 Cause::UnknownFunctionType(to.function_type().to_string()),
             ));
         };
-        match self.world.addresses.get_mut(&envelope.to) {
-            Some(state) if state.in_flight.is_some() => {
-                let address = envelope.to.clone();
+        // One lookup: the address is busy (the message waits), or it takes
+        // the next request now.
+        let id = self.world.next_request;
+        let waiting = match self.world.addresses.entry(envelope.to.clone()) {
+            Entry::Occupied(state) if state.get().in_flight.is_some() => {
+                let address = state.key().clone();
+                let state = state.into_mut();
                 state.backlog.push(envelope);
-                let backlog = state.backlog.len();
+                Ok((address, state.backlog.len()))
+            }
+            Entry::Occupied(mut state) => {
+                state.get_mut().in_flight = Some(id);
+                Err(envelope)
+            }
+            Entry::Vacant(state) => {
+                state.insert(AddressState {
+                    in_flight: Some(id),
+                    backlog: Vec::new(),
+                });
+                Err(envelope)
+            }
+        };
+        match waiting {
+            Ok((address, backlog)) => {
                 if limit > 0 && backlog == limit {
                     self.world.blocked[partition] += 1;
                 }
@@ -328,10 +349,7 @@ impl Harness {
                 self.world.counters.max_backlog = self.world.counters.max_backlog.max(backlog);
                 self.record(Event::Buffered { address, backlog });
             }
-            _ => {
-                let to = envelope.to.clone();
-                self.send_request(&to, vec![envelope]);
-            }
+            Err(envelope) => self.dispatch(envelope.to.clone(), vec![envelope]),
         }
         Ok(())
     }
@@ -340,43 +358,74 @@ impl Harness {
     /// of the type (read now, so after-invoke TTLs restart) and puts it in
     /// flight.
     pub(crate) fn send_request(&mut self, address: &Address, invocations: Vec<Envelope>) {
+        let id = self.world.next_request;
+        self.world
+            .addresses
+            .entry(address.clone())
+            .or_default()
+            .in_flight = Some(id);
+        self.dispatch(address.clone(), invocations);
+    }
+
+    /// As [`Harness::send_request`], for an address already marked with the
+    /// next request id in flight.
+    fn dispatch(&mut self, address: Address, invocations: Vec<Envelope>) {
         let now = self.now;
         let store = &mut self.world.store;
-        // Per registered state: its name and its value (typename, bytes).
-        let mut states: Vec<(Name, Option<(Name, Bytes)>)> = Vec::new();
+        let registered = store.registry.get(address.function_type().as_str());
+        // Expired values go; the others are read now (which restarts an
+        // after-invoke TTL).
         let mut expired = Vec::new();
-        if let Some(registered) = store.registry.get(address.function_type().as_str()) {
-            states.reserve_exact(registered.len());
-            let mut values = Arc::make_mut(&mut store.values).get_mut(address);
-            for (name, registration) in registered {
-                let value = values.as_mut().and_then(|values| {
-                    let v = values.get_mut(name)?;
-                    if Store::expired(v, registration.ttl, now) {
-                        values.remove(name);
-                        expired.push(name.to_string());
-                        return None;
+        let mut values = None;
+        if let Some(registered) = registered {
+            if let Some(all) = Arc::make_mut(&mut store.values).get_mut(&address) {
+                for (name, registration) in registered {
+                    let Some(value) = all.get_mut(name) else {
+                        continue;
+                    };
+                    if Store::expired(value, registration.ttl, now) {
+                        all.remove(name);
+                        expired.push(String::from(&**name));
+                    } else {
+                        value.accessed = now;
                     }
-                    v.accessed = now;
-                    Some((Name::clone(&v.type_name), v.bytes.clone()))
-                });
-                states.push((Name::clone(name), value));
+                }
+                values = Some(&*all);
             }
         }
+        // Per registered state: its name and its value (typename, bytes),
+        // gathered once (on the stack, for the usual few states) for the
+        // encoder's two passes.
+        let values = values.map_or(&[][..], Values::as_slice);
+        let mut few = [("", None); FEW_STATES];
+        let mut many = Vec::new();
+        let states: &[encode::SentState<'_>] = match registered {
+            Some(r) if r.len() > FEW_STATES => {
+                many.extend(sent_states(r, values));
+                &many
+            }
+            Some(r) => {
+                for (slot, state) in few.iter_mut().zip(sent_states(r, values)) {
+                    *slot = state;
+                }
+                &few[..r.len()]
+            }
+            None => &[],
+        };
+        let body = encode::to_function(
+            &address,
+            states.iter().copied(),
+            invocations
+                .iter()
+                .map(|e| (e.from.as_ref(), e.type_name.as_str(), e.value.as_ref())),
+        );
+        let sent: Vec<String> = states.iter().map(|(name, _)| String::from(*name)).collect();
         for name in expired {
             self.record(Event::Expired {
                 address: address.clone(),
                 state: name,
             });
         }
-        let body = encode::to_function(
-            address,
-            states
-                .iter()
-                .map(|(name, value)| (&**name, value.as_ref().map(|(t, b)| (&**t, b)))),
-            invocations
-                .iter()
-                .map(|e| (e.from.as_ref(), e.type_name.as_str(), e.value.as_ref())),
-        );
         let id = self.world.next_request;
         self.world.next_request += 1;
         self.world.counters.requests += 1;
@@ -384,20 +433,15 @@ impl Harness {
         self.record(Event::RequestSent {
             address: address.clone(),
             batch_size: invocations.len(),
-            states: states.iter().map(|(name, _)| name.to_string()).collect(),
+            states: sent,
         });
-        self.world
-            .addresses
-            .entry(address.clone())
-            .or_default()
-            .in_flight = Some(id);
         self.world.in_flight.insert(
             id,
             InFlight {
-                address: address.clone(),
+                address,
                 invocations,
                 body,
-                started: self.now,
+                started: now,
                 attempts: 0,
                 retry_at: None,
                 response: None,
@@ -421,7 +465,10 @@ impl Harness {
         let batch = request.invocations.len();
         #[cfg(feature = "http")]
         let request_started = request.started;
-        let Some(route) = self.endpoint_for(address.function_type()).cloned() else {
+        // Borrowed from the endpoint tables alone, so the fault can be drawn
+        // and the call made without a copy of the route.
+        let Some(route) = crate::route_in(&self.exact, &self.namespaces, address.function_type())
+        else {
             self.drop_request(id);
             return Err(self.fail(
                 Some(&address),
@@ -464,8 +511,10 @@ impl Harness {
                         reason: e.reason,
                     }))
                 }
-                Ok(bytes) => FromFunction::decode(bytes)
-                    .map_err(|e| Some(Cause::MalformedResponse(e.to_string()))),
+                Ok(bytes) => match decode::from_function(&bytes) {
+                    Ok(response) => Ok(Answer::new(bytes, response)),
+                    Err(e) => Err(Some(malformed(bytes, e))),
+                },
             }
         };
         match outcome {
@@ -572,27 +621,25 @@ impl Harness {
         };
         let address = request.address;
         let batch = request.invocations.len();
-        let response = request.response.and_then(|r| r.response);
-        match response {
-            Some(from_function::Response::IncompleteInvocationContext(context)) => {
-                self.register(&address, batch, &context.missing_values)?;
+        let answer = request
+            .response
+            .unwrap_or_else(|| Answer::new(Bytes::new(), None));
+        match &answer.response {
+            Some(Response::Incomplete(missing)) => {
+                self.register(&address, batch, &answer, missing)?;
                 // The same invocations again, now with the new state.
                 self.send_request(&address, request.invocations);
                 Ok(())
             }
-            Some(from_function::Response::InvocationResult(result)) => {
-                self.apply(&address, batch, result)?;
+            Some(Response::Result(results)) => {
+                self.apply(&address, batch, &answer, results)?;
                 if waiting {
                     self.next_batch(&address);
                 }
                 Ok(())
             }
             None => {
-                self.apply(
-                    &address,
-                    batch,
-                    from_function::InvocationResponse::default(),
-                )?;
+                self.apply(&address, batch, &answer, &Results::default())?;
                 if waiting {
                     self.next_batch(&address);
                 }
@@ -649,20 +696,22 @@ impl Harness {
         &mut self,
         address: &Address,
         batch: usize,
-        specs: &[from_function::PersistedValueSpec],
+        answer: &Answer,
+        specs: &[decode::MissingValue],
     ) -> Result<(), JobFailure> {
         let function_type = address.function_type().as_str().to_owned();
         for spec in specs {
-            let type_name = if spec.type_typename.is_empty() {
-                "io.statefun.types/unset".to_owned()
-            } else {
-                spec.type_typename.clone()
+            let state_name = answer.str(spec.state_name);
+            let type_name = match answer.str(spec.type_typename) {
+                "" => "io.statefun.types/unset",
+                t => t,
             };
             let ttl = match &spec.expiration_spec {
                 Some(e) => {
                     let d =
                         Duration::from_millis(u64::try_from(e.expire_after_millis).unwrap_or(0));
-                    match e.mode() {
+                    // An unknown mode reads as the default, as prost reads it.
+                    match expiration_spec::ExpireMode::try_from(e.mode).unwrap_or_default() {
                         expiration_spec::ExpireMode::AfterWrite => Ttl::AfterWrite(d),
                         expiration_spec::ExpireMode::AfterInvoke => Ttl::AfterInvoke(d),
                         expiration_spec::ExpireMode::None => Ttl::Never,
@@ -676,12 +725,12 @@ impl Harness {
                 .registry
                 .entry(function_type.clone())
                 .or_default();
-            match states.get(spec.state_name.as_str()) {
+            match states.get(state_name) {
                 Some(existing) if *existing.type_name != *type_name => {
                     let cause = Cause::StateTypeChanged {
-                        state: spec.state_name.clone(),
+                        state: state_name.to_owned(),
                         previous: existing.type_name.to_string(),
-                        new: type_name,
+                        new: type_name.to_owned(),
                     };
                     return Err(self.fail(Some(address), Some(batch), cause));
                 }
@@ -689,14 +738,14 @@ impl Harness {
                 Some(_) => {}
                 None => {
                     states.insert(
-                        Name::from(spec.state_name.as_str()),
+                        Name::from(state_name),
                         Registered {
                             type_name: Name::from(type_name),
                             ttl,
                         },
                     );
                     self.known_ttls
-                        .insert((function_type.clone(), spec.state_name.clone()), ttl);
+                        .insert((function_type.clone(), state_name.to_owned()), ttl);
                 }
             }
         }
@@ -719,36 +768,36 @@ impl Harness {
         &mut self,
         address: &Address,
         batch: usize,
-        result: from_function::InvocationResponse,
+        answer: &Answer,
+        result: &Results,
     ) -> Result<(), JobFailure> {
         self.record(Event::Applied {
             address: address.clone(),
-            messages: result.outgoing_messages.len(),
-            delayed: result.delayed_invocations.len(),
-            egress: result.outgoing_egresses.len(),
+            messages: result.outgoing_messages().count(),
+            delayed: result.delayed_invocations().count(),
+            egress: result.outgoing_egresses().count(),
         });
         // 1. Outgoing messages, in order.
-        for message in result.outgoing_messages {
-            let envelope = self.envelope(address, batch, message.target, message.argument)?;
+        for message in result.outgoing_messages() {
+            let envelope =
+                self.envelope(address, batch, answer, message.target, message.argument)?;
             self.route(envelope);
         }
         // 2. Delayed messages and cancellations, in order.
-        for delayed in result.delayed_invocations {
+        for delayed in result.delayed_invocations() {
+            let token = answer.str(delayed.cancellation_token);
             if delayed.is_cancellation_request {
-                if delayed.cancellation_token.is_empty() {
+                if token.is_empty() {
                     return Err(self.fail(
                         Some(address),
                         Some(batch),
                         Cause::EmptyCancellationToken,
                     ));
                 }
-                let found = self
-                    .world
-                    .timers
-                    .cancel(address.id(), &delayed.cancellation_token);
+                let found = self.world.timers.cancel(address.id(), token);
                 self.record(Event::TimerCancelled {
                     id: address.id().to_owned(),
-                    token: delayed.cancellation_token,
+                    token: token.to_owned(),
                     found,
                 });
                 continue;
@@ -760,10 +809,10 @@ impl Harness {
                     Cause::NegativeDelay(delayed.delay_in_ms),
                 ));
             };
-            let envelope = self.envelope(address, batch, delayed.target, delayed.argument)?;
+            let envelope =
+                self.envelope(address, batch, answer, delayed.target, delayed.argument)?;
             let at = self.now.saturating_add(Duration::from_millis(delay));
-            let token =
-                (!delayed.cancellation_token.is_empty()).then_some(delayed.cancellation_token);
+            let token = (!token.is_empty()).then(|| token.to_owned());
             let to = envelope.to.clone();
             if self
                 .world
@@ -785,47 +834,53 @@ impl Harness {
             });
         }
         // 3. Egress, in order.
-        for egress in result.outgoing_egresses {
-            let id = format!("{}/{}", egress.egress_namespace, egress.egress_type);
+        for egress in result.outgoing_egresses() {
+            let id = format!(
+                "{}/{}",
+                answer.str(egress.egress_namespace),
+                answer.str(egress.egress_type)
+            );
             let argument = egress.argument.unwrap_or_default();
+            let type_name = answer.str(argument.typename);
             let Some(kind) = self.egresses.get(&id).copied() else {
                 return Err(self.fail(Some(address), Some(batch), Cause::UnknownEgress(id)));
             };
             if let Some(expected) = kind.required_type() {
-                if argument.typename != expected {
+                if type_name != expected {
                     let cause = Cause::EgressTypeMismatch {
                         egress: id,
                         expected: expected.to_owned(),
-                        actual: argument.typename,
+                        actual: type_name.to_owned(),
                     };
                     return Err(self.fail(Some(address), Some(batch), cause));
                 }
             }
             self.record(Event::Egress {
                 egress: id.clone(),
-                type_name: argument.typename.clone(),
+                type_name: type_name.to_owned(),
             });
             self.world.counters.egress += 1;
             self.world.egress.entry(id).or_default().push(EgressRecord {
-                type_name: argument.typename,
-                value: argument.value,
+                type_name: type_name.to_owned(),
+                value: answer.bytes(argument.value),
             });
         }
         // 4. State mutations, in order (later ones win).
         let function_type = address.function_type().as_str();
-        for mutation in result.state_mutations {
+        for mutation in result.state_mutations() {
+            let state_name = answer.str(mutation.state_name);
             let Some((name, registered)) = self
                 .world
                 .store
                 .registry
                 .get(function_type)
-                .and_then(|s| s.get_key_value(mutation.state_name.as_str()))
+                .and_then(|s| s.get_key_value(state_name))
                 .map(|(name, r)| (Name::clone(name), Name::clone(&r.type_name)))
             else {
                 return Err(self.fail(
                     Some(address),
                     Some(batch),
-                    Cause::UnregisteredState(mutation.state_name),
+                    Cause::UnregisteredState(state_name.to_owned()),
                 ));
             };
             match persisted_value_mutation::MutationType::try_from(mutation.mutation_type) {
@@ -835,24 +890,24 @@ impl Harness {
                     }
                     self.record(Event::StateChanged {
                         address: address.clone(),
-                        state: mutation.state_name,
+                        state: String::from(&*name),
                         modified: false,
                     });
                 }
                 Ok(persisted_value_mutation::MutationType::Modify) => {
                     let value = mutation.state_value.unwrap_or_default();
-                    if *value.typename != *registered {
+                    if answer.slice(value.typename) != registered.as_bytes() {
                         let cause = Cause::ModifyTypeMismatch {
-                            state: mutation.state_name,
+                            state: state_name.to_owned(),
                             registered: registered.to_string(),
-                            written: value.typename,
+                            written: answer.str(value.typename).to_owned(),
                         };
                         return Err(self.fail(Some(address), Some(batch), cause));
                     }
                     let stored = Stored {
                         // The registered typename, which it equals.
                         type_name: registered,
-                        bytes: value.value,
+                        bytes: answer.bytes(value.value),
                         written: self.now,
                         accessed: self.now,
                     };
@@ -867,7 +922,7 @@ impl Harness {
                     }
                     self.record(Event::StateChanged {
                         address: address.clone(),
-                        state: mutation.state_name,
+                        state: String::from(&*name),
                         modified: true,
                     });
                 }
@@ -887,22 +942,59 @@ impl Harness {
         &self,
         from: &Address,
         batch: usize,
-        target: Option<wire::Address>,
-        argument: Option<wire::TypedValue>,
+        answer: &Answer,
+        target: Option<decode::Address>,
+        argument: Option<decode::TypedValue>,
     ) -> Result<Envelope, JobFailure> {
         let target = target.unwrap_or_default();
-        let Ok(function_type) = TypeName::new(&target.namespace, &target.r#type) else {
-            let shown = format!("{}/{}:{}", target.namespace, target.r#type, target.id);
+        let (namespace, name, id) = (
+            answer.str(target.namespace),
+            answer.str(target.function_type),
+            answer.str(target.id),
+        );
+        let Ok(function_type) = TypeName::new(namespace, name) else {
+            let shown = format!("{namespace}/{name}:{id}");
             return Err(self.fail(Some(from), Some(batch), Cause::InvalidAddress(shown)));
         };
         let argument = argument.unwrap_or_default();
         Ok(Envelope {
             from: Some(from.clone()),
-            to: Address::new(function_type, target.id),
-            type_name: argument.typename,
-            value: argument.has_value.then_some(argument.value),
+            to: Address::new(function_type, id),
+            type_name: answer.str(argument.typename).to_owned(),
+            value: argument.has_value.then(|| answer.bytes(argument.value)),
         })
     }
+}
+
+/// How many states a request gathers on the stack (more take a `Vec`).
+const FEW_STATES: usize = 8;
+
+/// The registered states with their values, as a request sends them: both
+/// are in name order, so one pass over the values finds them.
+fn sent_states<'a>(
+    registered: &'a BTreeMap<Name, Registered>,
+    values: &'a [(Name, Stored)],
+) -> impl Iterator<Item = encode::SentState<'a>> {
+    let mut next = 0;
+    registered.keys().map(move |name| {
+        let value = loop {
+            match values.get(next) {
+                // Usually the same shared name: equal at a glance.
+                Some((n, v)) if n == name => break Some(v),
+                Some((n, _)) if n < name => next += 1,
+                _ => break None,
+            }
+        };
+        (&**name, value.map(|v| (&*v.type_name, &v.bytes)))
+    })
+}
+
+/// The failure of an answer that is not a `FromFunction`, in prost's words
+/// (as the trace has always shown it); ours when prost reads it (never, as
+/// the decoder's tests check).
+fn malformed(body: Bytes, error: decode::DecodeError) -> Cause {
+    let text = FromFunction::decode(body).map_or_else(|e| e.to_string(), |_| error.to_string());
+    Cause::MalformedResponse(text)
 }
 
 impl EgressKind {

@@ -65,6 +65,7 @@
 
 mod checkpoint;
 mod clock;
+mod decode;
 mod encode;
 mod endpoint;
 mod engine;
@@ -476,6 +477,18 @@ impl HarnessBuilder {
     }
 }
 
+/// Where `function_type` is served: its exact type's endpoint, else its
+/// namespace's.
+fn route_in<'a>(
+    exact: &'a BTreeMap<String, Route>,
+    namespaces: &'a BTreeMap<String, Route>,
+    function_type: &TypeName,
+) -> Option<&'a Route> {
+    exact
+        .get(function_type.as_str())
+        .or_else(|| namespaces.get(function_type.namespace()))
+}
+
 /// The miniature runtime; see the [crate documentation](crate).
 pub struct Harness {
     seed: u64,
@@ -572,9 +585,7 @@ impl Harness {
     }
 
     pub(crate) fn endpoint_for(&self, function_type: &TypeName) -> Option<&Route> {
-        self.exact
-            .get(function_type.as_str())
-            .or_else(|| self.namespaces.get(function_type.namespace()))
+        route_in(&self.exact, &self.namespaces, function_type)
     }
 
     /// The seed.
@@ -624,6 +635,7 @@ impl Harness {
     /// [`HarnessBuilder::restart_on_failure`]), including a livelock when
     /// the step limit is reached.
     pub async fn run(&mut self) -> Result<Counters, JobFailure> {
+        self.reserve_trace();
         let limit = self.world.counters.steps.saturating_add(self.max_steps);
         loop {
             match self.step().await {
@@ -645,6 +657,18 @@ impl Harness {
                 Err(failure) => self.restart(failure)?,
             }
         }
+    }
+
+    /// Makes room in the trace for the events the queued messages will
+    /// make, so that a long run grows it once, rather than doubling it (and
+    /// copying every event so far) again and again.
+    fn reserve_trace(&mut self) {
+        let queued: usize = (self.world.ingress.iter())
+            .chain(&self.world.local)
+            .map(VecDeque::len)
+            .sum();
+        self.trace
+            .reserve(queued.saturating_mul(trace::EVENTS_PER_MESSAGE));
     }
 
     /// When idle but for requests waiting out a backoff: moves the clock to

@@ -75,6 +75,11 @@ impl Values {
         self.0.iter().map(|(n, v)| (n, v))
     }
 
+    /// The values by name, in name order, as a slice.
+    pub(crate) fn as_slice(&self) -> &[(Name, Stored)] {
+        &self.0
+    }
+
     /// The state names, in order.
     pub(crate) fn keys(&self) -> impl Iterator<Item = &Name> {
         self.0.iter().map(|(n, _)| n)

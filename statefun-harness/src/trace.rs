@@ -6,6 +6,11 @@ use std::time::Duration;
 
 use statefun_sdk::Address;
 
+/// About how many events a message makes, for reserving room in the trace:
+/// delivered, request sent, answered, applied, a state changed, and one to
+/// spare (handshakes, timers, egress).
+pub(crate) const EVENTS_PER_MESSAGE: usize = 6;
+
 /// One thing that happened in the harness.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -12,6 +12,16 @@ use statefun_sdk::{Address, TypeName};
 
 use crate::fixture::{Command, RESULTS, functions, log, recorder, sum, touched};
 
+/// A raw endpoint's answer, as bytes.
+fn encoded(response: from_function::Response) -> Bytes {
+    Bytes::from(
+        FromFunction {
+            response: Some(response),
+        }
+        .encode_to_vec(),
+    )
+}
+
 fn harness(seed: u64) -> Harness {
     Harness::builder()
         .seed(seed)
@@ -76,12 +86,7 @@ async fn the_handshake_resends_the_identical_invocations() {
         } else {
             from_function::Response::InvocationResult(from_function::InvocationResponse::default())
         };
-        Ok(Bytes::from(
-            FromFunction {
-                response: Some(response),
-            }
-            .encode_to_vec(),
-        ))
+        Ok(encoded(response))
     });
     let mut h = Harness::builder()
         .seed(3)
@@ -197,12 +202,7 @@ fn mistyped_writer() -> Endpoint {
                 ..Default::default()
             })
         };
-        Ok(Bytes::from(
-            FromFunction {
-                response: Some(response),
-            }
-            .encode_to_vec(),
-        ))
+        Ok(encoded(response))
     })
 }
 
@@ -470,4 +470,81 @@ async fn a_full_backlog_blocks_its_partition_ingress() {
     assert_eq!(sum(&h, "m"), Some(15));
     assert_eq!(sum(&h, "n"), Some(100));
     assert_eq!(h.backlog(), 0);
+}
+
+/// A raw endpoint with many states (more than a request gathers on the
+/// stack): registers `s00`..`s11` (listed backwards), then writes each one
+/// its own name as a value the first time it runs with state, and refuses
+/// a request whose values are not all there, in name order.
+fn many_states() -> Endpoint {
+    Endpoint::raw(|body: Bytes| {
+        let to_function::Request::Invocation(batch) = ToFunction::decode(body)
+            .map_err(|e| e.to_string())?
+            .request
+            .unwrap();
+        let names = (0..12).rev().map(|i| format!("s{i:02}"));
+        let response = if batch.state.is_empty() {
+            from_function::Response::IncompleteInvocationContext(
+                from_function::IncompleteInvocationContext {
+                    missing_values: names
+                        .map(|state_name| from_function::PersistedValueSpec {
+                            state_name,
+                            expiration_spec: None,
+                            type_typename: "test.types/name".into(),
+                        })
+                        .collect(),
+                },
+            )
+        } else {
+            let unwritten = batch.state.iter().all(|s| s.state_value.is_none());
+            // Once written, every value comes back, in name order.
+            let each_its_name = batch.state.iter().all(|s| {
+                s.state_value
+                    .as_ref()
+                    .is_some_and(|v| v.value == s.state_name.as_bytes())
+            });
+            let in_order = batch.state.is_sorted_by(|a, b| a.state_name < b.state_name);
+            if !(unwritten || each_its_name) || !in_order || batch.state.len() != 12 {
+                return Err(format!("states sent: {:?}", batch.state));
+            }
+            from_function::Response::InvocationResult(from_function::InvocationResponse {
+                state_mutations: names
+                    .filter(|_| unwritten)
+                    .map(|state_name| from_function::PersistedValueMutation {
+                        mutation_type: persisted_value_mutation::MutationType::Modify.into(),
+                        state_value: Some(TypedValue {
+                            typename: "test.types/name".into(),
+                            has_value: true,
+                            value: Bytes::from(state_name.clone()),
+                        }),
+                        state_name,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        };
+        Ok(encoded(response))
+    })
+}
+
+#[tokio::test]
+async fn a_request_carries_every_registered_state_in_name_order() {
+    let mut h = Harness::builder()
+        .endpoint("raw/*", many_states())
+        .build()
+        .unwrap();
+    let many = Address::new(TypeName::from_static("raw/many"), "1");
+    h.send(many.clone(), &1_i32).unwrap();
+    h.send(many.clone(), &2_i32).unwrap();
+    h.run().await.unwrap();
+    let names: Vec<String> = (0..12).map(|i| format!("s{i:02}")).collect();
+    let sent = requests(&h);
+    // The handshake, the first batch again with the states (none set), and
+    // the second with every value.
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(sent.iter().skip(1).all(|(_, _, states)| *states == names));
+    for name in &names {
+        let (_, bytes) = h.state_raw(&many, name).unwrap();
+        assert_eq!(bytes, name.as_bytes());
+    }
 }

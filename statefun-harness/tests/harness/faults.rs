@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use statefun_harness::{Batching, Cause, Event, Faults, Harness};
+use bytes::Bytes;
+use prost::Message as _;
+use statefun_harness::{Batching, Cause, Endpoint, Event, Faults, Harness};
+use statefun_proto::reqreply::FromFunction;
 use statefun_sdk::{
     Address, Context, FunctionError, FunctionSpec, Functions, Message, StatefulFunction, TypeName,
     ValueSpec, async_trait,
@@ -290,4 +293,27 @@ fn fault_rates_above_one_in_one_are_refused() {
         .build()
         .unwrap_err();
     assert!(error.to_string().contains("1001 per mille"), "{error}");
+}
+
+#[tokio::test]
+async fn a_malformed_answer_is_retried_then_fails_the_job_in_prosts_words() {
+    // An invocation result whose state mutation is named "\xff".
+    const ANSWER: &[u8] = b"\xa2\x06\x05\x0a\x03\x12\x01\xff";
+    let mut h = Harness::builder()
+        .endpoint(
+            "test/broken",
+            Endpoint::raw(|_| Ok(Bytes::from_static(ANSWER))),
+        )
+        .call_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    h.send(
+        Address::new(TypeName::from_static("test/broken"), "x"),
+        &1_i64,
+    )
+    .unwrap();
+    let failure = h.run().await.unwrap_err();
+    assert!(failure.attempts().unwrap() > 1, "retried: {failure}");
+    let reason = FromFunction::decode(ANSWER).unwrap_err().to_string();
+    assert_eq!(failure.cause(), &Cause::MalformedResponse(reason));
 }
