@@ -157,11 +157,18 @@ impl BoundServer {
             .timer(TokioTimer::new())
             .keep_alive_interval(Some(HTTP2_KEEP_ALIVE))
             .keep_alive_timeout(HTTP2_KEEP_ALIVE);
-        let builder = Arc::new(builder);
         let graceful = GracefulShutdown::new();
         // Tells connections still waiting for their first request to close:
         // the graceful watcher only covers connections hyper serves.
         let (stopping, stop_waiting) = tokio::sync::watch::channel(false);
+        // What every connection task needs, behind one pointer: a task lives
+        // as long as its connection, so its size counts once per idle
+        // keep-alive connection.
+        let shared = Arc::new(Shared {
+            builder,
+            stop_waiting,
+            first_bytes_timeout: server.header_read_timeout,
+        });
         let local = listener.local_addr()?;
         tracing::info!(address = %local, paths = ?server.service.paths(), "StateFun server listening");
 
@@ -169,7 +176,7 @@ impl BoundServer {
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
+                    let (stream, _peer) = match accepted {
                         Ok(accepted) => accepted,
                         // Out of file descriptors: wait a moment rather than
                         // spin on accept.
@@ -187,17 +194,17 @@ impl BoundServer {
                         Err(error) => return Err(error),
                     };
                     let _ = stream.set_nodelay(true);
+                    // The task lives as long as the connection, so what it
+                    // holds counts once per idle keep-alive connection, and
+                    // an async block keeps its captures for its whole life:
+                    // `shared` is one pointer, and the peer's address is
+                    // asked of the socket only when it is logged. (Boxing
+                    // the captures, or handing the socket from a short
+                    // waiting task to a serving task, measured worse: those
+                    // freed blocks fragment the heap.)
                     let service = TowerToHyperService::new(server.service.clone());
-                    let builder = Arc::clone(&builder);
                     let watcher = graceful.watcher();
-                    let first_bytes_timeout = server.header_read_timeout;
-                    let mut stop_waiting = stop_waiting.clone();
-                    // Two tasks per connection: a short one waits for the
-                    // first request, then hands the socket to the one that
-                    // serves it. The serving task then holds nothing but
-                    // hyper's connection (it lives as long as the
-                    // connection: at 1,000 idle keep-alive connections,
-                    // every byte counts a thousand times).
+                    let shared = Arc::clone(&shared);
                     tokio::spawn(async move {
                         // hyper reads the first bytes (to tell HTTP/1 from
                         // HTTP/2) and the HTTP/2 preface without a timeout:
@@ -205,17 +212,23 @@ impl BoundServer {
                         // A connection opened but not used yet (clients'
                         // pools open spares) is closed at shutdown rather
                         // than holding it up until the timeout.
+                        let mut stop_waiting = shared.stop_waiting.clone();
                         tokio::select! {
-                            started = request_started(&stream, first_bytes_timeout) => if !started {
-                                tracing::debug!(%peer, "connection closed: no request within the header-read timeout");
+                            started = request_started(&stream, shared.first_bytes_timeout) => if !started {
+                                tracing::debug!(peer = ?stream.peer_addr().ok(), "connection closed: no request within the header-read timeout");
                                 return;
                             },
                             _ = stop_waiting.wait_for(|stop| *stop) => {
-                                tracing::debug!(%peer, "connection closed at shutdown before its first request");
+                                tracing::debug!(peer = ?stream.peer_addr().ok(), "connection closed at shutdown before its first request");
                                 return;
                             }
                         }
-                        let connection = builder.serve_connection(TokioIo::new(stream), service);
+                        let peer = if tracing::enabled!(tracing::Level::DEBUG) {
+                            stream.peer_addr().ok()
+                        } else {
+                            None
+                        };
+                        let connection = shared.builder.serve_connection(TokioIo::new(stream), service);
                         Serving {
                             connection: watcher.watch(connection),
                             peer,
@@ -235,12 +248,20 @@ impl BoundServer {
     }
 }
 
+/// What the accept loop shares with every connection task.
+struct Shared {
+    builder: auto::Builder<TokioExecutor>,
+    stop_waiting: tokio::sync::watch::Receiver<bool>,
+    first_bytes_timeout: Duration,
+}
+
 pin_project_lite::pin_project! {
     /// A connection being served; logs how it ended.
     struct Serving<F> {
         #[pin]
         connection: F,
-        peer: SocketAddr,
+        // Only asked of the socket when debug logging is on.
+        peer: Option<SocketAddr>,
     }
 }
 
@@ -257,7 +278,7 @@ where
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(())) => Poll::Ready(()),
             Poll::Ready(Err(error)) => {
-                tracing::debug!(peer = %this.peer, %error, "connection closed with an error");
+                tracing::debug!(peer = ?this.peer, %error, "connection closed with an error");
                 Poll::Ready(())
             }
         }
