@@ -27,8 +27,10 @@ if ! "$venv/bin/python" -c "import statefun, aiohttp" 2>/dev/null; then
         "apache-flink-statefun==3.3.0" "aiohttp==3.14.5"
 fi
 
-cargo build --release --locked -p statefun-benches --bins
+# The `production` profile (fat LTO, one codegen unit) for all the Rust
+# servers alike, as docs/deploying.md recommends for deployments.
+cargo build --profile production --locked -p statefun-benches --bins
 # 1,000 connections need more descriptors than the usual soft limit of 1024.
 ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
 echo "$(date -u +%Y-%m-%d) $(uname -srm), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-exec "${CARGO_TARGET_DIR:-target}/release/http-bench" --python "$venv/bin/python" "$@"
+exec "${CARGO_TARGET_DIR:-target}/production/http-bench" --python "$venv/bin/python" "$@"

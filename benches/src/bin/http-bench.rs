@@ -6,7 +6,7 @@
 //! 2-core machine move from run to run.
 //!
 //! Run it through `benches/run.sh`, which installs wrk and the Python SDK
-//! and builds this in release mode. Options:
+//! and builds this with the `production` profile. Options:
 //!
 //! ```text
 //! --duration SECS     each throughput and latency run (default 10)
