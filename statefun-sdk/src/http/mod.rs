@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body::Body;
 use http_body_util::Full;
 use tracing::Instrument;
@@ -272,17 +272,19 @@ where
                 &span,
                 started,
                 Err(rejection),
+                request.version(),
             ))));
         }
         // The future keeps only what answering needs (the request's head is
         // dropped here), so it stays small: it is allocated per request.
+        let version = request.version();
         let body = request.into_body();
         let handler = self.handler.clone();
         let (limit, timeout) = (self.body_limit, self.body_timeout);
         Box::pin(async move {
             let body = match read_body(body, limit, timeout).await {
                 Ok(body) => body,
-                Err(rejection) => return Ok(answer(&span, started, Err(rejection))),
+                Err(rejection) => return Ok(answer(&span, started, Err(rejection), version)),
             };
             let outcome = if span.is_disabled() {
                 handler.handle(body).await
@@ -290,7 +292,7 @@ where
                 handler.handle(body).instrument(span.clone()).await
             };
             let outcome = outcome.map_err(|error| Rejection::from_handler(&error));
-            Ok(answer(&span, started, outcome))
+            Ok(answer(&span, started, outcome, version))
         })
     }
 }
@@ -301,6 +303,7 @@ fn answer(
     span: &tracing::Span,
     started: Option<Instant>,
     outcome: Result<Bytes, Rejection>,
+    version: Version,
 ) -> Response<Full<Bytes>> {
     let status = outcome
         .as_ref()
@@ -323,7 +326,7 @@ fn answer(
         );
     }
     match outcome {
-        Ok(reply) => ok(reply),
+        Ok(reply) => ok(reply, version),
         Err(rejection) => {
             span.in_scope(|| {
                 let reason = &rejection.reason;
@@ -349,8 +352,8 @@ enum Polled<F> {
 /// A body that has already arrived (the usual case: the runtime sends
 /// small requests in one go, and hyper hands it over as one chunk) is taken
 /// as it is, without copying and without a timer; only a body still on its
-/// way arms one, `timeout` for the rest of the body. Chunks after the
-/// first are gathered into one buffer.
+/// way arms one, `timeout` for the rest of the body. A body in several
+/// chunks is copied once into a buffer of exactly its size.
 async fn read_body<B>(body: B, limit: usize, timeout: Duration) -> Result<Bytes, Rejection>
 where
     B: Body,
@@ -360,7 +363,7 @@ where
     // Boxed so that the future stays small when it is not needed.
     let mut deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
     let mut first: Option<Bytes> = None;
-    let mut rest: Option<BytesMut> = None;
+    let mut more: Vec<Bytes> = Vec::new();
     let mut length = 0_usize;
     loop {
         if body.is_end_stream() {
@@ -406,38 +409,47 @@ where
         if size == 0 {
             continue;
         }
-        match (&first, &mut rest) {
-            (None, _) => first = Some(data.copy_to_bytes(size)),
-            (Some(head), None) => {
-                let mut joined = BytesMut::with_capacity(head.len() + size);
-                joined.extend_from_slice(head);
-                joined.put(data);
-                rest = Some(joined);
-            }
-            (Some(_), Some(joined)) => joined.put(data),
+        let piece = data.copy_to_bytes(size);
+        if first.is_none() {
+            first = Some(piece);
+        } else {
+            more.push(piece);
         }
     }
-    Ok(match rest {
-        Some(joined) => joined.freeze(),
-        None => first.unwrap_or_default(),
-    })
+    let Some(first) = first else {
+        return Ok(Bytes::new());
+    };
+    if more.is_empty() {
+        return Ok(first);
+    }
+    // Several pieces: one copy into a buffer of exactly their size.
+    let mut joined = BytesMut::with_capacity(length);
+    joined.extend_from_slice(&first);
+    for piece in &more {
+        joined.extend_from_slice(piece);
+    }
+    Ok(joined.freeze())
 }
 
 /// The answer. No `Content-Length` header: the body's exact size hint
 /// gives hosts the length (hyper writes it from there), and inserting it
 /// ourselves cost a header-map insertion and a number formatted per
 /// request.
-fn ok(body: Bytes) -> Response<Full<Bytes>> {
+fn ok(body: Bytes, version: Version) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
-    // Room for exactly the one header, rather than the default map's
-    // room for six.
-    let mut headers = HeaderMap::with_capacity(1);
+    // HTTP/1 (what the runtime speaks): room for exactly the one header,
+    // rather than the default map's room for six; hyper writes `date` and
+    // `content-length` straight into its buffer. HTTP/2 adds those two to
+    // the map, so it gets room for them.
+    let room = if version <= Version::HTTP_11 { 1 } else { 4 };
+    let mut headers = HeaderMap::with_capacity(room);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
     *response.headers_mut() = headers;
     response
 }
 
 /// A request answered with an error status and a one-line reason.
+#[derive(Debug)]
 struct Rejection {
     status: StatusCode,
     reason: String,
@@ -525,8 +537,120 @@ pub struct UrlPathTemplateError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    use std::collections::VecDeque;
+
+    use http_body::Frame;
+
     use super::*;
+
+    /// What a scripted body does when polled next.
+    enum Step {
+        Data(&'static [u8]),
+        /// Not ready, and wakes the task at once (more is on its way).
+        Pending,
+        /// Not ready, ever again.
+        Stall,
+        Trailers,
+        Fail,
+    }
+
+    struct Scripted(VecDeque<Step>);
+
+    impl Body for Scripted {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut TaskContext<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            match self.0.pop_front() {
+                None => Poll::Ready(None),
+                Some(Step::Data(data)) => {
+                    Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(data)))))
+                }
+                Some(Step::Pending) => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                Some(Step::Stall) => {
+                    self.0.push_front(Step::Stall);
+                    Poll::Pending
+                }
+                Some(Step::Trailers) => Poll::Ready(Some(Ok(Frame::trailers(HeaderMap::new())))),
+                Some(Step::Fail) => Poll::Ready(Some(Err(std::io::Error::other("peer reset")))),
+            }
+        }
+    }
+
+    async fn read(steps: Vec<Step>, limit: usize) -> Result<Bytes, Rejection> {
+        read_body(Scripted(steps.into()), limit, Duration::from_millis(50)).await
+    }
+
+    #[tokio::test]
+    async fn a_body_in_one_chunk_is_taken_without_copying() {
+        static BODY: &[u8] = b"one chunk";
+        let body = read(vec![Step::Data(BODY)], 100).await.unwrap();
+        assert_eq!(body, BODY);
+        assert_eq!(body.as_ptr(), BODY.as_ptr());
+        assert!(read(vec![], 100).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn pieces_waits_empty_chunks_and_trailers_make_one_body() {
+        let steps = vec![
+            Step::Pending,
+            Step::Data(b"ab"),
+            Step::Data(b""),
+            Step::Pending,
+            Step::Data(b"cde"),
+            Step::Data(b"f"),
+            Step::Trailers,
+        ];
+        assert_eq!(read(steps, 6).await.unwrap(), &b"abcdef"[..]);
+    }
+
+    #[tokio::test]
+    async fn the_limit_counts_every_piece() {
+        let at = read(vec![Step::Data(b"abc"), Step::Data(b"def")], 6).await;
+        assert_eq!(at.unwrap(), &b"abcdef"[..]);
+        let over = read(vec![Step::Data(b"abc"), Step::Data(b"defg")], 6).await;
+        let rejection = over.err().unwrap();
+        assert_eq!(rejection.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            rejection.reason.contains("limit of 6 bytes"),
+            "{}",
+            rejection.reason
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_body_is_a_400_and_a_stalled_one_a_408() {
+        let failed = read(vec![Step::Data(b"ab"), Step::Fail], 100).await;
+        let rejection = failed.err().unwrap();
+        assert_eq!(rejection.status, StatusCode::BAD_REQUEST);
+        assert!(
+            rejection.reason.contains("peer reset"),
+            "{}",
+            rejection.reason
+        );
+
+        let stalled = read(vec![Step::Data(b"ab"), Step::Stall], 100).await;
+        let rejection = stalled.err().unwrap();
+        assert_eq!(rejection.status, StatusCode::REQUEST_TIMEOUT);
+        assert!(rejection.reason.contains("50ms"), "{}", rejection.reason);
+    }
+
+    #[test]
+    fn http1_answers_have_room_for_one_header_and_http2_for_more() {
+        let one = ok(Bytes::from_static(b"x"), Version::HTTP_11);
+        assert_eq!(one.headers()[CONTENT_TYPE], OCTET_STREAM);
+        assert!(one.headers().capacity() < 4);
+        let two = ok(Bytes::from_static(b"x"), Version::HTTP_2);
+        assert!(two.headers().capacity() >= 3);
+    }
 
     #[test]
     fn template_paths() {

@@ -223,6 +223,8 @@ impl BoundServer {
                                 return;
                             }
                         }
+                        // Not kept for the connection's life.
+                        drop(stop_waiting);
                         let peer = if tracing::enabled!(tracing::Level::DEBUG) {
                             stream.peer_addr().ok()
                         } else {
