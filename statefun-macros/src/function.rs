@@ -255,7 +255,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         let Handler { method, message } = h;
         quote_spanned! {message.span()=>
             if message.is::<#message>() {
-                let value = message.decode::<#message>()?;
+                let value = #krate::__private::decode_checked::<#message>(&message)?;
                 return #self_ty::#method(self, ctx, value)
                     .await
                     .map_err(#krate::__private::into_function_error);

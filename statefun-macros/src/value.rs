@@ -110,6 +110,14 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
                 fn from_bytes(bytes: &#krate::Bytes) -> ::core::result::Result<Self, #krate::ValueError> {
                     #krate::codec::#module::decode(bytes, <Self as #krate::Value>::type_name())
                 }
+
+                fn encode_into(&self, buf: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), #krate::ValueError> {
+                    #krate::codec::#module::encode_into(self, buf, <Self as #krate::Value>::type_name())
+                }
+
+                fn from_slice(bytes: &[u8]) -> ::core::result::Result<Self, #krate::ValueError> {
+                    #krate::codec::#module::decode_slice(bytes, <Self as #krate::Value>::type_name())
+                }
             }
     });
     match body {

@@ -22,10 +22,19 @@
 //!     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
 //!         codec::json::decode(bytes, Self::type_name())
 //!     }
+//!     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+//!         codec::json::encode_into(self, buf, Self::type_name())
+//!     }
+//!     fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
+//!         codec::json::decode_slice(bytes, Self::type_name())
+//!     }
 //! }
 //!
 //! let r = Restock { item_id: "socks".into(), quantity: 3 };
 //! assert_eq!(Restock::from_bytes(&r.to_bytes()?)?, r);
+//! let mut buf = Vec::new();
+//! r.encode_into(&mut buf)?;
+//! assert_eq!(Restock::from_slice(&buf)?, r);
 //! # }
 //! # Ok::<(), statefun_sdk::ValueError>(())
 //! ```
@@ -34,8 +43,6 @@
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub mod json {
-    use std::cell::Cell;
-
     use bytes::Bytes;
     use serde::Serialize;
     use serde::de::DeserializeOwned;
@@ -52,28 +59,38 @@ pub mod json {
         value: &T,
         type_name: TypeName,
     ) -> Result<Bytes, ValueError> {
-        // Serialized into a reused buffer, then copied out at its exact
-        // size: one allocation, where `serde_json::to_vec` makes a 128-byte
-        // vector and `Bytes::from` then allocates a header for its spare
-        // capacity. A nested call (a `Serialize` impl that encodes) finds
-        // the buffer taken and uses a fresh one, as does a call while the
-        // thread's locals are being destroyed.
-        let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
-        buf.clear();
-        let result = serde_json::to_writer(&mut buf, value)
-            .map(|()| Bytes::copy_from_slice(&buf))
-            .map_err(|e| ValueError::encode(type_name, e));
-        if buf.capacity() <= SCRATCH_KEEP {
-            let _ = SCRATCH.try_with(|scratch| scratch.set(buf));
-        }
-        result
+        // Serialized into a buffer the thread reuses, then copied out at
+        // its exact size: one allocation, where `serde_json::to_vec` makes
+        // a 128-byte vector and `Bytes::from` then allocates a header for
+        // its spare capacity.
+        crate::small::with_scratch(|buf| {
+            encode_into(value, buf, type_name).map(|()| Bytes::copy_from_slice(buf))
+        })
     }
 
-    /// Buffers larger than this are not kept between calls.
-    const SCRATCH_KEEP: usize = 64 * 1024;
-
-    thread_local! {
-        static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    /// Appends `value` as compact JSON to `buf`: what [`encode`] returns,
+    /// without a buffer of its own (for [`Value::encode_into`]).
+    ///
+    /// ```
+    /// use statefun_sdk::{codec, TypeName};
+    ///
+    /// let mut buf = Vec::new();
+    /// codec::json::encode_into(&[1, 2], &mut buf, TypeName::from_static("com.example/t"))?;
+    /// assert_eq!(buf, b"[1,2]");
+    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`encode`]; `buf` may then hold part of the encoding.
+    ///
+    /// [`Value::encode_into`]: crate::Value::encode_into
+    pub fn encode_into<T: Serialize + ?Sized>(
+        value: &T,
+        buf: &mut Vec<u8>,
+        type_name: TypeName,
+    ) -> Result<(), ValueError> {
+        serde_json::to_writer(buf, value).map_err(|e| ValueError::encode(type_name, e))
     }
 
     /// Decodes JSON, tolerating the whitespace other SDKs write.
@@ -85,7 +102,36 @@ pub mod json {
         bytes: &Bytes,
         type_name: TypeName,
     ) -> Result<T, ValueError> {
-        serde_json::from_slice(bytes).map_err(|e| ValueError::decode(type_name, e))
+        decode_slice(bytes, type_name)
+    }
+
+    /// [`decode`] from borrowed bytes (for [`Value::from_slice`]).
+    ///
+    /// ```
+    /// use statefun_sdk::{codec, TypeName};
+    ///
+    /// let v: Vec<u32> = codec::json::decode_slice(b"[1, 2]\n", TypeName::from_static("com.example/t"))?;
+    /// assert_eq!(v, [1, 2]);
+    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`].
+    ///
+    /// [`Value::from_slice`]: crate::Value::from_slice
+    pub fn decode_slice<T: DeserializeOwned>(
+        bytes: &[u8],
+        type_name: TypeName,
+    ) -> Result<T, ValueError> {
+        // JSON is UTF-8: checked once here, serde_json then skips the
+        // check of every string. Input that is not UTF-8 takes the byte
+        // parser, which accepts and rejects exactly what it did before.
+        let result = match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(bytes),
+        };
+        result.map_err(|e| ValueError::decode(type_name, e))
     }
 }
 
@@ -119,6 +165,24 @@ pub mod protobuf {
         Ok(Bytes::from(value.encode_to_vec()))
     }
 
+    /// Appends a message to `buf`: what [`encode`] returns, without a
+    /// buffer of its own (for [`Value::encode_into`]).
+    ///
+    /// # Errors
+    ///
+    /// Never in practice, as [`encode`].
+    ///
+    /// [`Value::encode_into`]: crate::Value::encode_into
+    pub fn encode_into<T: prost::Message>(
+        value: &T,
+        buf: &mut Vec<u8>,
+        type_name: TypeName,
+    ) -> Result<(), ValueError> {
+        value
+            .encode(buf)
+            .map_err(|e| ValueError::encode(type_name, e))
+    }
+
     /// Decodes a message; unknown fields are skipped.
     ///
     /// # Errors
@@ -129,6 +193,20 @@ pub mod protobuf {
         type_name: TypeName,
     ) -> Result<T, ValueError> {
         T::decode(bytes.clone()).map_err(|e| ValueError::decode(type_name, e))
+    }
+
+    /// [`decode`] from borrowed bytes (for [`Value::from_slice`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`].
+    ///
+    /// [`Value::from_slice`]: crate::Value::from_slice
+    pub fn decode_slice<T: prost::Message + Default>(
+        bytes: &[u8],
+        type_name: TypeName,
+    ) -> Result<T, ValueError> {
+        T::decode(bytes).map_err(|e| ValueError::decode(type_name, e))
     }
 }
 

@@ -4,12 +4,10 @@ use std::cell::OnceCell;
 use std::fmt;
 use std::time::Duration;
 
-use bytes::Bytes;
-use smallvec::SmallVec;
-
-use crate::protocol::Span;
+use crate::protocol::{self, Span};
+use crate::small::{self, SmallBytes};
 use crate::text::Text;
-use crate::value::{IntoTypedBytes, TypedBytes, ValueError};
+use crate::value::{IntoTypedBytes, ValueError};
 use crate::{Address, CancellationToken, EgressIdentifier, Storage, TypeName};
 
 /// The view a function has of one invocation: its own address, the caller,
@@ -39,8 +37,6 @@ use crate::{Address, CancellationToken, EgressIdentifier, Storage, TypeName};
 /// # let _ = schedule;
 /// ```
 pub struct Context {
-    /// The request buffer the pending caller's ranges point into.
-    request: Bytes,
     pending_caller: Option<PendingCaller>,
     /// Built from `pending_caller` on first use, so functions that never
     /// look at the caller never pay for its address.
@@ -59,32 +55,41 @@ pub(crate) struct PendingCaller {
     pub(crate) id: Span,
 }
 
-/// The side effects of a batch, in call order.
+/// The side effects of a batch, in call order, each encoded as it happens
+/// into the field of `FromFunction.InvocationResponse` it becomes. The
+/// buffers are reused from batch to batch on each thread.
 #[derive(Debug, Default)]
 pub(crate) struct Effects {
-    /// Room for one message inline: a function usually sends at most one
-    /// per invocation, and batches are usually one invocation.
-    pub(crate) messages: SmallVec<[(Address, TypedBytes); 1]>,
-    pub(crate) delayed: Vec<Delayed>,
-    pub(crate) egress: Vec<(EgressIdentifier, TypedBytes)>,
+    /// `outgoing_messages` entries.
+    pub(crate) messages: Vec<u8>,
+    /// `delayed_invocations` entries.
+    pub(crate) delayed: Vec<u8>,
+    /// `outgoing_egresses` entries.
+    pub(crate) egress: Vec<u8>,
 }
 
-/// A delayed send or a cancellation.
-#[derive(Debug)]
-pub(crate) enum Delayed {
-    Send {
-        delay_ms: i64,
-        target: Address,
-        value: TypedBytes,
-        token: Option<CancellationToken>,
-    },
-    Cancel(CancellationToken),
+impl Effects {
+    /// `buf`, taken from the thread's pool on first use.
+    fn buffer(buf: &mut Vec<u8>) -> &mut Vec<u8> {
+        if buf.capacity() == 0 {
+            *buf = small::pooled_buffer();
+        }
+        buf
+    }
+}
+
+impl Drop for Effects {
+    fn drop(&mut self) {
+        for buf in [&mut self.messages, &mut self.delayed, &mut self.egress] {
+            small::give_back(std::mem::take(buf));
+        }
+    }
 }
 
 impl Context {
-    pub(crate) fn new(storage: Storage, request: Bytes) -> Self {
+    #[inline(always)]
+    pub(crate) fn new(storage: Storage) -> Self {
         Self {
-            request,
             pending_caller: None,
             caller: OnceCell::new(),
             storage,
@@ -99,27 +104,33 @@ impl Context {
 
     fn resolve_caller(&self) -> Option<Address> {
         let pending = self.pending_caller.as_ref()?;
+        let request = self.storage.request();
         let function_type = match &pending.known_type {
             Some(t) => t.clone(),
             None => {
                 // Checked to be UTF-8 and a valid type name by the handler.
-                let namespace = std::str::from_utf8(pending.namespace.raw(&self.request)).ok()?;
-                let name = std::str::from_utf8(pending.name.raw(&self.request)).ok()?;
+                let namespace = std::str::from_utf8(pending.namespace.raw(request)).ok()?;
+                let name = std::str::from_utf8(pending.name.raw(request)).ok()?;
                 TypeName::new(namespace, name).ok()?
             }
         };
-        let id = Text::from_checked(pending.id.slice(&self.request));
+        let id = Text::from_checked_range(request, pending.id.range());
         Some(Address::from_parts(function_type, id))
     }
 
     /// A range of the request buffer, borrowed.
     pub(crate) fn request_raw(&self, span: Span) -> &[u8] {
-        span.raw(&self.request)
+        span.raw(self.storage.request())
     }
 
-    /// A range of the request buffer, shared.
-    pub(crate) fn request_slice(&self, span: Span) -> Bytes {
-        span.slice(&self.request)
+    /// A range of the request buffer: a copy when short, else shared.
+    pub(crate) fn request_bytes(&self, span: Span) -> SmallBytes {
+        SmallBytes::from_range(self.storage.request(), span.range())
+    }
+
+    /// A string range of the request buffer, checked to be UTF-8.
+    pub(crate) fn request_text(&self, span: Span) -> Text {
+        Text::from_checked_range(self.storage.request(), span.range())
     }
 
     pub(crate) fn storage_ref(&self) -> &Storage {
@@ -150,10 +161,16 @@ impl Context {
     /// # Errors
     ///
     /// When the value does not encode.
+    // The address is written out at once; the signature keeps taking it by
+    // value, as it did when it was kept until the batch ended.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn send(&mut self, target: Address, value: impl IntoTypedBytes) -> Result<(), SendError> {
-        let value = value.into_typed_bytes()?;
-        self.effects.messages.push((target, value));
-        Ok(())
+        let buf = Effects::buffer(&mut self.effects.messages);
+        small::with_scratch(|scratch| {
+            let type_name = value.encode_payload(scratch)?;
+            protocol::push_message(buf, &target, &type_name, scratch);
+            Ok(())
+        })
     }
 
     /// Sends a message after `delay`. The runtime counts whole milliseconds;
@@ -163,13 +180,14 @@ impl Context {
     ///
     /// When the value does not encode, or the delay does not fit the
     /// protocol's `i64` milliseconds.
+    #[allow(clippy::needless_pass_by_value)] // as for `send`
     pub fn send_after(
         &mut self,
         delay: Duration,
         target: Address,
         value: impl IntoTypedBytes,
     ) -> Result<(), SendError> {
-        self.push_delayed(delay, target, value, None)
+        self.push_delayed(delay, &target, value, None)
     }
 
     /// Sends a message after `delay`, cancellable with `token` until it is
@@ -181,6 +199,7 @@ impl Context {
     /// # Errors
     ///
     /// As [`Context::send_after`].
+    #[allow(clippy::needless_pass_by_value)] // as for `send`
     pub fn send_after_with_token(
         &mut self,
         delay: Duration,
@@ -188,13 +207,13 @@ impl Context {
         target: Address,
         value: impl IntoTypedBytes,
     ) -> Result<(), SendError> {
-        self.push_delayed(delay, target, value, Some(token))
+        self.push_delayed(delay, &target, value, Some(&token))
     }
 
     /// Cancels the delayed message sent with `token` by an address with this
     /// id. Best effort: nothing happens if it was delivered already.
     pub fn cancel_delayed_message(&mut self, token: &CancellationToken) {
-        self.effects.delayed.push(Delayed::Cancel(token.clone()));
+        protocol::push_cancellation(Effects::buffer(&mut self.effects.delayed), token);
     }
 
     /// Sends a record to an egress. For the generic Kafka and Kinesis
@@ -210,28 +229,30 @@ impl Context {
         egress: &EgressIdentifier,
         value: impl IntoTypedBytes,
     ) -> Result<(), SendError> {
-        let value = value.into_typed_bytes()?;
-        self.effects.egress.push((egress.clone(), value));
-        Ok(())
+        let buf = Effects::buffer(&mut self.effects.egress);
+        small::with_scratch(|scratch| {
+            let type_name = value.encode_payload(scratch)?;
+            protocol::push_egress(buf, egress, &type_name, scratch);
+            Ok(())
+        })
     }
 
     fn push_delayed(
         &mut self,
         delay: Duration,
-        target: Address,
+        target: &Address,
         value: impl IntoTypedBytes,
-        token: Option<CancellationToken>,
+        token: Option<&CancellationToken>,
     ) -> Result<(), SendError> {
         let delay_ms =
             i64::try_from(delay.as_millis()).map_err(|_| SendError::DelayOutOfRange { delay })?;
-        let value = value.into_typed_bytes()?;
-        self.effects.delayed.push(Delayed::Send {
-            delay_ms,
-            target,
-            value,
-            token,
-        });
-        Ok(())
+        let buf = Effects::buffer(&mut self.effects.delayed);
+        small::with_scratch(|scratch| {
+            let type_name = value.encode_payload(scratch)?;
+            let value = (&type_name, &scratch[..]);
+            protocol::push_delayed(buf, delay_ms, target, value, token);
+            Ok(())
+        })
     }
 }
 

@@ -11,9 +11,10 @@ use std::task::{Context as TaskContext, Poll};
 use bytes::Bytes;
 
 use crate::context::PendingCaller;
-use smallvec::SmallVec;
 
-use crate::protocol::{self, Batch, WireAddress, WireInvocation};
+use crate::protocol::{self, Batch, WireAddress, WireState};
+use crate::small::bytes_eq;
+use crate::state::Received;
 use crate::text::Text;
 use crate::{Address, BoxError, Context, FunctionSpec, Functions, Message, Storage, TypeName};
 
@@ -91,17 +92,23 @@ impl RequestReplyHandler {
     /// failed or panicked; see [`HandlerError`]. No error is a partial
     /// result: the runtime should retry the whole batch.
     pub async fn handle(&self, request: Bytes) -> Result<Bytes, HandlerError> {
-        // Everything up to the first invocation is synchronous and kept out
-        // of this future, which then holds only what the invocations need.
-        let (spec, mut ctx, invocations) = match self.prepare(request)? {
-            Prepared::Run {
-                spec,
-                ctx,
-                invocations,
-            } => (spec, ctx, invocations),
-            Prepared::Answer(response) => return Ok(response),
-        };
+        // The context is built where this future keeps it, and never moved:
+        // it is large, and so were the copies.
+        let mut batch = Batch::default();
+        protocol::decode_batch_into(&request, &mut batch)
+            .map_err(|m| HandlerError::MalformedRequest { reason: m.reason() })?;
+        let (spec, address) = self.target(&request, batch.target)?;
+        let mut ctx = Context::new(Storage::new(spec.shared_states(), address, request));
+        if let Err(missing) = ctx.storage().resolve(find_state(&batch.states)) {
+            let states = spec.states();
+            return Ok(protocol::encode_incomplete(
+                missing.iter().map(|&i| &states[i]),
+            ));
+        }
+        let invocations = &batch.invocations;
         let batch_size = invocations.len();
+        record_span(spec, &ctx, batch_size);
+
         for (index, invocation) in invocations.iter().enumerate() {
             let caller = invocation
                 .caller
@@ -111,8 +118,8 @@ impl RequestReplyHandler {
             let argument = invocation.argument.unwrap_or_default();
             let value = argument
                 .has_value
-                .then(|| ctx.request_slice(argument.bytes));
-            let type_name = Text::from_checked(ctx.request_slice(argument.type_name));
+                .then(|| ctx.request_bytes(argument.bytes));
+            let type_name = ctx.request_text(argument.type_name);
             let message = Message::new(type_name, value);
             let outcome = CatchUnwind(spec.function().invoke(&mut ctx, message)).await;
             match outcome {
@@ -138,71 +145,36 @@ impl RequestReplyHandler {
         Ok(protocol::encode_result(&ctx.effects, ctx.storage_ref()))
     }
 
-    /// Decodes the request, finds the function and resolves its state: the
-    /// context to run the invocations in, or the answer when there is
-    /// nothing to run.
-    fn prepare(&self, request: Bytes) -> Result<Prepared<'_>, HandlerError> {
-        let mut batch = Batch::default();
-        protocol::decode_batch_into(&request, &mut batch)
-            .map_err(|m| HandlerError::MalformedRequest { reason: m.reason() })?;
-        batch.buf = request;
-        let Some(target) = batch.target else {
+    /// The function the batch is for, and the address it runs at.
+    fn target(
+        &self,
+        request: &Bytes,
+        target: Option<WireAddress>,
+    ) -> Result<(&FunctionSpec, Address), HandlerError> {
+        let Some(target) = target else {
             return Err(HandlerError::MalformedRequest {
                 reason: "the invocation batch has no target address".into(),
             });
         };
-        let (namespace, name) = (batch.raw(target.namespace), batch.raw(target.name));
+        let (namespace, name) = (target.namespace.raw(request), target.name.raw(request));
         let Some(spec) = self.functions.lookup_bytes(namespace, name) else {
-            return Err(HandlerError::UnknownFunction {
-                function_type: format!(
-                    "{}/{}",
-                    String::from_utf8_lossy(namespace),
-                    String::from_utf8_lossy(name)
-                ),
-                id: String::from_utf8_lossy(batch.raw(target.id)).into_owned(),
-                registered: self.functions.type_names().cloned().collect(),
-            });
+            return Err(self.unknown_function(request, target));
         };
-        let address = Address::from_parts(spec.type_name().clone(), batch.text(target.id));
+        let id = Text::from_checked_range(request, target.id.range());
+        Ok((spec, Address::from_parts(spec.type_name().clone(), id)))
+    }
 
-        let received = |state_name: &str| {
-            let state = batch
-                .states
-                .iter()
-                // A name sent twice: the last one wins, as in the other SDKs.
-                .rfind(|s| {
-                    s.name.len() == state_name.len() && batch.raw(s.name) == state_name.as_bytes()
-                })?;
-            Some(
-                state
-                    .value
-                    .filter(|v| v.has_value)
-                    .map(|v| (batch.raw(v.type_name), batch.bytes(v.bytes))),
-            )
-        };
-        let storage = match Storage::resolve(spec.shared_states(), address, received) {
-            Ok(storage) => storage,
-            Err(missing) => {
-                let states = spec.states();
-                return Ok(Prepared::Answer(protocol::encode_incomplete(
-                    missing.iter().map(|&i| &states[i]),
-                )));
-            }
-        };
-
-        // Fill in the caller's request span (the HTTP service's
-        // `statefun.http`), if anyone is listening.
-        let span = tracing::Span::current();
-        if !span.is_disabled() {
-            span.record("function_type", tracing::field::display(spec.type_name()));
-            span.record("id", storage.address().id());
-            span.record("batch_size", batch.invocations.len());
+    #[cold]
+    fn unknown_function(&self, request: &[u8], target: WireAddress) -> HandlerError {
+        HandlerError::UnknownFunction {
+            function_type: format!(
+                "{}/{}",
+                String::from_utf8_lossy(target.namespace.raw(request)),
+                String::from_utf8_lossy(target.name.raw(request))
+            ),
+            id: String::from_utf8_lossy(target.id.raw(request)).into_owned(),
+            registered: self.functions.type_names().cloned().collect(),
         }
-        Ok(Prepared::Run {
-            spec,
-            ctx: Context::new(storage, batch.buf),
-            invocations: batch.invocations,
-        })
     }
 
     /// The caller of an invocation, checked now and built when the function
@@ -240,19 +212,34 @@ impl fmt::Debug for RequestReplyHandler {
     }
 }
 
-/// What [`RequestReplyHandler::prepare`] leaves to do.
-// Built once per request and unpacked at once: boxing the context would
-// cost an allocation to save a copy.
-#[allow(clippy::large_enum_variant)]
-enum Prepared<'a> {
-    /// Run the invocations in `ctx` with `spec`'s function.
-    Run {
-        spec: &'a FunctionSpec,
-        ctx: Context,
-        invocations: SmallVec<[WireInvocation; 2]>,
-    },
-    /// Answer this without running anything.
-    Answer(Bytes),
+/// Finds a state by name among the received ones (in the request given):
+/// `None` when it was not sent, `Some(None)` when it has no value.
+fn find_state(states: &[WireState]) -> impl Fn(&[u8], &str) -> Option<Received> + '_ {
+    |request, name| {
+        let state = states
+            .iter()
+            // A name sent twice: the last one wins, as in the other SDKs.
+            .rfind(|s| {
+                s.name.len() == name.len() && bytes_eq(s.name.raw(request), name.as_bytes())
+            })?;
+        Some(
+            state
+                .value
+                .filter(|v| v.has_value)
+                .map(|v| (v.type_name, v.bytes)),
+        )
+    }
+}
+
+/// Fills in the caller's request span (the HTTP service's `statefun.http`),
+/// if anyone is listening.
+fn record_span(spec: &FunctionSpec, ctx: &Context, batch_size: usize) {
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        span.record("function_type", tracing::field::display(spec.type_name()));
+        span.record("id", ctx.self_address().id());
+        span.record("batch_size", batch_size);
+    }
 }
 
 /// Polls a future, turning a panic into an error.

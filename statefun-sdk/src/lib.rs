@@ -106,6 +106,7 @@ mod message;
 mod module;
 mod protocol;
 mod registry;
+mod small;
 mod state;
 mod text;
 mod typename;
@@ -190,6 +191,17 @@ pub mod __private {
     /// is not linted in the user's crate when it is the identity).
     pub fn into_function_error<E: Into<FunctionError>>(error: E) -> FunctionError {
         error.into()
+    }
+
+    /// `message.decode::<T>()` after `message.is::<T>()`, without comparing
+    /// the typenames again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Message::decode`], but for a typename mismatch.
+    pub fn decode_checked<T: crate::Value>(message: &Message) -> Result<T, crate::ValueError> {
+        debug_assert!(message.is::<T>());
+        message.decode_value(T::type_name())
     }
 
     /// The error for a message no handler accepts.

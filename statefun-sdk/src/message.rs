@@ -1,9 +1,12 @@
 //! Incoming [`Message`]s and [`CancellationToken`]s for delayed messages.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
+use crate::small::{SmallBytes, bytes_eq};
+use crate::state::decode_small;
 use crate::text::Text;
 use crate::{TypeName, Value, ValueError};
 
@@ -28,14 +31,22 @@ use crate::{TypeName, Value, ValueError};
 #[derive(Clone)]
 pub struct Message {
     type_name: Text,
-    value: Option<Bytes>,
+    /// Short values are held in place, longer ones share the request.
+    value: Option<SmallBytes>,
+    /// A value held in place as [`Bytes`], made on the first call to
+    /// [`Message::raw_value`].
+    raw: OnceLock<Bytes>,
 }
 
 impl Message {
     /// A message carrying `type_name` and `value` as received; `None` when
     /// the sender set no value.
-    pub(crate) fn new(type_name: Text, value: Option<Bytes>) -> Self {
-        Self { type_name, value }
+    pub(crate) fn new(type_name: Text, value: Option<SmallBytes>) -> Self {
+        Self {
+            type_name,
+            value,
+            raw: OnceLock::new(),
+        }
     }
 
     /// The typename the value carries, as received.
@@ -47,7 +58,12 @@ impl Message {
     /// Whether the value's typename is `T`'s.
     #[must_use]
     pub fn is<T: Value>(&self) -> bool {
-        self.type_name.as_bytes() == T::type_name().as_str().as_bytes()
+        self.has_type(&T::type_name())
+    }
+
+    /// Whether the value's typename is `type_name`.
+    pub(crate) fn has_type(&self, type_name: &TypeName) -> bool {
+        bytes_eq(self.type_name.as_bytes(), type_name.as_str().as_bytes())
     }
 
     /// Decodes the value as `T`.
@@ -58,14 +74,19 @@ impl Message {
     /// carries no value ([`ValueError::Missing`]), or does not decode.
     pub fn decode<T: Value>(&self) -> Result<T, ValueError> {
         let expected = T::type_name();
-        if self.type_name.as_bytes() != expected.as_str().as_bytes() {
+        if !self.has_type(&expected) {
             return Err(ValueError::TypeMismatch {
                 expected,
                 actual: self.type_name.to_string(),
             });
         }
+        self.decode_value(expected)
+    }
+
+    /// Decodes the value as `T`, whose typename the caller checked.
+    pub(crate) fn decode_value<T: Value>(&self, expected: TypeName) -> Result<T, ValueError> {
         match &self.value {
-            Some(bytes) => T::from_bytes(bytes),
+            Some(bytes) => decode_small(bytes),
             None => Err(ValueError::Missing { expected }),
         }
     }
@@ -73,7 +94,13 @@ impl Message {
     /// The encoded value, as received; `None` when the sender set no value.
     #[must_use]
     pub fn raw_value(&self) -> Option<&Bytes> {
-        self.value.as_ref()
+        match self.value.as_ref()? {
+            SmallBytes::Shared(bytes) => Some(bytes),
+            inline @ SmallBytes::Inline { .. } => Some(
+                self.raw
+                    .get_or_init(|| Bytes::copy_from_slice(inline.as_slice())),
+            ),
+        }
     }
 }
 
@@ -81,7 +108,7 @@ impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Message")
             .field("type_name", &self.type_name)
-            .field("len", &self.value.as_ref().map(Bytes::len))
+            .field("len", &self.value.as_ref().map(|v| v.as_slice().len()))
             .finish()
     }
 }
@@ -206,7 +233,25 @@ mod tests {
     use super::*;
 
     fn message(type_name: &str, value: Option<&'static [u8]>) -> Message {
-        Message::new(Text::from(type_name), value.map(Bytes::from_static))
+        Message::new(
+            Text::from(type_name),
+            value.map(SmallBytes::copy_from_slice),
+        )
+    }
+
+    #[test]
+    fn values_held_in_place_or_shared_read_the_same() {
+        let long = [7_u8; 100];
+        for value in [&[0x0d, 7, 0, 0, 0][..], &long[..]] {
+            let bytes = Bytes::copy_from_slice(value);
+            let m = Message::new(
+                Text::from("com.example/t"),
+                Some(SmallBytes::from_bytes(bytes.clone())),
+            );
+            assert_eq!(m.raw_value(), Some(&bytes));
+            assert_eq!(m.clone().raw_value(), Some(&bytes));
+        }
+        assert_eq!(message("io.statefun.types/int", None).raw_value(), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::small::bytes_eq;
 use crate::{FunctionSpec, SpecError, TypeName};
 
 /// The function types an application serves.
@@ -144,8 +145,8 @@ impl Functions {
                     let (ns, n) = s.type_name().parts_bytes();
                     n.len() == name.len()
                         && ns.len() == namespace.len()
-                        && n == name
-                        && ns == namespace
+                        && bytes_eq(n, name)
+                        && bytes_eq(ns, namespace)
                 })
                 .map(|s| &**s);
         }

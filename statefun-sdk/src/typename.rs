@@ -154,6 +154,7 @@ impl TypeName {
 
     /// The whole `<namespace>/<name>` string.
     #[must_use]
+    #[inline]
     pub fn as_str(&self) -> &str {
         match &self.full {
             Repr::Static(s) => s,
@@ -275,10 +276,11 @@ impl TryFrom<String> for TypeName {
 }
 
 impl PartialEq for TypeName {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         let (a, b) = (self.as_str(), other.as_str());
         // Constants usually share one literal: skip the byte comparison.
-        std::ptr::eq(a, b) || a == b
+        std::ptr::eq(a, b) || crate::small::bytes_eq(a.as_bytes(), b.as_bytes())
     }
 }
 

@@ -286,10 +286,15 @@ where
                 Ok(body) => body,
                 Err(rejection) => return Ok(answer(&span, started, Err(rejection), version)),
             };
+            // The handler's future in a box of its own: this future and
+            // that box each stay within the sizes glibc keeps per-thread
+            // caches for (up to 1,032 bytes), where one future holding both
+            // would not, and would leave a hole in the heap per request.
+            let handling = Box::pin(handler.handle(body));
             let outcome = if span.is_disabled() {
-                handler.handle(body).await
+                handling.await
             } else {
-                handler.handle(body).instrument(span.clone()).await
+                handling.instrument(span.clone()).await
             };
             let outcome = outcome.map_err(|error| Rejection::from_handler(&error));
             Ok(answer(&span, started, outcome, version))

@@ -1,9 +1,12 @@
-//! Decoding `ToFunction` without copying: strings and bytes are slices of
+//! Decoding `ToFunction` without copying: strings and bytes are ranges of
 //! the request buffer.
 //!
 //! Follows protobuf's rules: fields may come in any order, unknown fields
 //! are skipped, a repeated occurrence of a singular message field merges
-//! into the earlier one, and of a scalar field replaces it.
+//! into the earlier one, and of a scalar field replaces it. A fast path
+//! first tries the one layout the runtime (and prost) writes, in a single
+//! pass without dispatching on field numbers; anything else takes the
+//! general path, which also names what is wrong with a malformed request.
 
 use bytes::Bytes;
 
@@ -184,8 +187,7 @@ impl<'a> Reader<'a> {
     #[inline(always)]
     fn text(&mut self, field: &'static str, wire_type: u8) -> Result<Span, Malformed> {
         let span = self.bytes(field, wire_type)?;
-        let bytes = span.raw(self.buf);
-        if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
+        if !is_utf8(span.raw(self.buf)) {
             return Err(self.error(Problem::InvalidUtf8 { field }));
         }
         Ok(span)
@@ -205,18 +207,50 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Whether `bytes` is UTF-8. Names and ids are short and nearly always
+/// ASCII, which is checked here a word at a time without a call; anything
+/// else goes to the standard library's validator.
+#[inline(always)]
+fn is_utf8(bytes: &[u8]) -> bool {
+    is_ascii(bytes) || std::str::from_utf8(bytes).is_ok()
+}
+
+#[inline(always)]
+fn is_ascii(bytes: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word = |chunk: &[u8]| {
+        let mut word = [0; 8];
+        if let Some(head) = word.get_mut(..chunk.len()) {
+            head.copy_from_slice(chunk);
+        }
+        u64::from_le_bytes(word)
+    };
+    let len = bytes.len();
+    let bits = match len {
+        0 => 0,
+        // The first, middle and last bytes cover all of one to three.
+        1..4 => u64::from(bytes[0] | bytes[len / 2] | bytes[len - 1]),
+        // Two overlapping halves.
+        4..8 => word(&bytes[..4]) | word(&bytes[len - 4..]),
+        // Whole words, then the last eight bytes (overlapping).
+        _ => {
+            let chunks = bytes.chunks_exact(8);
+            chunks.fold(word(&bytes[len - 8..]), |bits, chunk| bits | word(chunk))
+        }
+    };
+    bits & HIGH == 0
+}
+
 /// Decodes a `ToFunction` body.
 #[cfg(test)]
 pub(crate) fn decode_batch(body: &Bytes) -> Result<Batch, Malformed> {
     let mut batch = Batch::default();
     decode_batch_into(body, &mut batch)?;
-    batch.buf = body.clone();
     Ok(batch)
 }
 
-/// Decodes a `ToFunction` body into `batch`, which is empty, leaving its
-/// buffer for the caller to set to `body`: decoded in place, so the batch
-/// is not moved.
+/// Decodes a `ToFunction` body into `batch`, which is empty: decoded in
+/// place, so the batch is not moved.
 pub(crate) fn decode_batch_into(body: &Bytes, batch: &mut Batch) -> Result<(), Malformed> {
     if u32::try_from(body.len()).is_err() {
         return Err(Malformed {
@@ -224,7 +258,20 @@ pub(crate) fn decode_batch_into(body: &Bytes, batch: &mut Batch) -> Result<(), M
             message: "ToFunction",
         });
     }
-    let mut reader = Reader::new(&body[..], 0, body.len(), "ToFunction");
+    if decode_canonical(body, batch).is_some() {
+        return Ok(());
+    }
+    // Not in the runtime's layout: start over on the general path, which
+    // also names what is wrong with a malformed request.
+    batch.target = None;
+    batch.states.clear();
+    batch.invocations.clear();
+    decode_general(body, batch)
+}
+
+/// The general path: any valid encoding, with the reason when invalid.
+pub(super) fn decode_general(body: &[u8], batch: &mut Batch) -> Result<(), Malformed> {
+    let mut reader = Reader::new(body, 0, body.len(), "ToFunction");
     let mut found = false;
     while let Some((field, wire_type)) = reader.key()? {
         if field == 100 {
@@ -245,6 +292,171 @@ pub(crate) fn decode_batch_into(body: &Bytes, batch: &mut Batch) -> Result<(), M
         })
     }
 }
+
+// --- The fast path ----------------------------------------------------------
+
+/// Key bytes of fields 1, 2 and 3 with wire type length-delimited.
+const KEY_1: u8 = 0x0a;
+const KEY_2: u8 = 0x12;
+const KEY_3: u8 = 0x1a;
+/// `TypedValue.has_value` (field 2, varint).
+const KEY_HAS_VALUE: u8 = 0x10;
+/// `ToFunction.invocation` (field 100, length-delimited).
+const KEY_INVOCATION: [u8; 2] = [0xa2, 0x06];
+
+/// Decodes a request laid out as the runtime (protobuf-java) and prost
+/// write it: every field in field-number order, each singular field at
+/// most once, repeated fields together, no unknown fields, `has_value`
+/// written as `1`. That is one straight pass with no dispatch on field
+/// numbers. `None` at the first difference (or at anything malformed),
+/// and `batch` is then in an unspecified state for the general path to
+/// reset; when it answers, it answers what the general path would.
+pub(super) fn decode_canonical(body: &[u8], batch: &mut Batch) -> Option<()> {
+    if body.get(..2)? != KEY_INVOCATION {
+        return None;
+    }
+    let mut request = Canonical { buf: body, pos: 2 };
+    let mut c = request.message()?;
+    if c.key(KEY_1) {
+        batch.target = Some(c.address()?);
+    }
+    while c.key(KEY_2) {
+        let mut m = c.message()?;
+        let mut state = WireState::default();
+        if m.key(KEY_1) {
+            state.name = m.text()?;
+        }
+        if m.key(KEY_2) {
+            state.value = Some(m.value()?);
+        }
+        m.finish()?;
+        batch.states.push(state);
+    }
+    while c.key(KEY_3) {
+        let mut m = c.message()?;
+        let mut invocation = WireInvocation::default();
+        if m.key(KEY_1) {
+            invocation.caller = Some(m.address()?);
+        }
+        if m.key(KEY_2) {
+            invocation.argument = Some(m.value()?);
+        }
+        m.finish()?;
+        batch.invocations.push(invocation);
+    }
+    c.finish()?;
+    request.finish()
+}
+
+/// The fast path's cursor over one message: `buf` is the request up to the
+/// message's end (positions stay those of the whole request), `pos` the
+/// next byte. `None` means "not the canonical layout".
+#[derive(Clone, Copy)]
+struct Canonical<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Canonical<'a> {
+    /// Consumes the one-byte key `key` if it comes next.
+    #[inline(always)]
+    fn key(&mut self, key: u8) -> bool {
+        let next = self.buf.get(self.pos) == Some(&key);
+        self.pos += usize::from(next);
+        next
+    }
+
+    /// Reads a length prefix and returns a cursor over the field it
+    /// announces, which must fit in this message; `self` moves past it.
+    #[inline(always)]
+    fn message(&mut self) -> Option<Canonical<'a>> {
+        let (len, start) = match self.buf.get(self.pos) {
+            Some(&byte) if byte < 0x80 => (usize::from(byte), self.pos + 1),
+            _ => long_length(self.buf, self.pos)?,
+        };
+        let buf = self.buf.get(..start.checked_add(len)?)?;
+        self.pos = buf.len();
+        Some(Canonical { buf, pos: start })
+    }
+
+    /// A length-delimited field's range.
+    #[inline(always)]
+    fn span(&mut self) -> Option<Span> {
+        let field = self.message()?;
+        Some(Span::new(field.pos, field.buf.len()))
+    }
+
+    /// A string field's range, after checking it is UTF-8.
+    #[inline(always)]
+    fn text(&mut self) -> Option<Span> {
+        let span = self.span()?;
+        is_utf8(self.buf.get(span.range())?).then_some(span)
+    }
+
+    /// Succeeds when the cursor has reached the end of the message.
+    #[inline(always)]
+    fn finish(self) -> Option<()> {
+        (self.pos == self.buf.len()).then_some(())
+    }
+
+    /// An embedded `Address`, its length next.
+    #[inline(always)]
+    fn address(&mut self) -> Option<WireAddress> {
+        let mut m = self.message()?;
+        let mut address = WireAddress::default();
+        if m.key(KEY_1) {
+            address.namespace = m.text()?;
+        }
+        if m.key(KEY_2) {
+            address.name = m.text()?;
+        }
+        if m.key(KEY_3) {
+            address.id = m.text()?;
+        }
+        m.finish()?;
+        Some(address)
+    }
+
+    /// An embedded `TypedValue`, its length next.
+    #[inline(always)]
+    fn value(&mut self) -> Option<WireValue> {
+        let mut m = self.message()?;
+        let mut value = WireValue::default();
+        if m.key(KEY_1) {
+            value.type_name = m.text()?;
+        }
+        if m.key(KEY_HAS_VALUE) {
+            // `true` as protobuf writes it; anything else (an explicit
+            // `false`, a padded varint) is left to the general path.
+            if !m.key(1) {
+                return None;
+            }
+            value.has_value = true;
+        }
+        if m.key(KEY_3) {
+            value.bytes = m.span()?;
+        }
+        m.finish()?;
+        Some(value)
+    }
+}
+
+/// A length of two to five bytes at `pos` (the request is under 4 GiB):
+/// the length and the position after it.
+#[inline(never)]
+fn long_length(buf: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let mut len = 0_u64;
+    for (i, shift) in (0..35).step_by(7).enumerate() {
+        let byte = *buf.get(pos + i)?;
+        len |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some((usize::try_from(len).ok()?, pos + i + 1));
+        }
+    }
+    None
+}
+
+// --- The general path -------------------------------------------------------
 
 fn merge_batch(reader: &mut Reader<'_>, batch: &mut Batch) -> Result<(), Malformed> {
     while let Some((field, wire_type)) = reader.key()? {

@@ -1,5 +1,5 @@
-//! Encoding `FromFunction` and the egress records straight into one
-//! exactly sized buffer.
+//! Encoding `FromFunction` and the egress records straight into exactly
+//! sized buffers.
 //!
 //! Each message has a `*_len` function giving its encoded size and a
 //! `put_*` function writing it; an embedded message is written as its key,
@@ -9,10 +9,9 @@
 
 use bytes::Bytes;
 
-use crate::context::{Delayed, Effects};
+use crate::context::Effects;
 use crate::state::StateSpec;
-use crate::value::TypedBytes;
-use crate::{Address, EgressIdentifier, Expiration, Storage};
+use crate::{Address, CancellationToken, EgressIdentifier, Expiration, Storage, TypeName};
 
 /// `FromFunction.invocation_result` (field 100, length-delimited).
 const KEY_INVOCATION_RESULT: [u8; 2] = [0xa2, 0x06];
@@ -38,12 +37,48 @@ fn varint_len(value: u64) -> usize {
     ((top_bit * 9 + 73) / 64) as usize
 }
 
-/// The output buffer: a `Vec` sized exactly up front, so that turning it
-/// into [`Bytes`] neither reallocates nor allocates a shared header.
-type Buf = Vec<u8>;
+/// Writes into a buffer already sized for what is written, so that each
+/// byte is a store rather than a `Vec::push` (whose length the compiler
+/// must reload after every byte stored, as a byte may alias it).
+///
+/// The sizes come from the `*_len` functions; were one wrong, the bytes
+/// past the end would be dropped (and a debug build would panic), never
+/// written out of bounds.
+struct Buf<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+}
+
+impl Buf<'_> {
+    #[inline(always)]
+    fn push(&mut self, byte: u8) {
+        if let Some(slot) = self.out.get_mut(self.pos) {
+            *slot = byte;
+        }
+        self.pos += 1;
+    }
+
+    #[inline(always)]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        let end = self.pos + bytes.len();
+        if let Some(slots) = self.out.get_mut(self.pos..end) {
+            slots.copy_from_slice(bytes);
+        }
+        self.pos = end;
+    }
+
+    /// Checks (in debug builds) that exactly the computed size was written.
+    fn done(&self) {
+        debug_assert_eq!(
+            self.pos,
+            self.out.len(),
+            "encoded length differs from the computed one"
+        );
+    }
+}
 
 #[inline]
-fn put_varint(buf: &mut Buf, mut value: u64) {
+fn put_varint(buf: &mut Buf<'_>, mut value: u64) {
     while value >= 0x80 {
         // The mask keeps the value within a byte.
         buf.push(u8::try_from(value & 0x7f).unwrap_or_default() | 0x80);
@@ -52,16 +87,34 @@ fn put_varint(buf: &mut Buf, mut value: u64) {
     buf.push(u8::try_from(value).unwrap_or_default());
 }
 
-/// A buffer of exactly `len` bytes, filled by `fill`, as [`Bytes`].
-fn finish(len: usize, fill: impl FnOnce(&mut Buf)) -> Bytes {
-    let mut buf = Vec::with_capacity(len);
+/// A buffer of exactly `len` bytes, filled by `fill`, as [`Bytes`] (which
+/// then neither reallocates nor allocates a shared header).
+fn finish(len: usize, fill: impl FnOnce(&mut Buf<'_>)) -> Bytes {
+    // Not `vec![0; len]`: that is calloc, which skips glibc's per-thread
+    // cache and costs more than allocating and then clearing.
+    #[allow(clippy::slow_vector_initialization)]
+    let mut out = Vec::with_capacity(len);
+    out.resize(len, 0);
+    let mut buf = Buf {
+        out: &mut out,
+        pos: 0,
+    };
     fill(&mut buf);
-    debug_assert_eq!(
-        buf.len(),
-        len,
-        "encoded length differs from the computed one"
-    );
-    Bytes::from(buf)
+    buf.done();
+    Bytes::from(out)
+}
+
+/// Appends exactly `len` bytes to `out`, filled by `fill`.
+#[inline]
+fn append(out: &mut Vec<u8>, len: usize, fill: impl FnOnce(&mut Buf<'_>)) {
+    let start = out.len();
+    out.resize(start + len, 0);
+    let mut buf = Buf {
+        out: out.get_mut(start..).unwrap_or_default(),
+        pos: 0,
+    };
+    fill(&mut buf);
+    buf.done();
 }
 
 /// Size of a length-delimited field with a one-byte key, omitted when empty.
@@ -74,7 +127,7 @@ fn bytes_field_len(len: usize) -> usize {
 }
 
 #[inline]
-fn put_bytes_field(buf: &mut Buf, field: u8, bytes: &[u8]) {
+fn put_bytes_field(buf: &mut Buf<'_>, field: u8, bytes: &[u8]) {
     if !bytes.is_empty() {
         buf.push(len_key(field));
         put_varint(buf, bytes.len() as u64);
@@ -88,7 +141,7 @@ fn message_field_len(body: usize) -> usize {
 }
 
 #[inline]
-fn put_message_header(buf: &mut Buf, field: u8, body: usize) {
+fn put_message_header(buf: &mut Buf<'_>, field: u8, body: usize) {
     buf.push(len_key(field));
     put_varint(buf, body as u64);
 }
@@ -98,7 +151,7 @@ fn varint_field_len(value: u64) -> usize {
     if value == 0 { 0 } else { 1 + varint_len(value) }
 }
 
-fn put_varint_field(buf: &mut Buf, field: u8, value: u64) {
+fn put_varint_field(buf: &mut Buf<'_>, field: u8, value: u64) {
     if value != 0 {
         buf.push(varint_key(field));
         put_varint(buf, value);
@@ -114,172 +167,152 @@ fn int64(value: i64) -> u64 {
 // --- Address ---------------------------------------------------------------
 
 fn address_len(a: &Address) -> usize {
-    let function_type = a.function_type();
-    bytes_field_len(function_type.namespace().len())
-        + bytes_field_len(function_type.name().len())
+    let (namespace, name) = a.function_type().parts_bytes();
+    bytes_field_len(namespace.len())
+        + bytes_field_len(name.len())
         + bytes_field_len(a.id_bytes().len())
 }
 
 /// Writes `a`, whose [`address_len`] is `len`.
-fn put_address(buf: &mut Buf, field: u8, a: &Address, len: usize) {
+fn put_address(buf: &mut Buf<'_>, field: u8, a: &Address, len: usize) {
     put_message_header(buf, field, len);
-    let function_type = a.function_type();
-    put_bytes_field(buf, 1, function_type.namespace().as_bytes());
-    put_bytes_field(buf, 2, function_type.name().as_bytes());
+    let (namespace, name) = a.function_type().parts_bytes();
+    put_bytes_field(buf, 1, namespace);
+    put_bytes_field(buf, 2, name);
     put_bytes_field(buf, 3, a.id_bytes());
 }
 
 // --- TypedValue ------------------------------------------------------------
 
 /// A `TypedValue` with `has_value = true`.
-fn typed_len(type_name: &str, value: &[u8]) -> usize {
-    bytes_field_len(type_name.len()) + 2 + bytes_field_len(value.len())
+fn typed_len(type_name: &TypeName, value: &[u8]) -> usize {
+    bytes_field_len(type_name.as_str().len()) + 2 + bytes_field_len(value.len())
 }
 
 /// Writes a `TypedValue` whose [`typed_len`] is `len`.
-fn put_typed(buf: &mut Buf, field: u8, type_name: &str, value: &[u8], len: usize) {
+fn put_typed(buf: &mut Buf<'_>, field: u8, type_name: &TypeName, value: &[u8], len: usize) {
     put_message_header(buf, field, len);
-    put_bytes_field(buf, 1, type_name.as_bytes());
+    put_bytes_field(buf, 1, type_name.as_str().as_bytes());
     buf.extend_from_slice(&[varint_key(2), 1]);
     put_bytes_field(buf, 3, value);
 }
 
-fn typed_bytes_len(v: &TypedBytes) -> usize {
-    typed_len(v.type_name().as_str(), v.bytes())
-}
-
-/// Writes `v`, whose [`typed_bytes_len`] is `len`.
-fn put_typed_bytes(buf: &mut Buf, field: u8, v: &TypedBytes, len: usize) {
-    put_typed(buf, field, v.type_name().as_str(), v.bytes(), len);
-}
-
 // --- InvocationResponse ----------------------------------------------------
 
-fn mutation_len(spec: &StateSpec, value: Option<&Bytes>) -> usize {
+fn mutation_len(spec: &StateSpec, value: Option<&[u8]>) -> usize {
     let name = bytes_field_len(spec.name().len());
     match value {
         // mutation_type MODIFY (1) takes two bytes.
-        Some(v) => 2 + name + message_field_len(typed_len(spec.type_name().as_str(), v)),
+        Some(v) => 2 + name + message_field_len(typed_len(spec.type_name(), v)),
         // DELETE is the enum default and is omitted.
         None => name,
     }
 }
 
-fn put_mutation(buf: &mut Buf, spec: &StateSpec, value: Option<&Bytes>) {
-    put_message_header(buf, 1, mutation_len(spec, value));
+fn put_mutation(buf: &mut Buf<'_>, spec: &StateSpec, value: Option<&[u8]>, len: usize) {
+    put_message_header(buf, 1, len);
     if let Some(v) = value {
         put_varint_field(buf, 1, 1);
         put_bytes_field(buf, 2, spec.name().as_bytes());
-        let type_name = spec.type_name().as_str();
+        let type_name = spec.type_name();
         put_typed(buf, 3, type_name, v, typed_len(type_name, v));
     } else {
         put_bytes_field(buf, 2, spec.name().as_bytes());
     }
 }
 
-fn message_len((target, value): &(Address, TypedBytes)) -> usize {
-    message_field_len(address_len(target)) + message_field_len(typed_bytes_len(value))
+/// Appends an `outgoing_messages` entry (field 2 of `InvocationResponse`):
+/// `value`, of type `type_name`, to `target`.
+pub(crate) fn push_message(
+    out: &mut Vec<u8>,
+    target: &Address,
+    type_name: &TypeName,
+    value: &[u8],
+) {
+    let (target_len, value_len) = (address_len(target), typed_len(type_name, value));
+    let body = message_field_len(target_len) + message_field_len(value_len);
+    append(out, message_field_len(body), |buf| {
+        put_message_header(buf, 2, body);
+        put_address(buf, 1, target, target_len);
+        put_typed(buf, 2, type_name, value, value_len);
+    });
 }
 
-fn put_message(buf: &mut Buf, (target, value): &(Address, TypedBytes)) {
-    let (target_len, value_len) = (address_len(target), typed_bytes_len(value));
-    put_message_header(
-        buf,
-        2,
-        message_field_len(target_len) + message_field_len(value_len),
-    );
-    put_address(buf, 1, target, target_len);
-    put_typed_bytes(buf, 2, value, value_len);
-}
-
-fn delayed_len(delayed: &Delayed) -> usize {
-    match delayed {
-        Delayed::Send {
-            delay_ms,
-            target,
-            value,
-            token,
-        } => {
-            varint_field_len(int64(*delay_ms))
-                + message_field_len(address_len(target))
-                + message_field_len(typed_bytes_len(value))
-                + token
-                    .as_ref()
-                    .map_or(0, |t| bytes_field_len(t.as_str().len()))
-        }
-        // is_cancellation_request = true takes two bytes.
-        Delayed::Cancel(token) => 2 + bytes_field_len(token.as_str().len()),
-    }
-}
-
-fn put_delayed(buf: &mut Buf, delayed: &Delayed) {
-    put_message_header(buf, 3, delayed_len(delayed));
-    match delayed {
-        Delayed::Send {
-            delay_ms,
-            target,
-            value,
-            token,
-        } => {
-            put_varint_field(buf, 1, int64(*delay_ms));
-            put_address(buf, 2, target, address_len(target));
-            put_typed_bytes(buf, 3, value, typed_bytes_len(value));
-            if let Some(token) = token {
-                put_bytes_field(buf, 11, token.as_str().as_bytes());
-            }
-        }
-        Delayed::Cancel(token) => {
-            put_varint_field(buf, 10, 1);
+/// Appends a `delayed_invocations` entry (field 3) sending `value` to
+/// `target` after `delay_ms`, cancellable with `token`.
+pub(crate) fn push_delayed(
+    out: &mut Vec<u8>,
+    delay_ms: i64,
+    target: &Address,
+    (type_name, value): (&TypeName, &[u8]),
+    token: Option<&CancellationToken>,
+) {
+    let (target_len, value_len) = (address_len(target), typed_len(type_name, value));
+    let body = varint_field_len(int64(delay_ms))
+        + message_field_len(target_len)
+        + message_field_len(value_len)
+        + token.map_or(0, |t| bytes_field_len(t.as_str().len()));
+    append(out, message_field_len(body), |buf| {
+        put_message_header(buf, 3, body);
+        put_varint_field(buf, 1, int64(delay_ms));
+        put_address(buf, 2, target, target_len);
+        put_typed(buf, 3, type_name, value, value_len);
+        if let Some(token) = token {
             put_bytes_field(buf, 11, token.as_str().as_bytes());
         }
-    }
+    });
 }
 
-fn egress_len((egress, value): &(EgressIdentifier, TypedBytes)) -> usize {
-    bytes_field_len(egress.type_name().namespace().len())
-        + bytes_field_len(egress.type_name().name().len())
-        + message_field_len(typed_bytes_len(value))
+/// Appends a `delayed_invocations` entry (field 3) cancelling the delayed
+/// message sent with `token`.
+pub(crate) fn push_cancellation(out: &mut Vec<u8>, token: &CancellationToken) {
+    // is_cancellation_request = true takes two bytes.
+    let body = 2 + bytes_field_len(token.as_str().len());
+    append(out, message_field_len(body), |buf| {
+        put_message_header(buf, 3, body);
+        put_varint_field(buf, 10, 1);
+        put_bytes_field(buf, 11, token.as_str().as_bytes());
+    });
 }
 
-fn put_egress(buf: &mut Buf, egress: &(EgressIdentifier, TypedBytes)) {
-    put_message_header(buf, 4, egress_len(egress));
-    put_bytes_field(buf, 1, egress.0.type_name().namespace().as_bytes());
-    put_bytes_field(buf, 2, egress.0.type_name().name().as_bytes());
-    put_typed_bytes(buf, 3, &egress.1, typed_bytes_len(&egress.1));
+/// Appends an `outgoing_egresses` entry (field 4): `value`, of type
+/// `type_name`, to `egress`.
+pub(crate) fn push_egress(
+    out: &mut Vec<u8>,
+    egress: &EgressIdentifier,
+    type_name: &TypeName,
+    value: &[u8],
+) {
+    let (namespace, name) = egress.type_name().parts_bytes();
+    let value_len = typed_len(type_name, value);
+    let body = bytes_field_len(namespace.len())
+        + bytes_field_len(name.len())
+        + message_field_len(value_len);
+    append(out, message_field_len(body), |buf| {
+        put_message_header(buf, 4, body);
+        put_bytes_field(buf, 1, namespace);
+        put_bytes_field(buf, 2, name);
+        put_typed(buf, 3, type_name, value, value_len);
+    });
 }
 
 /// The `InvocationResponse` of a batch: one mutation per touched state
 /// value (in declaration order), then messages, delayed messages and egress
-/// records in call order.
+/// records in call order (each already encoded as it was sent).
 pub(crate) fn encode_result(effects: &Effects, storage: &Storage) -> Bytes {
-    let mut body = 0;
+    let mut body = effects.messages.len() + effects.delayed.len() + effects.egress.len();
     for (spec, value) in storage.mutations() {
         body += message_field_len(mutation_len(spec, value));
-    }
-    for message in &effects.messages {
-        body += message_field_len(message_len(message));
-    }
-    for delayed in &effects.delayed {
-        body += message_field_len(delayed_len(delayed));
-    }
-    for egress in &effects.egress {
-        body += message_field_len(egress_len(egress));
     }
     finish(2 + varint_len(body as u64) + body, |buf| {
         buf.extend_from_slice(&KEY_INVOCATION_RESULT);
         put_varint(buf, body as u64);
         for (spec, value) in storage.mutations() {
-            put_mutation(buf, spec, value);
+            put_mutation(buf, spec, value, mutation_len(spec, value));
         }
-        for message in &effects.messages {
-            put_message(buf, message);
-        }
-        for delayed in &effects.delayed {
-            put_delayed(buf, delayed);
-        }
-        for egress in &effects.egress {
-            put_egress(buf, egress);
-        }
+        buf.extend_from_slice(&effects.messages);
+        buf.extend_from_slice(&effects.delayed);
+        buf.extend_from_slice(&effects.egress);
     })
 }
 

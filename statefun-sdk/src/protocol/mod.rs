@@ -3,15 +3,14 @@
 //!
 //! Both directions are written by hand against the field tables of the
 //! protocol (`proto/protos/sdk/request-reply.proto`) rather than through
-//! prost's generated structs, so that decoding allocates only the vectors
-//! of states and invocations (every string and payload is a slice of the
-//! request buffer) and encoding writes once into an exactly sized buffer.
-//! The tests check both directions against prost's generated code.
+//! prost's generated structs, so that decoding allocates nothing beyond
+//! the inline room of its vectors (every string and payload is a range of
+//! the request buffer) and encoding writes each effect once, into buffers
+//! sized for it. The tests check both directions against prost's generated
+//! code.
 
 use bytes::Bytes;
 use smallvec::SmallVec;
-
-use crate::text::Text;
 
 mod decode;
 mod encode;
@@ -19,8 +18,11 @@ mod encode;
 #[cfg(test)]
 pub(crate) use decode::decode_batch;
 pub(crate) use decode::decode_batch_into;
+#[cfg(test)]
+use decode::{decode_canonical, decode_general};
 pub(crate) use encode::{
     encode_incomplete, encode_kafka_record, encode_kinesis_record, encode_result,
+    push_cancellation, push_delayed, push_egress, push_message,
 };
 
 /// A byte range of the request buffer. 32-bit offsets keep the decoded
@@ -49,11 +51,12 @@ impl Span {
         }
     }
 
-    pub(super) fn range(self) -> std::ops::Range<usize> {
+    pub(crate) fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
 
     /// The bytes of this range of `buf`.
+    #[inline]
     pub(crate) fn raw(self, buf: &[u8]) -> &[u8] {
         &buf[self.range()]
     }
@@ -64,32 +67,14 @@ impl Span {
     }
 }
 
-/// One decoded invocation batch: ranges into the request buffer, which it
-/// keeps. Strings in it were checked to be UTF-8 while decoding.
+/// One decoded invocation batch: ranges into the request buffer. Strings in
+/// it were checked to be UTF-8 while decoding.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Batch {
-    pub(crate) buf: Bytes,
     pub(crate) target: Option<WireAddress>,
     /// Inline room for the common case: a few states, one invocation.
     pub(crate) states: SmallVec<[WireState; 4]>,
     pub(crate) invocations: SmallVec<[WireInvocation; 2]>,
-}
-
-impl Batch {
-    /// The bytes of a range, borrowed.
-    pub(crate) fn raw(&self, span: Span) -> &[u8] {
-        span.raw(&self.buf)
-    }
-
-    /// The bytes of a range as a shared slice of the request.
-    pub(crate) fn bytes(&self, span: Span) -> Bytes {
-        span.slice(&self.buf)
-    }
-
-    /// A string range as shared text.
-    pub(crate) fn text(&self, span: Span) -> Text {
-        Text::from_checked(self.bytes(span))
-    }
 }
 
 /// An address as the wire carries it, not yet validated.

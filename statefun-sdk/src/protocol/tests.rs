@@ -9,8 +9,8 @@ use statefun_proto::reqreply::{
     self as wire, FromFunction, ToFunction, from_function, to_function,
 };
 
-use super::{Batch, WireAddress, WireValue, decode_batch};
-use crate::context::{Delayed, Effects};
+use super::{Batch, Span, WireAddress, WireValue, decode_batch, decode_canonical, decode_general};
+use crate::context::Effects;
 use crate::value::TypedBytes;
 use crate::{
     Address, CancellationToken, EgressIdentifier, Expiration, Storage, TypeName, ValueSpec,
@@ -27,10 +27,10 @@ struct Owned {
     invocations: Vec<(Option<OwnedAddress>, Option<OwnedValue>)>,
 }
 
-fn owned(batch: &Batch) -> Owned {
-    let s = |span| String::from_utf8(batch.raw(span).to_vec()).expect("checked UTF-8");
+fn owned(batch: &Batch, buf: &Bytes) -> Owned {
+    let s = |span: Span| String::from_utf8(span.raw(buf).to_vec()).expect("checked UTF-8");
     let address = |a: &WireAddress| (s(a.namespace), s(a.name), s(a.id));
-    let value = |v: &WireValue| (s(v.type_name), v.has_value, batch.bytes(v.bytes));
+    let value = |v: &WireValue| (s(v.type_name), v.has_value, v.bytes.slice(buf));
     Owned {
         target: batch.target.as_ref().map(address),
         states: batch
@@ -131,7 +131,7 @@ proptest! {
     fn decodes_what_prost_encodes(request in any_request()) {
         let bytes = Bytes::from(request.encode_to_vec());
         let ours = decode_batch(&bytes).expect("valid request");
-        prop_assert_eq!(Some(owned(&ours)), expected(&request));
+        prop_assert_eq!(Some(owned(&ours, &bytes)), expected(&request));
     }
 
     #[test]
@@ -146,8 +146,9 @@ proptest! {
         };
         let mut bytes = request.encode_to_vec();
         bytes.extend_from_slice(unknown);
-        let ours = decode_batch(&Bytes::from(bytes)).expect("valid request");
-        prop_assert_eq!(Some(owned(&ours)), expected(&request));
+        let bytes = Bytes::from(bytes);
+        let ours = decode_batch(&bytes).expect("valid request");
+        prop_assert_eq!(Some(owned(&ours, &bytes)), expected(&request));
     }
 
     /// Flips, inserts or removes one byte of a valid request: the decoder
@@ -161,17 +162,8 @@ proptest! {
         byte in any::<u8>(),
         mode in 0_u8..3,
     ) {
-        let mut bytes = request.encode_to_vec();
-        let i = position.index(bytes.len());
-        match mode {
-            0 => bytes[i] = byte,
-            1 => bytes.insert(i, byte),
-            _ => {
-                bytes.remove(i);
-            }
-        }
-        let bytes = Bytes::from(bytes);
-        let ours = decode_batch(&bytes).map(|b| owned(&b)).map_err(super::Malformed::reason);
+        let bytes = mutated(request.encode_to_vec(), position, byte, mode);
+        let ours = decode_batch(&bytes).map(|b| owned(&b, &bytes)).map_err(super::Malformed::reason);
         let theirs = ToFunction::decode(bytes.clone()).map(|t| expected(&t));
         match (&ours, &theirs) {
             (Ok(o), Ok(Some(t))) => prop_assert_eq!(o, t),
@@ -187,8 +179,102 @@ proptest! {
         let bytes = Bytes::from(bytes);
         if let Ok(ours) = decode_batch(&bytes) {
             let theirs = ToFunction::decode(bytes.clone()).expect("prost accepts it too");
-            prop_assert_eq!(Some(owned(&ours)), expected(&theirs));
+            prop_assert_eq!(Some(owned(&ours, &bytes)), expected(&theirs));
         }
+    }
+}
+
+/// `bytes` with one byte flipped to `byte` (mode 0), `byte` inserted (1) or
+/// one byte removed (2), at `position`.
+fn mutated(mut bytes: Vec<u8>, position: proptest::sample::Index, byte: u8, mode: u8) -> Bytes {
+    let i = position.index(bytes.len());
+    match mode {
+        0 => bytes[i] = byte,
+        1 => bytes.insert(i, byte),
+        _ => {
+            bytes.remove(i);
+        }
+    }
+    Bytes::from(bytes)
+}
+
+/// The batch each path decodes from `bytes`: the fast path's (`None` when
+/// it declines) and the general path's.
+fn both_paths(bytes: &Bytes) -> (Option<Owned>, Result<Owned, String>) {
+    let mut fast = Batch::default();
+    let fast = decode_canonical(bytes, &mut fast).map(|()| owned(&fast, bytes));
+    let mut general = Batch::default();
+    let general = decode_general(bytes, &mut general)
+        .map(|()| owned(&general, bytes))
+        .map_err(super::Malformed::reason);
+    (fast, general)
+}
+
+proptest! {
+    /// Everything prost writes (as the runtime's protobuf-java does) takes
+    /// the fast path, which decodes it as the general path does.
+    #[test]
+    fn the_fast_path_takes_what_prost_writes(request in any_request()) {
+        let bytes = Bytes::from(request.encode_to_vec());
+        let (fast, general) = both_paths(&bytes);
+        prop_assert!(fast.is_some(), "declined {:02x?}", &bytes[..]);
+        prop_assert_eq!(fast.as_ref(), general.as_ref().ok());
+    }
+
+    /// Whatever the fast path accepts, the general path decodes the same.
+    #[test]
+    fn the_fast_path_agrees_with_the_general_path(
+        request in any_request(),
+        position in any::<proptest::sample::Index>(),
+        byte in any::<u8>(),
+        mode in 0_u8..3,
+    ) {
+        let bytes = mutated(request.encode_to_vec(), position, byte, mode);
+        if let (Some(fast), general) = both_paths(&bytes) {
+            prop_assert_eq!(Ok(fast), general, "on {:02x?}", &bytes[..]);
+        }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_on_arbitrary_bytes(
+        bytes in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let mut bytes = bytes;
+        // Mostly a batch, so that the fast path gets past the first key.
+        bytes.splice(0..0, [0xa2, 0x06]);
+        let bytes = Bytes::from(bytes);
+        if let (Some(fast), general) = both_paths(&bytes) {
+            prop_assert_eq!(Ok(fast), general, "on {:02x?}", &bytes[..]);
+        }
+    }
+}
+
+#[test]
+fn the_fast_path_declines_what_it_does_not_expect() {
+    // Each is a valid request the general path decodes; none has the
+    // runtime's layout.
+    let cases: [&[u8]; 5] = [
+        // The batch's fields out of order: an invocation, then the target.
+        b"\xa2\x06\x09\x1a\x00\x0a\x05\x0a\x01a\x12\x00",
+        // The target twice (merged).
+        b"\xa2\x06\x0a\x0a\x03\x0a\x01a\x0a\x03\x1a\x01x",
+        // An unknown field in an address.
+        b"\xa2\x06\x07\x0a\x05\x0a\x01a\x38\x01",
+        // has_value written as false.
+        b"\xa2\x06\x06\x1a\x04\x12\x02\x10\x00",
+        // has_value as a padded varint.
+        b"\xa2\x06\x07\x1a\x05\x12\x03\x10\x81\x00",
+    ];
+    for bytes in cases {
+        let bytes = Bytes::from_static(bytes);
+        let (fast, general) = both_paths(&bytes);
+        assert_eq!(fast, None, "{bytes:02x?}");
+        assert!(general.is_ok(), "{bytes:02x?}: {general:?}");
+        assert_eq!(
+            owned(&decode_batch(&bytes).unwrap(), &bytes),
+            general.unwrap(),
+            "{bytes:02x?}"
+        );
     }
 }
 
@@ -213,7 +299,7 @@ fn nested_unknown_fields_of_every_wire_type_are_skipped() {
         let mut request = vec![0xa2, 0x06, u8::try_from(batch.len()).unwrap()];
         request.extend_from_slice(&batch);
         let bytes = Bytes::from(request);
-        let ours = owned(&decode_batch(&bytes).unwrap());
+        let ours = owned(&decode_batch(&bytes).unwrap(), &bytes);
         let theirs = expected(&ToFunction::decode(bytes).unwrap()).unwrap();
         assert_eq!(ours, theirs, "{unknown:02x?}");
         assert_eq!(ours.target, Some(("ns".into(), "fn".into(), "1".into())));
@@ -224,7 +310,7 @@ fn nested_unknown_fields_of_every_wire_type_are_skipped() {
 fn repeated_singular_messages_merge() {
     // target{namespace:"a"} then target{id:"x"}: one target a//x.
     let bytes = Bytes::from_static(b"\xa2\x06\x0c\x0a\x03\x0a\x01a\x0a\x03\x1a\x01x\x12\x00");
-    let batch = owned(&decode_batch(&bytes).unwrap());
+    let batch = owned(&decode_batch(&bytes).unwrap(), &bytes);
     assert_eq!(batch.target, Some(("a".into(), String::new(), "x".into())));
     assert_eq!(batch.states.len(), 1);
 }
@@ -244,6 +330,18 @@ fn any_typed_bytes() -> impl Strategy<Value = TypedBytes> {
 
 fn any_our_address() -> impl Strategy<Value = Address> {
     (any_type_name(), "\\PC{0,10}").prop_map(|(t, id)| Address::new(t, id))
+}
+
+/// A delayed message or a cancellation.
+#[derive(Debug, Clone)]
+enum Delayed {
+    Send {
+        delay_ms: i64,
+        target: Address,
+        value: TypedBytes,
+        token: Option<CancellationToken>,
+    },
+    Cancel(CancellationToken),
 }
 
 fn any_delayed() -> impl Strategy<Value = Delayed> {
@@ -308,8 +406,8 @@ proptest! {
             (0..touches.len()).map(|i| ValueSpec::try_named(format!("s{i}")).unwrap()).collect();
         let state_specs: Vec<_> = specs.iter().map(|s| s.to_state_spec().unwrap()).collect();
         let address = Address::new(TypeName::from_static("t/f"), "1");
-        let mut storage = Storage::resolve(state_specs.into(), address, |_| Some(None))
-            .expect("all present");
+        let mut storage = Storage::new(state_specs.into(), address, Bytes::new());
+        storage.resolve(|_, _| Some(None)).expect("all present");
         let mut mutations = Vec::new();
         for (spec, touch) in specs.iter().zip(&touches) {
             match touch {
@@ -336,19 +434,26 @@ proptest! {
                 Touch::Keep => {}
             }
         }
-        let effects = Effects {
-            messages: messages.iter().cloned().collect(),
-            delayed: delayed.iter().map(|d| match d {
-                Delayed::Send { delay_ms, target, value, token } => Delayed::Send {
-                    delay_ms: *delay_ms,
-                    target: target.clone(),
-                    value: value.clone(),
-                    token: token.clone(),
-                },
-                Delayed::Cancel(t) => Delayed::Cancel(t.clone()),
-            }).collect(),
-            egress: egress.iter().map(|(t, v)| (EgressIdentifier::new(t.clone()).unwrap(), v.clone())).collect(),
-        };
+        let mut effects = Effects::default();
+        for (target, value) in &messages {
+            super::push_message(&mut effects.messages, target, value.type_name(), value.bytes());
+        }
+        for d in &delayed {
+            match d {
+                Delayed::Send { delay_ms, target, value, token } => super::push_delayed(
+                    &mut effects.delayed,
+                    *delay_ms,
+                    target,
+                    (value.type_name(), value.bytes()),
+                    token.as_ref(),
+                ),
+                Delayed::Cancel(token) => super::push_cancellation(&mut effects.delayed, token),
+            }
+        }
+        for (t, value) in &egress {
+            let egress = EgressIdentifier::new(t.clone()).unwrap();
+            super::push_egress(&mut effects.egress, &egress, value.type_name(), value.bytes());
+        }
         let theirs = FromFunction {
             response: Some(from_function::Response::InvocationResult(
                 from_function::InvocationResponse {

@@ -7,6 +7,8 @@ use bytes::Bytes;
 use smallvec::SmallVec;
 
 use super::{StateSpec, ValueSpec};
+use crate::protocol::Span;
+use crate::small::{INLINE, SmallBytes, bytes_eq};
 use crate::{Address, TypeName, Value, ValueError};
 
 /// The declared state of one address, as seen by one batch of invocations.
@@ -39,6 +41,9 @@ use crate::{Address, TypeName, Value, ValueError};
 /// ```
 pub struct Storage {
     specs: Arc<[StateSpec]>,
+    /// The request the values were received in: received values are
+    /// ranges of it.
+    request: Bytes,
     cells: SmallVec<[Cell; 4]>,
     /// The typenames the runtime sent that differ from the declared ones,
     /// by cell index: rare, so kept out of the cells.
@@ -46,56 +51,81 @@ pub struct Storage {
     address: Address,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Cell {
-    value: Option<Bytes>,
+    value: Slot,
     dirty: bool,
 }
 
-/// One received state value: the typename on the wire and its bytes, or
-/// `None` when the state has no value.
-pub(crate) type Received<'a> = Option<(&'a [u8], Bytes)>;
+/// Where a state's current value is.
+#[derive(Debug, Clone)]
+enum Slot {
+    /// The state has no value.
+    Absent,
+    /// As received: this range of the request.
+    Received(Span),
+    /// As written in this batch.
+    Written(SmallBytes),
+}
+
+/// One received state value: the ranges of its typename and of its bytes in
+/// the request, or `None` when the state has no value.
+pub(crate) type Received = Option<(Span, Span)>;
 
 impl Storage {
-    /// Matches the received values to the declared specs by name.
+    /// The state of `address`, declared by `specs`, received in `request`:
+    /// empty until [`Storage::resolve`] fills it in.
+    #[inline(always)]
+    pub(crate) fn new(specs: Arc<[StateSpec]>, address: Address, request: Bytes) -> Self {
+        Self {
+            cells: SmallVec::with_capacity(specs.len()),
+            specs,
+            request,
+            foreign_types: Vec::new(),
+            address,
+        }
+    }
+
+    /// Matches the received values to the declared specs by name;
+    /// `received` finds a state by name in the request, given the request.
     ///
     /// Returns the indices of the declared specs the request lacks when any
     /// are missing; values the function does not declare are ignored.
-    pub(crate) fn resolve<'a>(
-        specs: Arc<[StateSpec]>,
-        address: Address,
-        received: impl Fn(&str) -> Option<Received<'a>>,
-    ) -> Result<Self, Vec<usize>> {
-        let mut cells = SmallVec::with_capacity(specs.len());
-        let mut foreign_types = Vec::new();
+    #[inline(always)]
+    pub(crate) fn resolve(
+        &mut self,
+        received: impl Fn(&[u8], &str) -> Option<Received>,
+    ) -> Result<(), Vec<usize>> {
         let mut missing = Vec::new();
-        for (index, spec) in specs.iter().enumerate() {
-            match received(spec.name()) {
+        for (index, spec) in self.specs.iter().enumerate() {
+            match received(&self.request, spec.name()) {
                 None => missing.push(index),
-                Some(value) => cells.push(match value {
-                    None => Cell::default(),
-                    Some((type_name, bytes)) => {
-                        if type_name != spec.type_name().as_str().as_bytes() {
-                            foreign_types.push((index, String::from_utf8_lossy(type_name).into()));
+                Some(value) => self.cells.push(Cell {
+                    value: match value {
+                        None => Slot::Absent,
+                        Some((type_name, span)) => {
+                            let type_name = type_name.raw(&self.request);
+                            if !bytes_eq(type_name, spec.type_name().as_str().as_bytes()) {
+                                self.foreign_types
+                                    .push((index, String::from_utf8_lossy(type_name).into()));
+                            }
+                            Slot::Received(span)
                         }
-                        Cell {
-                            value: Some(bytes),
-                            dirty: false,
-                        }
-                    }
+                    },
+                    dirty: false,
                 }),
             }
         }
         if missing.is_empty() {
-            Ok(Self {
-                specs,
-                cells,
-                foreign_types,
-                address,
-            })
+            Ok(())
         } else {
             Err(missing)
         }
+    }
+
+    /// The request buffer.
+    pub(crate) fn request(&self) -> &Bytes {
+        &self.request
     }
 
     /// Reads a value: `None` when the state has no value.
@@ -116,16 +146,18 @@ impl Storage {
                 address: self.address.clone(),
             }));
         }
-        match &cell.value {
-            None => Ok(None),
-            Some(bytes) => T::from_bytes(bytes).map(Some).map_err(|source| {
-                StateError::new(StateErrorKind::Value {
-                    state: spec.name().to_owned(),
-                    address: self.address.clone(),
-                    source,
-                })
-            }),
-        }
+        let decoded = match &cell.value {
+            Slot::Absent => return Ok(None),
+            Slot::Received(span) => decode_range::<T>(&self.request, *span),
+            Slot::Written(bytes) => decode_small::<T>(bytes),
+        };
+        decoded.map(Some).map_err(|source| {
+            StateError::new(StateErrorKind::Value {
+                state: spec.name().to_owned(),
+                address: self.address.clone(),
+                source,
+            })
+        })
     }
 
     /// Writes a value.
@@ -136,7 +168,7 @@ impl Storage {
     /// type, or the value does not encode.
     pub fn set<T: Value>(&mut self, spec: &ValueSpec<T>, value: &T) -> Result<(), StateError> {
         let index = self.index_of::<T>(spec.name())?;
-        let bytes = value.to_bytes().map_err(|source| {
+        let bytes = SmallBytes::encode(|buf| value.encode_into(buf)).map_err(|source| {
             StateError::new(StateErrorKind::Value {
                 state: spec.name().to_owned(),
                 address: self.address.clone(),
@@ -144,7 +176,7 @@ impl Storage {
             })
         })?;
         let cell = &mut self.cells[index];
-        cell.value = Some(bytes);
+        cell.value = Slot::Written(bytes);
         cell.dirty = true;
         self.forget_foreign_type(index);
         Ok(())
@@ -159,7 +191,7 @@ impl Storage {
     pub fn remove<T: Value>(&mut self, spec: &ValueSpec<T>) -> Result<(), StateError> {
         let index = self.index_of::<T>(spec.name())?;
         let cell = &mut self.cells[index];
-        cell.value = None;
+        cell.value = Slot::Absent;
         cell.dirty = true;
         self.forget_foreign_type(index);
         Ok(())
@@ -173,7 +205,7 @@ impl Storage {
     /// type.
     pub fn contains<T: Value>(&self, spec: &ValueSpec<T>) -> Result<bool, StateError> {
         let index = self.index_of::<T>(spec.name())?;
-        Ok(self.cells[index].value.is_some())
+        Ok(!matches!(self.cells[index].value, Slot::Absent))
     }
 
     /// The address whose state this is.
@@ -184,12 +216,21 @@ impl Storage {
 
     /// The values written or removed in this batch, in declaration order:
     /// the spec and the final bytes (`None` when removed).
-    pub(crate) fn mutations(&self) -> impl Iterator<Item = (&StateSpec, Option<&Bytes>)> {
+    pub(crate) fn mutations(&self) -> impl Iterator<Item = (&StateSpec, Option<&[u8]>)> {
         self.specs
             .iter()
             .zip(&self.cells)
             .filter(|(_, cell)| cell.dirty)
-            .map(|(spec, cell)| (spec, cell.value.as_ref()))
+            .map(|(spec, cell)| (spec, self.bytes(&cell.value)))
+    }
+
+    /// The bytes of a value, `None` when absent.
+    fn bytes<'a>(&'a self, slot: &'a Slot) -> Option<&'a [u8]> {
+        match slot {
+            Slot::Absent => None,
+            Slot::Received(span) => Some(span.raw(&self.request)),
+            Slot::Written(bytes) => Some(bytes.as_slice()),
+        }
     }
 
     /// A value written or removed no longer has the runtime's type.
@@ -199,7 +240,7 @@ impl Storage {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn index_of<T: Value>(&self, name: &str) -> Result<usize, StateError> {
         let Some(index) = self.specs.iter().position(|s| same_str(s.name(), name)) else {
             return Err(self.undeclared(name));
@@ -233,17 +274,36 @@ impl Storage {
     }
 }
 
+/// Decodes a range of `buf`: short values from a borrowed slice (the
+/// built-in codecs read rather than keep their bytes), longer ones from a
+/// shared slice, for types that keep them.
+fn decode_range<T: Value>(buf: &Bytes, span: Span) -> Result<T, ValueError> {
+    if span.len() <= INLINE {
+        T::from_slice(span.raw(buf))
+    } else {
+        T::from_bytes(&span.slice(buf))
+    }
+}
+
+/// Decodes bytes held as [`SmallBytes`], the same way.
+pub(crate) fn decode_small<T: Value>(bytes: &SmallBytes) -> Result<T, ValueError> {
+    match bytes {
+        SmallBytes::Inline { .. } => T::from_slice(bytes.as_slice()),
+        SmallBytes::Shared(shared) => T::from_bytes(shared),
+    }
+}
+
 /// String equality with a pointer shortcut: a spec declared as a constant
 /// is usually the very string the function was registered with.
 fn same_str(a: &str, b: &str) -> bool {
-    std::ptr::eq(a, b) || a == b
+    std::ptr::eq(a, b) || bytes_eq(a.as_bytes(), b.as_bytes())
 }
 
 impl fmt::Debug for Storage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (spec, cell) in self.specs.iter().zip(&self.cells) {
-            map.entry(&spec.name(), &cell.value.as_ref().map(Bytes::len));
+            map.entry(&spec.name(), &self.bytes(&cell.value).map(<[u8]>::len));
         }
         map.finish()
     }

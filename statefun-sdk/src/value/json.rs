@@ -63,6 +63,14 @@ impl<T: JsonType> Value for Json<T> {
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
         crate::codec::json::decode(bytes, T::TYPE_NAME).map(Json)
     }
+
+    fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+        crate::codec::json::encode_into(&self.0, buf, T::TYPE_NAME)
+    }
+
+    fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
+        crate::codec::json::decode_slice(bytes, T::TYPE_NAME).map(Json)
+    }
 }
 
 #[cfg(test)]

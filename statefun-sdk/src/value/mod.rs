@@ -75,13 +75,85 @@ pub trait Value: Sized {
     /// When the codec cannot encode the value.
     fn to_bytes(&self) -> Result<Bytes, ValueError>;
 
-    /// Decodes a value. `bytes` is shared with the request, so a type that
-    /// keeps bytes can clone them without copying.
+    /// Decodes a value. Values longer than a few dozen bytes are shared
+    /// with the request, so a type that keeps bytes can clone them without
+    /// copying (shorter ones go through [`Value::from_slice`]).
     ///
     /// # Errors
     ///
     /// When the bytes are not a valid encoding.
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError>;
+
+    /// Appends the encoded value to `buf`: what [`Value::to_bytes`] returns,
+    /// without a buffer of its own.
+    ///
+    /// The SDK encodes state values and outgoing payloads with this, into
+    /// buffers it reuses, so that writing a state or sending a message
+    /// costs no allocation of its own. The default appends the bytes of
+    /// [`Value::to_bytes`];
+    /// override it when the codec can write into a `Vec<u8>` (the built-in
+    /// types, [`Json<T>`], `Protobuf<T>` and `#[derive(Value)]` types do).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use statefun_sdk::{TypeName, Value, ValueError};
+    ///
+    /// /// Plain UTF-8 text.
+    /// struct Utf8Text(String);
+    ///
+    /// impl Value for Utf8Text {
+    ///     fn type_name() -> TypeName {
+    ///         TypeName::from_static("com.example.types/utf8-text")
+    ///     }
+    ///     fn to_bytes(&self) -> Result<Bytes, ValueError> {
+    ///         Ok(Bytes::copy_from_slice(self.0.as_bytes()))
+    ///     }
+    ///     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
+    ///         Self::from_slice(bytes)
+    ///     }
+    ///     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+    ///         buf.extend_from_slice(self.0.as_bytes());
+    ///         Ok(())
+    ///     }
+    ///     fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
+    ///         std::str::from_utf8(bytes)
+    ///             .map(|s| Utf8Text(s.to_owned()))
+    ///             .map_err(|e| ValueError::decode(Self::type_name(), e))
+    ///     }
+    /// }
+    ///
+    /// let mut buf = b"prefix:".to_vec();
+    /// Utf8Text("hi".into()).encode_into(&mut buf)?;
+    /// assert_eq!(buf, b"prefix:hi");
+    /// assert_eq!(Utf8Text::from_slice(&buf[7..])?.0, "hi");
+    /// # Ok::<(), ValueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When the codec cannot encode the value; `buf` may then hold part of
+    /// the encoding.
+    fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+        buf.extend_from_slice(&self.to_bytes()?);
+        Ok(())
+    }
+
+    /// Decodes a value from borrowed bytes.
+    ///
+    /// The SDK decodes short values with this (message arguments and
+    /// state values up to a few dozen bytes), which it holds in place
+    /// rather than as slices of the request. The default copies the bytes
+    /// for [`Value::from_bytes`]; override it when the type reads its
+    /// bytes rather than keeping them (as the built-in types, [`Json<T>`],
+    /// `Protobuf<T>` and `#[derive(Value)]` types do). See
+    /// [`Value::encode_into`] for an example.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not a valid encoding.
+    fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
+        Self::from_bytes(&Bytes::copy_from_slice(bytes))
+    }
 }
 
 /// A typed value handled as raw bytes: a typename and the encoded bytes.
@@ -173,11 +245,47 @@ pub trait IntoTypedBytes {
     ///
     /// When encoding fails.
     fn into_typed_bytes(self) -> Result<TypedBytes, ValueError>;
+
+    /// Appends the payload's bytes to `buf` and returns its typename: what
+    /// [`IntoTypedBytes::into_typed_bytes`] returns, without a buffer of
+    /// its own.
+    ///
+    /// The SDK encodes every message and egress record with this, into a
+    /// buffer it reuses. The default copies the bytes of
+    /// `into_typed_bytes`; a reference to a [`Value`] writes straight into
+    /// `buf` with [`Value::encode_into`].
+    ///
+    /// ```
+    /// use statefun_sdk::IntoTypedBytes;
+    ///
+    /// let mut buf = Vec::new();
+    /// let type_name = (&42_i32).encode_payload(&mut buf)?;
+    /// assert_eq!(type_name.as_str(), "io.statefun.types/int");
+    /// assert_eq!(buf, [0x0d, 42, 0, 0, 0]);
+    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When encoding fails; `buf` may then hold part of the encoding.
+    fn encode_payload(self, buf: &mut Vec<u8>) -> Result<TypeName, ValueError>
+    where
+        Self: Sized,
+    {
+        let (type_name, bytes) = self.into_typed_bytes()?.into_parts();
+        buf.extend_from_slice(&bytes);
+        Ok(type_name)
+    }
 }
 
 impl<T: Value> IntoTypedBytes for &T {
     fn into_typed_bytes(self) -> Result<TypedBytes, ValueError> {
         TypedBytes::encode(self)
+    }
+
+    fn encode_payload(self, buf: &mut Vec<u8>) -> Result<TypeName, ValueError> {
+        self.encode_into(buf)?;
+        Ok(T::type_name())
     }
 }
 
@@ -190,6 +298,11 @@ impl IntoTypedBytes for TypedBytes {
 impl IntoTypedBytes for &TypedBytes {
     fn into_typed_bytes(self) -> Result<TypedBytes, ValueError> {
         Ok(self.clone())
+    }
+
+    fn encode_payload(self, buf: &mut Vec<u8>) -> Result<TypeName, ValueError> {
+        buf.extend_from_slice(&self.bytes);
+        Ok(self.type_name.clone())
     }
 }
 

@@ -54,7 +54,7 @@ fn fixed64(bytes: [u8; 8]) -> Bytes {
 
 macro_rules! decode_wrapper {
     ($wrapper:ty, $type_name:expr, $bytes:expr) => {
-        <$wrapper>::decode(&$bytes[..])
+        <$wrapper>::decode($bytes)
             .map(|w| w.value)
             .map_err(|e| ValueError::decode($type_name, e))
     };
@@ -74,6 +74,17 @@ impl Value for bool {
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
+        Self::from_slice(bytes)
+    }
+
+    fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+        if *self {
+            buf.extend_from_slice(&[TAG_VARINT, 1]);
+        }
+        Ok(())
+    }
+
+    fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
         decode_wrapper!(BooleanWrapper, BOOL_TYPE, bytes)
     }
 }
@@ -92,8 +103,20 @@ impl Value for i32 {
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
+        Self::from_slice(bytes)
+    }
+
+    fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+        if *self != 0 {
+            let [a, b, c, d] = self.to_le_bytes();
+            buf.extend_from_slice(&[TAG_FIXED32, a, b, c, d]);
+        }
+        Ok(())
+    }
+
+    fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
         // The canonical encodings, without the general parser.
-        match bytes[..] {
+        match *bytes {
             [] => Ok(0),
             [TAG_FIXED32, a, b, c, d] => Ok(Self::from_le_bytes([a, b, c, d])),
             _ => decode_wrapper!(IntWrapper, INT_TYPE, bytes),
@@ -115,7 +138,19 @@ impl Value for i64 {
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
-        match bytes[..] {
+        Self::from_slice(bytes)
+    }
+
+    fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+        if *self != 0 {
+            buf.push(TAG_FIXED64);
+            buf.extend_from_slice(&self.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
+        match *bytes {
             [] => Ok(0),
             [TAG_FIXED64, a, b, c, d, e, f, g, h] => {
                 Ok(Self::from_le_bytes([a, b, c, d, e, f, g, h]))
@@ -140,6 +175,18 @@ impl Value for f32 {
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
+        Self::from_slice(bytes)
+    }
+
+    fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+        if *self != 0.0 {
+            buf.push(TAG_FIXED32);
+            buf.extend_from_slice(&self.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
         decode_wrapper!(FloatWrapper, FLOAT_TYPE, bytes)
     }
 }
@@ -158,6 +205,18 @@ impl Value for f64 {
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
+        Self::from_slice(bytes)
+    }
+
+    fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+        if *self != 0.0 {
+            buf.push(TAG_FIXED64);
+            buf.extend_from_slice(&self.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
         decode_wrapper!(DoubleWrapper, DOUBLE_TYPE, bytes)
     }
 }
@@ -179,6 +238,19 @@ impl Value for String {
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
+        Self::from_slice(bytes)
+    }
+
+    fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+        if !self.is_empty() {
+            buf.push(TAG_LEN);
+            prost::encoding::encode_varint(self.len() as u64, buf);
+            buf.extend_from_slice(self.as_bytes());
+        }
+        Ok(())
+    }
+
+    fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
         decode_wrapper!(StringWrapper, STRING_TYPE, bytes)
     }
 }
@@ -197,6 +269,14 @@ mod tests {
     fn round_trip<T: Value + PartialEq + std::fmt::Debug>(v: &T) {
         let bytes = v.to_bytes().unwrap();
         assert_eq!(&T::from_bytes(&bytes).unwrap(), v);
+        assert_eq!(&T::from_slice(&bytes).unwrap(), v);
+        let mut buf = vec![1, 2];
+        v.encode_into(&mut buf).unwrap();
+        assert_eq!(
+            &buf[2..],
+            &bytes[..],
+            "encode_into writes what to_bytes returns"
+        );
     }
 
     #[test]
@@ -257,6 +337,15 @@ mod tests {
         fn double_round_trip(v in any::<f64>().prop_filter("NaN != NaN", |v| !v.is_nan())) {
             let decoded = f64::from_bytes(&enc(v)).unwrap();
             prop_assert_eq!(decoded, v);
+        }
+        #[test]
+        fn floats_encode_into_what_to_bytes_returns(f in any::<f32>(), d in any::<f64>()) {
+            let mut buf = Vec::new();
+            f.encode_into(&mut buf).unwrap();
+            d.encode_into(&mut buf).unwrap();
+            let mut expected = enc(f).to_vec();
+            expected.extend_from_slice(&enc(d));
+            prop_assert_eq!(buf, expected);
         }
         #[test]
         fn nan_stays_nan(bits in any::<u64>()) {

@@ -56,4 +56,12 @@ impl<T: prost::Message + prost::Name + Default> Value for Protobuf<T> {
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
         crate::codec::protobuf::decode(bytes, Self::type_name()).map(Protobuf)
     }
+
+    fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+        crate::codec::protobuf::encode_into(&self.0, buf, Self::type_name())
+    }
+
+    fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
+        crate::codec::protobuf::decode_slice(bytes, Self::type_name()).map(Protobuf)
+    }
 }

@@ -1,0 +1,298 @@
+//! Short byte strings on the request path: [`SmallBytes`] (held in place
+//! when short, else a shared [`Bytes`]), [`bytes_eq`] for comparing them,
+//! and the buffers each thread reuses for encoding ([`with_scratch`],
+//! [`pooled_buffer`]).
+
+use std::cell::Cell;
+use std::fmt;
+
+use bytes::Bytes;
+
+/// The most bytes held in place: enough for the usual ids (a UUID has 36
+/// characters), many type names, every built-in value and small JSON
+/// messages, while keeping a `SmallBytes` at 40 bytes.
+pub(crate) const INLINE: usize = 38;
+
+/// Immutable bytes: a copy held in place when short, else a [`Bytes`].
+///
+/// Short values are copied because sharing costs more: taking and dropping
+/// a reference to a [`Bytes`] are two atomic operations, each slower than
+/// copying a few dozen bytes, and a buffer of its own is an allocation.
+#[derive(Clone)]
+pub(crate) enum SmallBytes {
+    /// `bytes[..len]`.
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
+    Shared(Bytes),
+}
+
+impl SmallBytes {
+    /// `bytes` held in place, when short enough.
+    #[inline]
+    fn inline(bytes: &[u8]) -> Option<Self> {
+        let len = u8::try_from(bytes.len())
+            .ok()
+            .filter(|&n| usize::from(n) <= INLINE)?;
+        let mut inline = [0; INLINE];
+        inline.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        Some(Self::Inline { len, bytes: inline })
+    }
+
+    /// A copy of `bytes`: in place when short, else in a buffer of its own.
+    pub(crate) fn copy_from_slice(bytes: &[u8]) -> Self {
+        Self::inline(bytes).unwrap_or_else(|| Self::Shared(Bytes::copy_from_slice(bytes)))
+    }
+
+    /// `bytes`, copied in place when short (dropping the reference).
+    pub(crate) fn from_bytes(bytes: Bytes) -> Self {
+        Self::inline(&bytes).unwrap_or(Self::Shared(bytes))
+    }
+
+    /// A range of `buf`: a copy when short, else a shared slice. The range
+    /// must lie within `buf`; one that does not gives no bytes.
+    #[inline]
+    pub(crate) fn from_range(buf: &Bytes, range: std::ops::Range<usize>) -> Self {
+        let Some(bytes) = buf.get(range.clone()) else {
+            return Self::Shared(Bytes::new());
+        };
+        // A whole inline buffer's worth copied at once, when the request
+        // has that many bytes from here on (the bytes past `len` are never
+        // read): a fixed-size copy, without clearing first.
+        if bytes.len() <= INLINE {
+            if let Some(chunk) = buf.get(range.start..range.start + INLINE) {
+                let mut inline = [0; INLINE];
+                inline.copy_from_slice(chunk);
+                // At most INLINE, so it fits.
+                let len = u8::try_from(bytes.len()).unwrap_or_default();
+                return Self::Inline { len, bytes: inline };
+            }
+        }
+        Self::inline(bytes).unwrap_or_else(|| Self::Shared(buf.slice(range)))
+    }
+
+    /// What `encode` appends to an empty buffer, held as [`SmallBytes`]: it
+    /// writes into a buffer reused by the thread, so a short result costs
+    /// no allocation at all.
+    pub(crate) fn encode<E>(encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>) -> Result<Self, E> {
+        with_scratch(|buf| encode(buf).map(|()| Self::copy_from_slice(buf)))
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Self::Shared(bytes) => bytes,
+        }
+    }
+}
+
+impl fmt::Debug for SmallBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02x?}", self.as_slice())
+    }
+}
+
+/// Whether two byte strings are equal: for the short names and typenames
+/// compared on every request, a few word comparisons in line rather than a
+/// call to `memcmp`.
+#[inline(always)]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut word = [0; 8];
+        if let Some(bytes) = s.get(at..at + 8) {
+            word.copy_from_slice(bytes);
+        }
+        u64::from_le_bytes(word)
+    };
+    match len {
+        0..8 => a == b,
+        // Two overlapping words.
+        8..=16 => word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8),
+        // Four overlapping words.
+        17..=32 => {
+            word(a, 0) == word(b, 0)
+                && word(a, 8) == word(b, 8)
+                && word(a, len - 16) == word(b, len - 16)
+                && word(a, len - 8) == word(b, len - 8)
+        }
+        _ => a == b,
+    }
+}
+
+/// Buffers larger than this are not kept between calls.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on an empty buffer reused by the thread. A nested call (an
+/// encoder that encodes, such as a hand-written `Value` whose `to_bytes`
+/// calls `codec::json::encode`) finds the buffer taken and uses one from the
+/// thread's pool instead; a call while the thread's locals are being
+/// destroyed uses a fresh one.
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    if buf.capacity() == 0 {
+        buf = pooled_buffer();
+    }
+    buf.clear();
+    let result = f(&mut buf);
+    // Back as the scratch buffer if that place is free, else to the pool.
+    let spare = SCRATCH
+        .try_with(|scratch| {
+            let current = scratch.take();
+            if current.capacity() == 0 && buf.capacity() <= SCRATCH_KEEP {
+                scratch.set(buf);
+                None
+            } else {
+                scratch.set(current);
+                Some(buf)
+            }
+        })
+        .ok()
+        .flatten();
+    if let Some(spare) = spare {
+        give_back(spare);
+    }
+    result
+}
+
+/// How many buffers [`pooled_buffer`] keeps per thread.
+const POOL_KEEP: usize = 4;
+
+thread_local! {
+    static POOL: Cell<Vec<Vec<u8>>> = const { Cell::new(Vec::new()) };
+}
+
+/// An empty buffer, reusing one a finished batch gave back on this thread
+/// (see [`give_back`]) when there is one.
+pub(crate) fn pooled_buffer() -> Vec<u8> {
+    POOL.try_with(|pool| {
+        let mut buffers = pool.take();
+        let buf = buffers.pop();
+        pool.set(buffers);
+        buf
+    })
+    .ok()
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// Keeps `buf` for a later [`pooled_buffer`] on this thread, unless it is
+/// large or enough are kept already.
+pub(crate) fn give_back(mut buf: Vec<u8>) {
+    if buf.capacity() == 0 || buf.capacity() > SCRATCH_KEEP {
+        return;
+    }
+    buf.clear();
+    let _ = POOL.try_with(|pool| {
+        let mut buffers = pool.take();
+        if buffers.len() < POOL_KEEP {
+            buffers.push(buf);
+        }
+        pool.set(buffers);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn stays_small() {
+        assert_eq!(std::mem::size_of::<SmallBytes>(), 40);
+    }
+
+    #[test]
+    fn nested_encodings_use_their_own_buffers() {
+        let outer = SmallBytes::encode(|buf| {
+            buf.extend_from_slice(b"outer ");
+            let inner = SmallBytes::encode(|buf| {
+                buf.extend_from_slice(b"inner");
+                Ok::<_, ()>(())
+            })?;
+            buf.extend_from_slice(inner.as_slice());
+            Ok::<_, ()>(())
+        });
+        assert_eq!(outer.unwrap().as_slice(), b"outer inner");
+    }
+
+    #[test]
+    fn nested_encodings_reuse_warm_buffers() {
+        // The buffers an outer and a nested encoding wrote into, in order.
+        let round = || {
+            let mut inner_at = None;
+            let mut outer_at = None;
+            with_scratch(|outer| {
+                outer.extend_from_slice(b"outer");
+                with_scratch(|inner| {
+                    inner.extend_from_slice(b"inner");
+                    inner_at = Some(inner.as_ptr());
+                });
+                outer_at = Some(outer.as_ptr());
+            });
+            let mut both = [outer_at.unwrap(), inner_at.unwrap()];
+            both.sort();
+            both
+        };
+        let first = round();
+        // Later rounds allocate nothing: the same two buffers come back.
+        assert_eq!(round(), first);
+        assert_eq!(round(), first);
+    }
+
+    #[test]
+    fn buffers_given_back_are_reused_empty() {
+        let mut buf = pooled_buffer();
+        buf.extend_from_slice(b"used");
+        let capacity = buf.capacity();
+        let address = buf.as_ptr();
+        give_back(buf);
+        let again = pooled_buffer();
+        assert!(again.is_empty());
+        assert_eq!((again.capacity(), again.as_ptr()), (capacity, address));
+        // Large buffers are not kept.
+        give_back(Vec::with_capacity(SCRATCH_KEEP + 1));
+        assert_eq!(pooled_buffer().capacity(), 0);
+    }
+
+    proptest! {
+        #[test]
+        fn bytes_eq_is_equality(
+            a in proptest::collection::vec(0_u8..3, 0..40),
+            b in proptest::collection::vec(0_u8..3, 0..40),
+        ) {
+            prop_assert_eq!(bytes_eq(&a, &b), a == b);
+            prop_assert!(bytes_eq(&a, &a.clone()));
+            for i in 0..a.len() {
+                let mut flipped = a.clone();
+                flipped[i] ^= 0x80;
+                prop_assert!(!bytes_eq(&a, &flipped));
+            }
+        }
+
+        #[test]
+        fn every_way_in_holds_the_same_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let mut buf = vec![7];
+            buf.extend_from_slice(&bytes);
+            let buf = Bytes::from(buf);
+            let ways = [
+                SmallBytes::copy_from_slice(&bytes),
+                SmallBytes::from_bytes(Bytes::from(bytes.clone())),
+                SmallBytes::from_range(&buf, 1..buf.len()),
+                SmallBytes::encode(|b| { b.extend_from_slice(&bytes); Ok::<_, ()>(()) }).unwrap(),
+            ];
+            for way in &ways {
+                prop_assert_eq!(way.as_slice(), &bytes[..]);
+                prop_assert_eq!(matches!(way, SmallBytes::Inline { .. }), bytes.len() <= INLINE);
+            }
+        }
+    }
+}
