@@ -1,9 +1,9 @@
 //! Checkpoint and restore of 1,000,000 addresses in the harness, each an
 //! inventory with both of its states (`stock`, `reserved`): take the
 //! checkpoint, serialize it, read it back, restore it into a fresh harness,
-//! run one write (state is shared with the checkpoint until written, so
-//! the first write after a restore pays for copying the state map), and
-//! check the state is all there.
+//! run one write (state is shared with the checkpoint in chunks of
+//! addresses until written, so the first write after a restore copies the
+//! chunk it touches), and check the state is all there.
 //!
 //! ```text
 //! cargo bench -p statefun-benches --bench checkpoint            # 1,000,000 addresses, 3 rounds
@@ -69,8 +69,8 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let bytes = source.last_checkpoint().expect("taken").to_bytes();
         let serialize = t.elapsed();
-        // The running job's next write copies its state map away from
-        // the checkpoint's: part of what a checkpoint costs.
+        // The running job's next write copies the chunk it touches away
+        // from the checkpoint's: part of what a checkpoint costs.
         let t = Instant::now();
         restock_nothing(&runtime, &mut source)?;
         let source_write = t.elapsed();
@@ -82,7 +82,7 @@ fn main() -> anyhow::Result<()> {
         restored.restore(&read);
         let restore = t.elapsed();
         // State is shared with the checkpoint until written: the first
-        // write after a restore copies the state map once. Count it.
+        // write after a restore copies the chunk it touches. Count it.
         let t = Instant::now();
         restock_nothing(&runtime, &mut restored)?;
         let first_write = t.elapsed();

@@ -10,7 +10,7 @@ use prost::Message as _;
 use statefun_sdk::{Address, TypeName};
 
 use crate::engine::{Envelope, InFlight, World};
-use crate::store::{Name, Stored, Ttl, Values};
+use crate::store::{AllValues, Name, Stored, Ttl, Values};
 use crate::trace::Event;
 use crate::{EgressRecord, Harness};
 
@@ -269,11 +269,11 @@ impl Checkpoint {
             );
             world.next_request = id + 1;
         }
-        world.store.values = Arc::new(if c.format == 1 {
+        world.store.values = if c.format == 1 {
             values_v1(&mut types, c.values)?
         } else {
             values_v2(&mut types, c.names, &bytes)?
-        });
+        };
         for timer in &c.timers {
             let message = types.envelope(timer.message.as_ref().ok_or_else(|| {
                 CheckpointError::Invalid("a delayed message without a message".into())
@@ -326,10 +326,7 @@ impl Checkpoint {
 }
 
 /// Format 1's values: each with its whole address.
-fn values_v1(
-    types: &mut Types,
-    values: Vec<wire::Value>,
-) -> Result<BTreeMap<Address, Values>, CheckpointError> {
+fn values_v1(types: &mut Types, values: Vec<wire::Value>) -> Result<AllValues, CheckpointError> {
     let mut names = Names::default();
     let mut all: BTreeMap<Address, Values> = BTreeMap::new();
     for v in values {
@@ -344,7 +341,7 @@ fn values_v1(
             },
         );
     }
-    Ok(all)
+    Ok(AllValues::from_sorted(all))
 }
 
 /// Format 2's values: grouped per address (the checkpoint's fields 13),
@@ -358,7 +355,7 @@ fn values_v2(
     types: &mut Types,
     table: Vec<String>,
     checkpoint: &Bytes,
-) -> Result<BTreeMap<Address, Values>, CheckpointError> {
+) -> Result<AllValues, CheckpointError> {
     let table: Vec<Name> = table.into_iter().map(Name::from).collect();
     let name = |i: u32| {
         table.get(i as usize).ok_or_else(|| {
@@ -370,7 +367,13 @@ fn values_v2(
     };
     // The function type at each index of the table, parsed once.
     let mut function_types: Vec<Option<TypeName>> = vec![None; table.len()];
-    let mut all = Vec::with_capacity(count_address_values(checkpoint)?);
+    // Sized from a count of the entries, before any is checked: a crafted
+    // input of empty entries asks for far more memory than its own size,
+    // so an impossible size is an error, not an abort.
+    let count = count_address_values(checkpoint)?;
+    let mut all = Vec::new();
+    all.try_reserve_exact(count)
+        .map_err(|_| CheckpointError::Invalid(format!("{count} addresses do not fit in memory")))?;
     // One address's values as read, before they move to a list of their
     // own of the right length.
     let mut values: Vec<(Name, Stored)> = Vec::new();
@@ -463,7 +466,7 @@ fn values_v2(
             )));
         }
     }
-    Ok(all.into_iter().collect())
+    Ok(AllValues::from_sorted(all))
 }
 
 /// How many `AddressValues` (fields 13) the checkpoint holds.
@@ -1146,7 +1149,7 @@ mod tests {
 
         let table: Vec<String> = names.names.iter().map(|n| (*n).to_owned()).collect();
         let read = values_v2(&mut Types::default(), table, &Bytes::from(ours)).expect("read");
-        let shown = |all: &BTreeMap<Address, Values>| format!("{all:?}");
+        let shown = |all: &dyn std::fmt::Debug| format!("{all:?}");
         assert_eq!(shown(&read), shown(&all));
     }
 
@@ -1179,7 +1182,7 @@ mod tests {
             parts.push(part);
         }
         let table: Vec<String> = names.names.iter().map(|n| (*n).to_owned()).collect();
-        let shown = |all: &BTreeMap<Address, Values>| format!("{all:?}");
+        let shown = |all: &dyn std::fmt::Debug| format!("{all:?}");
         let reversed = Bytes::from(parts.concat());
         let read = values_v2(&mut Types::default(), table.clone(), &reversed).expect("read");
         assert_eq!(shown(&read), shown(&all));
@@ -1193,7 +1196,7 @@ mod tests {
     fn sample_checkpoint() -> Checkpoint {
         let world = World {
             store: crate::store::Store {
-                values: Arc::new(sample()),
+                values: AllValues::from_sorted(sample()),
                 ..Default::default()
             },
             ..World::default()

@@ -4,7 +4,6 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -113,7 +112,7 @@ impl World {
             next_request: self.next_request,
             store: Store {
                 registry: BTreeMap::new(),
-                values: Arc::clone(&self.store.values),
+                values: self.store.values.clone(),
             },
             timers: self.timers.clone(),
             egress: self.egress.clone(),
@@ -378,7 +377,7 @@ impl Harness {
         let mut expired = Vec::new();
         let mut values = None;
         if let Some(registered) = registered {
-            if let Some(all) = Arc::make_mut(&mut store.values).get_mut(&address) {
+            if let Some(all) = store.values.get_mut(&address) {
                 for (name, registration) in registered {
                     let Some(value) = all.get_mut(name) else {
                         continue;
@@ -885,7 +884,7 @@ impl Harness {
             };
             match persisted_value_mutation::MutationType::try_from(mutation.mutation_type) {
                 Ok(persisted_value_mutation::MutationType::Delete) => {
-                    if let Some(values) = self.world.store.values_mut().get_mut(address) {
+                    if let Some(values) = self.world.store.values.get_mut(address) {
                         values.remove(&name);
                     }
                     self.record(Event::StateChanged {
@@ -911,15 +910,7 @@ impl Harness {
                         written: self.now,
                         accessed: self.now,
                     };
-                    let values = self.world.store.values_mut();
-                    match values.get_mut(address) {
-                        Some(values) => values.insert(&name, stored),
-                        None => {
-                            let mut fresh = Values::default();
-                            fresh.insert(&name, stored);
-                            values.insert(address.clone(), fresh);
-                        }
-                    }
+                    self.world.store.values.insert(address, &name, stored);
                     self.record(Event::StateChanged {
                         address: address.clone(),
                         state: String::from(&*name),

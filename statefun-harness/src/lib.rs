@@ -660,15 +660,20 @@ impl Harness {
     }
 
     /// Makes room in the trace for the events the queued messages will
-    /// make, so that a long run grows it once, rather than doubling it (and
-    /// copying every event so far) again and again.
+    /// make, so that a run grows it once, rather than doubling it (and
+    /// copying every event so far) again and again. At most
+    /// [`trace::MAX_RESERVED_EVENTS`] at a time: a million queued messages
+    /// run for ten steps must not reserve a gigabyte.
     fn reserve_trace(&mut self) {
         let queued: usize = (self.world.ingress.iter())
             .chain(&self.world.local)
             .map(VecDeque::len)
             .sum();
-        self.trace
-            .reserve(queued.saturating_mul(trace::EVENTS_PER_MESSAGE));
+        self.trace.reserve(
+            queued
+                .saturating_mul(trace::EVENTS_PER_MESSAGE)
+                .min(trace::MAX_RESERVED_EVENTS),
+        );
     }
 
     /// When idle but for requests waiting out a backoff: moves the clock to
@@ -819,17 +824,10 @@ impl Harness {
             // Seeded state is part of the start a crash goes back to.
             self.initial
                 .store
-                .values_mut()
-                .entry(address.clone())
-                .or_default()
-                .insert(&name, stored.clone());
+                .values
+                .insert(address, &name, stored.clone());
         }
-        self.world
-            .store
-            .values_mut()
-            .entry(address.clone())
-            .or_default()
-            .insert(&name, stored);
+        self.world.store.values.insert(address, &name, stored);
         Ok(())
     }
 
@@ -915,5 +913,28 @@ impl Harness {
             text.push('\n');
         }
         text
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A run reserves trace room for its queued messages, but never more
+    /// than a bounded amount at once, however many are queued.
+    #[test]
+    fn the_trace_reservation_is_bounded() {
+        let mut h = Harness::builder().build().unwrap();
+        let to = Address::new(TypeName::from_static("bench/counter"), "a");
+        for i in 0..20_000_i64 {
+            h.send(to.clone(), &i).unwrap();
+        }
+        let before = h.trace.len();
+        h.reserve_trace();
+        let room = h.trace.capacity() - before;
+        assert!(room >= trace::MAX_RESERVED_EVENTS, "{room}");
+        // `Vec` may round up, but not to the 120,000 events asked for.
+        assert!(room < 20_000 * trace::EVENTS_PER_MESSAGE, "{room}");
     }
 }

@@ -11,6 +11,10 @@ use statefun_sdk::Address;
 /// spare (handshakes, timers, egress).
 pub(crate) const EVENTS_PER_MESSAGE: usize = 6;
 
+/// The most events reserved ahead at once (about 12 MB); beyond that the
+/// trace grows as it fills.
+pub(crate) const MAX_RESERVED_EVENTS: usize = 1 << 16;
+
 /// One thing that happened in the harness.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

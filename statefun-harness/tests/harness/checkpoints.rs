@@ -492,3 +492,68 @@ async fn review_regressions_of_the_fault_and_checkpoint_work() {
     h.send(recorder("m"), &Command::Add(1)).unwrap();
     assert!(h.run().await.is_err(), "the budget cannot pass: a livelock");
 }
+
+/// State spread over many addresses (so over many of the store's shared
+/// chunks): writes after a checkpoint, to old addresses and new ones,
+/// change neither the checkpoint nor its bytes, and a harness restored
+/// from it (directly or from its bytes) starts from exactly its state,
+/// whatever that harness and the source write next.
+#[tokio::test]
+async fn writes_after_a_checkpoint_of_many_addresses_leave_it_as_it_was() {
+    const ADDRESSES: i64 = 1_500;
+    let harness = || {
+        Harness::builder()
+            .seed(62)
+            .functions(functions())
+            .build()
+            .unwrap()
+    };
+    let mut h = harness();
+    for i in 0..ADDRESSES {
+        h.send(recorder(&format!("m{i}")), &Command::Add(i))
+            .unwrap();
+    }
+    h.run().await.unwrap();
+    h.checkpoint();
+    let checkpoint = h.last_checkpoint().unwrap().clone();
+    let bytes = checkpoint.to_bytes();
+    let at_checkpoint = h.outcome();
+
+    let later = [0, 1, 700, 1_499, 2_000, 2_001];
+    for i in later {
+        h.send(recorder(&format!("m{i}")), &Command::Add(1_000_000))
+            .unwrap();
+    }
+    h.run().await.unwrap();
+    assert_eq!(sum(&h, "m700"), Some(1_000_700));
+    assert_eq!(sum(&h, "m2000"), Some(1_000_000));
+    assert_eq!(
+        checkpoint.to_bytes(),
+        bytes,
+        "the checkpoint did not change"
+    );
+
+    let read = statefun_harness::Checkpoint::from_bytes(&bytes).unwrap();
+    for from in [&checkpoint, &read] {
+        let mut restored = harness();
+        restored.restore(from);
+        assert_eq!(restored.outcome(), at_checkpoint);
+        assert_eq!(restored.addresses_with_state().count(), 1_500);
+        for i in later {
+            restored
+                .send(recorder(&format!("m{i}")), &Command::Add(1))
+                .unwrap();
+        }
+        restored.run().await.unwrap();
+        assert_eq!(sum(&restored, "m700"), Some(701));
+        assert_eq!(sum(&restored, "m2001"), Some(1));
+        assert_eq!(sum(&restored, "m701"), Some(701));
+    }
+    assert_eq!(checkpoint.to_bytes(), bytes);
+    assert_eq!(read.to_bytes(), bytes);
+    assert_eq!(
+        sum(&h, "m700"),
+        Some(1_000_700),
+        "the source kept its writes"
+    );
+}
