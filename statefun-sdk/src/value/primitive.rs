@@ -7,7 +7,7 @@
 //! Decoding uses a real protobuf parser, so empty input gives the default
 //! value and unknown fields are ignored.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use prost::Message as _;
 use statefun_proto::types::{
     BooleanWrapper, DoubleWrapper, FloatWrapper, IntWrapper, LongWrapper, StringWrapper,
@@ -38,18 +38,12 @@ const TAG_LEN: u8 = 0x0a;
 /// Field 1 with wire type 5 (32-bit).
 const TAG_FIXED32: u8 = 0x0d;
 
-fn fixed32(bytes: [u8; 4]) -> Bytes {
-    let mut out = BytesMut::with_capacity(5);
-    out.put_u8(TAG_FIXED32);
-    out.put_slice(&bytes);
-    out.freeze()
-}
-
-fn fixed64(bytes: [u8; 8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(9);
-    out.put_u8(TAG_FIXED64);
-    out.put_slice(&bytes);
-    out.freeze()
+/// A value's wire bytes, written by its `encode_into` (each encoding lives
+/// there once), in a buffer of `capacity` to begin with.
+fn encoded<T: Value>(value: &T, capacity: usize) -> Result<Bytes, ValueError> {
+    let mut buf = Vec::with_capacity(capacity);
+    value.encode_into(&mut buf)?;
+    Ok(Bytes::from(buf))
 }
 
 macro_rules! decode_wrapper {
@@ -66,11 +60,7 @@ impl Value for bool {
     }
 
     fn to_bytes(&self) -> Result<Bytes, ValueError> {
-        Ok(if *self {
-            Bytes::from_static(&[TAG_VARINT, 1])
-        } else {
-            Bytes::new()
-        })
+        encoded(self, 0)
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
@@ -95,11 +85,7 @@ impl Value for i32 {
     }
 
     fn to_bytes(&self) -> Result<Bytes, ValueError> {
-        Ok(if *self == 0 {
-            Bytes::new()
-        } else {
-            fixed32(self.to_le_bytes())
-        })
+        encoded(self, 0)
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
@@ -130,11 +116,7 @@ impl Value for i64 {
     }
 
     fn to_bytes(&self) -> Result<Bytes, ValueError> {
-        Ok(if *self == 0 {
-            Bytes::new()
-        } else {
-            fixed64(self.to_le_bytes())
-        })
+        encoded(self, 0)
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
@@ -143,8 +125,8 @@ impl Value for i64 {
 
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
         if *self != 0 {
-            buf.push(TAG_FIXED64);
-            buf.extend_from_slice(&self.to_le_bytes());
+            let [a, b, c, d, e, f, g, h] = self.to_le_bytes();
+            buf.extend_from_slice(&[TAG_FIXED64, a, b, c, d, e, f, g, h]);
         }
         Ok(())
     }
@@ -166,12 +148,7 @@ impl Value for f32 {
     }
 
     fn to_bytes(&self) -> Result<Bytes, ValueError> {
-        // `-0.0 == 0.0`: both encode as the default, as the Python SDK does.
-        Ok(if *self == 0.0 {
-            Bytes::new()
-        } else {
-            fixed32(self.to_le_bytes())
-        })
+        encoded(self, 0)
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
@@ -179,9 +156,10 @@ impl Value for f32 {
     }
 
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
+        // `-0.0 == 0.0`: both encode as the default, as the Python SDK does.
         if *self != 0.0 {
-            buf.push(TAG_FIXED32);
-            buf.extend_from_slice(&self.to_le_bytes());
+            let [a, b, c, d] = self.to_le_bytes();
+            buf.extend_from_slice(&[TAG_FIXED32, a, b, c, d]);
         }
         Ok(())
     }
@@ -197,11 +175,7 @@ impl Value for f64 {
     }
 
     fn to_bytes(&self) -> Result<Bytes, ValueError> {
-        Ok(if *self == 0.0 {
-            Bytes::new()
-        } else {
-            fixed64(self.to_le_bytes())
-        })
+        encoded(self, 0)
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
@@ -210,8 +184,8 @@ impl Value for f64 {
 
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
         if *self != 0.0 {
-            buf.push(TAG_FIXED64);
-            buf.extend_from_slice(&self.to_le_bytes());
+            let [a, b, c, d, e, f, g, h] = self.to_le_bytes();
+            buf.extend_from_slice(&[TAG_FIXED64, a, b, c, d, e, f, g, h]);
         }
         Ok(())
     }
@@ -227,14 +201,13 @@ impl Value for String {
     }
 
     fn to_bytes(&self) -> Result<Bytes, ValueError> {
-        if self.is_empty() {
-            return Ok(Bytes::new());
-        }
-        let mut out = BytesMut::with_capacity(1 + 5 + self.len());
-        out.put_u8(TAG_LEN);
-        prost::encoding::encode_varint(self.len() as u64, &mut out);
-        out.put_slice(self.as_bytes());
-        Ok(out.freeze())
+        // Tag, length (at most 5 bytes), text; nothing for the default.
+        let capacity = if self.is_empty() {
+            0
+        } else {
+            1 + 5 + self.len()
+        };
+        encoded(self, capacity)
     }
 
     fn from_bytes(bytes: &Bytes) -> Result<Self, ValueError> {
