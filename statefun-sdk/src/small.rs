@@ -263,6 +263,95 @@ mod tests {
         assert_eq!(pooled_buffer().capacity(), 0);
     }
 
+    /// Which way `bytes` is held, after checking it holds `expected`.
+    fn held(bytes: &SmallBytes, expected: &[u8]) -> &'static str {
+        assert_eq!(bytes.as_slice(), expected);
+        match bytes {
+            SmallBytes::Inline { len, .. } => {
+                assert_eq!(usize::from(*len), expected.len());
+                "inline"
+            }
+            SmallBytes::Shared(_) => "shared",
+        }
+    }
+
+    #[test]
+    fn holds_up_to_inline_bytes_in_place() {
+        for (len, way) in [
+            (INLINE - 1, "inline"),
+            (INLINE, "inline"),
+            (INLINE + 1, "shared"),
+        ] {
+            // No two bytes equal, and none zero (what a fresh inline
+            // buffer holds).
+            let bytes: Vec<u8> = (1..=255).take(len).collect();
+            assert_eq!(held(&SmallBytes::copy_from_slice(&bytes), &bytes), way);
+            let shared = Bytes::from(bytes.clone());
+            let from_bytes = SmallBytes::from_bytes(shared.clone());
+            assert_eq!(held(&from_bytes, &bytes), way, "from_bytes, {len}");
+            if let SmallBytes::Shared(kept) = &from_bytes {
+                // The same buffer, not a copy.
+                assert_eq!(kept.as_ptr(), shared.as_ptr());
+            }
+            // A range with a few bytes before it and from none to more than
+            // INLINE after it: the whole-buffer copy when INLINE bytes follow
+            // its start, else a copy of the range alone.
+            for before in [0, 1, 7] {
+                for after in 0..=INLINE + 1 {
+                    let mut buf = vec![0xee; before];
+                    buf.extend_from_slice(&bytes);
+                    buf.resize(before + len + after, 0xdd);
+                    let buf = Bytes::from(buf);
+                    let range = SmallBytes::from_range(&buf, before..before + len);
+                    let what = format!("from_range, {len} bytes after {before}, {after} more");
+                    assert_eq!(held(&range, &bytes), way, "{what}");
+                    if let SmallBytes::Shared(kept) = &range {
+                        assert_eq!(kept.as_ptr(), buf[before..].as_ptr(), "{what}");
+                    }
+                    // An empty range, and one reaching one byte past the end.
+                    assert_eq!(
+                        held(&SmallBytes::from_range(&buf, before..before), &[]),
+                        "inline"
+                    );
+                    let past = SmallBytes::from_range(&buf, before..buf.len() + 1);
+                    assert_eq!(past.as_slice(), b"", "{what}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_eq_at_the_word_boundaries() {
+        // Every length at which `bytes_eq` changes how many words it
+        // compares, and the lengths either side.
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40] {
+            let a: Vec<u8> = (1..=255).take(len).collect();
+            // Compared at an odd offset in another buffer, so never the
+            // same slice.
+            let mut other = vec![0];
+            other.extend_from_slice(&a);
+            let b = &other[1..];
+            assert!(bytes_eq(&a, b), "{len}");
+            for i in 0..len {
+                for flip in [0x01, 0x80, 0xff] {
+                    let mut c = a.clone();
+                    c[i] ^= flip;
+                    assert_ne!(a, c);
+                    assert_eq!(bytes_eq(&a, &c), a == c, "{len} bytes, at {i}");
+                    assert_eq!(bytes_eq(&c, &a), c == a, "{len} bytes, at {i}");
+                }
+            }
+            // One byte longer or shorter.
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(!bytes_eq(&a, &longer), "{len}");
+            assert!(!bytes_eq(&longer, &a), "{len}");
+            if let Some((_, shorter)) = a.split_last() {
+                assert!(!bytes_eq(&a, shorter), "{len}");
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn bytes_eq_is_equality(

@@ -98,22 +98,38 @@ fn any_value() -> impl Strategy<Value = wire::TypedValue> {
 }
 
 fn any_request() -> impl Strategy<Value = ToFunction> {
+    requests_of(
+        any_address().boxed(),
+        any_value().boxed(),
+        "\\PC{0,10}".boxed(),
+        0..5,
+    )
+}
+
+/// Requests built from the given addresses, values and state names, with
+/// `count` states and `count` invocations.
+fn requests_of(
+    address: BoxedStrategy<wire::Address>,
+    value: BoxedStrategy<wire::TypedValue>,
+    state_name: BoxedStrategy<String>,
+    count: std::ops::Range<usize>,
+) -> impl Strategy<Value = ToFunction> {
     let state =
-        ("\\PC{0,10}", proptest::option::of(any_value())).prop_map(|(state_name, state_value)| {
+        (state_name, proptest::option::of(value.clone())).prop_map(|(state_name, state_value)| {
             to_function::PersistedValue {
                 state_name,
                 state_value,
             }
         });
     let invocation = (
-        proptest::option::of(any_address()),
-        proptest::option::of(any_value()),
+        proptest::option::of(address.clone()),
+        proptest::option::of(value),
     )
         .prop_map(|(caller, argument)| to_function::Invocation { caller, argument });
     (
-        proptest::option::of(any_address()),
-        proptest::collection::vec(state, 0..5),
-        proptest::collection::vec(invocation, 0..5),
+        proptest::option::of(address),
+        proptest::collection::vec(state, count.clone()),
+        proptest::collection::vec(invocation, count),
     )
         .prop_map(|(target, state, invocations)| ToFunction {
             request: Some(to_function::Request::Invocation(
@@ -163,15 +179,7 @@ proptest! {
         mode in 0_u8..3,
     ) {
         let bytes = mutated(request.encode_to_vec(), position, byte, mode);
-        let ours = decode_batch(&bytes).map(|b| owned(&b, &bytes)).map_err(super::Malformed::reason);
-        let theirs = ToFunction::decode(bytes.clone()).map(|t| expected(&t));
-        match (&ours, &theirs) {
-            (Ok(o), Ok(Some(t))) => prop_assert_eq!(o, t),
-            (Err(_), Err(_)) => {}
-            // prost leaves the oneof empty; we reject a request without a batch.
-            (Err(e), Ok(None)) if e.contains("no invocation batch") => {}
-            _ => prop_assert!(false, "disagree on {:02x?}: ours {:?}, prost {:?}", &bytes[..], ours, theirs),
-        }
+        agrees_with_prost(&bytes, &format!("{:02x?}", &bytes[..]))?;
     }
 
     #[test]
@@ -184,10 +192,38 @@ proptest! {
     }
 }
 
+/// Checks that our decoder accepts what prost accepts, with the same
+/// result, and rejects what it rejects; `what` describes `bytes`.
+fn agrees_with_prost(bytes: &Bytes, what: &str) -> Result<(), TestCaseError> {
+    let ours = decode_batch(bytes)
+        .map(|b| owned(&b, bytes))
+        .map_err(super::Malformed::reason);
+    let theirs = ToFunction::decode(bytes.clone()).map(|t| expected(&t));
+    match (&ours, &theirs) {
+        (Ok(o), Ok(Some(t))) => prop_assert_eq!(o, t),
+        (Err(_), Err(_)) => {}
+        // prost leaves the oneof empty; we reject a request without a batch.
+        (Err(e), Ok(None)) if e.contains("no invocation batch") => {}
+        _ => prop_assert!(
+            false,
+            "disagree on {}: ours {:?}, prost {:?}",
+            what,
+            ours.as_ref().map(drop),
+            theirs.as_ref().map(drop),
+        ),
+    }
+    Ok(())
+}
+
 /// `bytes` with one byte flipped to `byte` (mode 0), `byte` inserted (1) or
 /// one byte removed (2), at `position`.
-fn mutated(mut bytes: Vec<u8>, position: proptest::sample::Index, byte: u8, mode: u8) -> Bytes {
+fn mutated(bytes: Vec<u8>, position: proptest::sample::Index, byte: u8, mode: u8) -> Bytes {
     let i = position.index(bytes.len());
+    mutated_at(bytes, i, byte, mode)
+}
+
+/// As [`mutated`], at index `i`.
+fn mutated_at(mut bytes: Vec<u8>, i: usize, byte: u8, mode: u8) -> Bytes {
     match mode {
         0 => bytes[i] = byte,
         1 => bytes.insert(i, byte),
@@ -313,6 +349,309 @@ fn repeated_singular_messages_merge() {
     let batch = owned(&decode_batch(&bytes).unwrap(), &bytes);
     assert_eq!(batch.target, Some(("a".into(), String::new(), "x".into())));
     assert_eq!(batch.states.len(), 1);
+}
+
+// --- Long fields: length prefixes of two to five bytes ----------------------
+
+/// `len` bytes that differ from their neighbours (so a range off by one
+/// does not compare equal), built by copying rather than byte by byte: a
+/// strategy per byte would make a 20,000-byte value slow to generate.
+fn filler(len: usize, seed: u8) -> Bytes {
+    let period: Vec<u8> = (0..=250).collect();
+    let mut bytes = vec![seed];
+    bytes.extend_from_slice(&period.repeat(len / period.len() + 1));
+    bytes.truncate(len);
+    Bytes::from(bytes)
+}
+
+/// A field length: mostly past 127 bytes (a length prefix of two bytes) or
+/// 16,383 (three bytes), some at those boundaries, some short.
+fn field_len() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        1 => 0_usize..=40,
+        1 => 120_usize..=136,
+        3 => 128_usize..=20_000,
+        1 => 16_370_usize..=16_400,
+    ]
+}
+
+/// Bytes of [`field_len`] bytes.
+fn long_bytes() -> impl Strategy<Value = Bytes> {
+    (field_len(), any::<u8>()).prop_map(|(len, seed)| filler(len, seed))
+}
+
+/// A string of at least [`field_len`] bytes: a short random start, then
+/// one random character repeated (of one to four bytes in UTF-8).
+fn long_text() -> impl Strategy<Value = String> {
+    ("\\PC{0,2}", any::<char>(), field_len()).prop_map(|(start, c, len)| {
+        let mut text = start;
+        text.push_str(&c.to_string().repeat(len / c.len_utf8() + 1));
+        text
+    })
+}
+
+/// A string, long in a third of the cases.
+fn any_text() -> BoxedStrategy<String> {
+    prop_oneof![2 => "\\PC{0,8}", 1 => long_text()].boxed()
+}
+
+fn any_long_address() -> impl Strategy<Value = wire::Address> {
+    (any_text(), any_text(), any_text()).prop_map(|(namespace, r#type, id)| wire::Address {
+        namespace,
+        r#type,
+        id,
+    })
+}
+
+fn any_long_value() -> impl Strategy<Value = wire::TypedValue> {
+    (any_text(), any::<bool>(), long_bytes()).prop_map(|(typename, has_value, value)| {
+        wire::TypedValue {
+            typename,
+            has_value,
+            value,
+        }
+    })
+}
+
+/// Requests with long ids, names and values, so that their fields and the
+/// messages holding them have length prefixes of two or three bytes.
+fn any_long_request() -> impl Strategy<Value = ToFunction> {
+    requests_of(
+        any_long_address().boxed(),
+        any_long_value().boxed(),
+        any_text(),
+        0..3,
+    )
+}
+
+/// As [`any_long_request`], with one more state or invocation holding a
+/// value of over 16,383 bytes: the batch, that state or invocation and its
+/// value all have length prefixes of three bytes.
+fn any_large_request() -> impl Strategy<Value = ToFunction> {
+    (
+        any_long_request(),
+        16_384_usize..=40_000,
+        any::<u8>(),
+        any::<bool>(),
+    )
+        .prop_map(|(mut request, len, seed, in_state)| {
+            if let Some(to_function::Request::Invocation(batch)) = &mut request.request {
+                add_value(batch, filler(len, seed), in_state);
+            }
+            request
+        })
+}
+
+/// Adds a state holding `value` (when `in_state`) or an invocation whose
+/// argument it is.
+fn add_value(batch: &mut to_function::InvocationBatchRequest, value: Bytes, in_state: bool) {
+    let value = Some(wire::TypedValue {
+        typename: "com.example/v".into(),
+        has_value: true,
+        value,
+    });
+    if in_state {
+        batch.state.push(to_function::PersistedValue {
+            state_name: "s".into(),
+            state_value: value,
+        });
+    } else {
+        batch.invocations.push(to_function::Invocation {
+            caller: Some(wire::Address {
+                namespace: "com.example".into(),
+                r#type: "caller".into(),
+                id: "1".into(),
+            }),
+            argument: value,
+        });
+    }
+}
+
+/// How many bytes the length prefix at `at` takes.
+fn prefix_width(bytes: &[u8], at: usize) -> usize {
+    bytes[at..].iter().take_while(|&&b| b >= 0x80).count() + 1
+}
+
+/// Checks that prost's encoding of `request` takes the fast path, which
+/// decodes it as prost wrote it and as the general path does.
+fn check_fast_path(request: &ToFunction) -> Result<(), TestCaseError> {
+    let bytes = Bytes::from(request.encode_to_vec());
+    let (fast, general) = both_paths(&bytes);
+    prop_assert!(
+        fast.is_some(),
+        "declined a request of {} bytes",
+        bytes.len()
+    );
+    prop_assert_eq!(fast.as_ref(), general.as_ref().ok());
+    prop_assert_eq!(fast, expected(request));
+    let ours = decode_batch(&bytes).expect("valid request");
+    prop_assert_eq!(Some(owned(&ours, &bytes)), expected(request));
+    Ok(())
+}
+
+/// Few cases (each request is up to a few hundred kilobytes), unless
+/// `PROPTEST_CASES` asks for more.
+fn long_cases() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok());
+    ProptestConfig::with_cases(cases.unwrap_or(48))
+}
+
+proptest! {
+    #![proptest_config(long_cases())]
+
+    /// Fields of over 127 bytes, and the messages holding them, have
+    /// length prefixes of two or three bytes.
+    #[test]
+    fn the_fast_path_takes_long_fields(request in any_long_request()) {
+        check_fast_path(&request)?;
+    }
+
+    /// A batch of over 16,383 bytes has a length prefix of three bytes.
+    #[test]
+    fn the_fast_path_takes_large_batches(request in any_large_request()) {
+        let bytes = request.encode_to_vec();
+        // After the two-byte key of field 100: at least three bytes, as a
+        // check that the strategy makes what it means to.
+        prop_assert!(prefix_width(&bytes, 2) >= 3, "{} bytes", bytes.len());
+        check_fast_path(&request)?;
+    }
+
+    /// One byte of a request with long fields flipped, inserted or removed,
+    /// mostly among the first 64 (where the keys and length prefixes are):
+    /// the fast path agrees with the general path when it answers, and the
+    /// decoder with prost.
+    #[test]
+    fn mutated_long_requests_decode_as_prost_decodes_them(
+        request in any_long_request(),
+        position in any::<proptest::sample::Index>(),
+        early in proptest::bool::weighted(0.75),
+        byte in any::<u8>(),
+        mode in 0_u8..3,
+    ) {
+        let bytes = request.encode_to_vec();
+        let at = position.index(if early { bytes.len().min(64) } else { bytes.len() });
+        let bytes = mutated_at(bytes, at, byte, mode);
+        if let (Some(fast), general) = both_paths(&bytes) {
+            prop_assert_eq!(Ok(fast), general, "{} bytes, changed at {}", bytes.len(), at);
+        }
+        agrees_with_prost(&bytes, &format!("{} bytes changed at {}", bytes.len(), at))?;
+    }
+}
+
+/// Checks every value length in `lengths`, as a state's value and as an
+/// invocation's argument, and that for each of the value, the typed value,
+/// the state or invocation and the batch, some length made it exactly each
+/// of `sizes` bytes long.
+fn check_sizes(lengths: std::ops::RangeInclusive<usize>, sizes: &[usize]) {
+    let all = filler(*lengths.end(), 7);
+    let mut seen = std::collections::BTreeSet::new();
+    for in_state in [true, false] {
+        for len in lengths.clone() {
+            let mut batch = to_function::InvocationBatchRequest {
+                target: Some(wire::Address {
+                    namespace: "com.example".into(),
+                    r#type: "fn".into(),
+                    id: "42".into(),
+                }),
+                ..Default::default()
+            };
+            add_value(&mut batch, all.slice(..len), in_state);
+            let holder = if in_state {
+                batch.state[0].encoded_len()
+            } else {
+                batch.invocations[0].encoded_len()
+            };
+            let value = if in_state {
+                batch.state[0].state_value.as_ref()
+            } else {
+                batch.invocations[0].argument.as_ref()
+            };
+            let value = value.map(prost::Message::encoded_len).unwrap_or_default();
+            let layers = [len, value, holder, batch.encoded_len()];
+            let request = ToFunction {
+                request: Some(to_function::Request::Invocation(batch)),
+            };
+            if let Err(e) = check_fast_path(&request) {
+                panic!("value of {len} bytes (in a state: {in_state}): {e}");
+            }
+            for (layer, size) in layers.into_iter().enumerate() {
+                if sizes.contains(&size) {
+                    seen.insert((in_state, layer, size));
+                }
+            }
+        }
+    }
+    let missing: Vec<_> = [true, false]
+        .into_iter()
+        .flat_map(|s| (0..4).flat_map(move |l| sizes.iter().map(move |&n| (s, l, n))))
+        .filter(|k| !seen.contains(k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "never reached (in a state, layer, size): {missing:?}"
+    );
+}
+
+#[test]
+fn length_prefixes_at_their_boundaries() {
+    // One byte up to 127, two up to 16,383, then three: each layer of
+    // nesting crosses both boundaries.
+    check_sizes(0..=200, &[127, 128]);
+    check_sizes(16_250..=16_400, &[16_383, 16_384]);
+}
+
+#[test]
+fn four_byte_length_prefixes() {
+    // Two bytes short of 2 MiB: three bytes of length up to 2,097,151,
+    // then four.
+    check_sizes(2_097_050..=2_097_152, &[2_097_151, 2_097_152]);
+}
+
+#[test]
+fn padded_and_overlong_length_prefixes() {
+    // A batch {target {id "x"}} (5 bytes) after a length prefix as given:
+    // whether the fast path takes it, and whether it is valid.
+    let cases: [(&[u8], bool, bool); 7] = [
+        (b"\x05", true, true),
+        (b"\x85\x00", true, true),
+        // Five bytes: the longest length the fast path reads.
+        (b"\x85\x80\x80\x80\x00", true, true),
+        // Six bytes: valid, but left to the general path.
+        (b"\x85\x80\x80\x80\x80\x00", false, true),
+        // 2^32 + 5 and 2^35 - 1: past the end.
+        (b"\x85\x80\x80\x80\x10", false, false),
+        (b"\xff\xff\xff\xff\x7f", false, false),
+        // Six, one byte past the end.
+        (b"\x86\x80\x00", false, false),
+    ];
+    for (prefix, takes, valid) in cases {
+        let mut bytes = b"\xa2\x06".to_vec();
+        bytes.extend_from_slice(prefix);
+        bytes.extend_from_slice(b"\x0a\x03\x1a\x01x");
+        let bytes = Bytes::from(bytes);
+        let (fast, general) = both_paths(&bytes);
+        assert_eq!(fast.is_some(), takes, "{prefix:02x?}");
+        assert_eq!(general.is_ok(), valid, "{prefix:02x?}: {general:?}");
+        let prost = ToFunction::decode(bytes.clone());
+        assert_eq!(prost.is_ok(), valid, "{prefix:02x?}: {prost:?}");
+        if let Ok(theirs) = prost {
+            let theirs = expected(&theirs);
+            assert_eq!(general.ok(), theirs, "{prefix:02x?}");
+            let target = theirs.as_ref().and_then(|t| t.target.clone());
+            assert_eq!(target, Some((String::new(), String::new(), "x".into())));
+            if takes {
+                assert_eq!(fast, theirs, "{prefix:02x?}");
+            }
+        }
+    }
+    // The address's own length padded to five bytes.
+    let bytes = Bytes::from_static(b"\xa2\x06\x09\x0a\x83\x80\x80\x80\x00\x1a\x01x");
+    let (fast, general) = both_paths(&bytes);
+    assert!(fast.is_some());
+    assert_eq!(fast.as_ref(), general.as_ref().ok());
+    assert_eq!(fast, expected(&ToFunction::decode(bytes).unwrap()));
 }
 
 fn any_type_name() -> impl Strategy<Value = TypeName> {
