@@ -11,3 +11,5 @@ mod fixture;
 mod lambda;
 // The hyper server: statuses, limits, timeouts, concurrency, shutdown.
 mod server;
+// The `statefun.http` span: what each request records.
+mod spans;
