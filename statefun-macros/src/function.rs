@@ -251,14 +251,28 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         .as_ref()
         .map_or_else(|| quote!(()), |ty| quote_spanned!(ty.span()=> #ty));
 
+    // The message is matched and decoded before the future is made, so the
+    // boxed future holds only the handler's own future and its arguments,
+    // not the message.
+    // The handler's future is spanned by its name: a future that is not
+    // `Send` is reported there.
     let dispatch = handlers.iter().map(|h| {
         let Handler { method, message } = h;
+        let run = quote_spanned! {method.span()=>
+            #krate::__private::invocation(async move {
+                #self_ty::#method(self, ctx, value)
+                    .await
+                    .map_err(#krate::__private::into_function_error)
+            })
+        };
         quote_spanned! {message.span()=>
             if message.is::<#message>() {
-                let value = #krate::__private::decode_checked::<#message>(&message)?;
-                return #self_ty::#method(self, ctx, value)
-                    .await
-                    .map_err(#krate::__private::into_function_error);
+                return match #krate::__private::decode_checked::<#message>(&message) {
+                    ::core::result::Result::Ok(value) => #run,
+                    ::core::result::Result::Err(error) => #krate::__private::failed_invocation(
+                        #krate::__private::into_function_error(error),
+                    ),
+                };
             }
         }
     });
@@ -287,15 +301,23 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         #item
 
         const _: () = {
-            #[#krate::__private::async_trait]
+            // The signature `#[async_trait]` gives the trait's `invoke`, which
+            // this must match exactly (statefun-sdk checks it with an impl
+            // of its own, `__private::SignatureCheck`); the body decodes the
+            // message before making the future.
             impl #krate::StatefulFunction for #self_ty {
-                async fn invoke(
-                    &self,
-                    ctx: &mut #krate::Context,
+                fn invoke<'life0, 'life1, 'async_trait>(
+                    &'life0 self,
+                    ctx: &'life1 mut #krate::Context,
                     message: #krate::Message,
-                ) -> ::core::result::Result<(), #krate::FunctionError> {
+                ) -> #krate::__private::Invocation<'async_trait>
+                where
+                    'life0: 'async_trait,
+                    'life1: 'async_trait,
+                    Self: 'async_trait,
+                {
                     #(#dispatch)*
-                    ::core::result::Result::Err(#krate::__private::unexpected_message(
+                    #krate::__private::failed_invocation(#krate::__private::unexpected_message(
                         &message,
                         &[#(#accepted),*],
                     ))

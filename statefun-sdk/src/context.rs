@@ -81,7 +81,10 @@ impl Effects {
 impl Drop for Effects {
     fn drop(&mut self) {
         for buf in [&mut self.messages, &mut self.delayed, &mut self.egress] {
-            small::give_back(std::mem::take(buf));
+            // Unused buffers have nothing to give back.
+            if buf.capacity() != 0 {
+                small::give_back(std::mem::take(buf));
+            }
         }
     }
 }
@@ -166,11 +169,14 @@ impl Context {
     #[allow(clippy::needless_pass_by_value)]
     pub fn send(&mut self, target: Address, value: impl IntoTypedBytes) -> Result<(), SendError> {
         let buf = Effects::buffer(&mut self.effects.messages);
-        small::with_scratch(|scratch| {
-            let type_name = value.encode_payload(scratch)?;
-            protocol::push_message(buf, &target, &type_name, scratch);
-            Ok(())
-        })
+        // The error is kept aside rather than returned through
+        // `with_scratch`, which then has nothing to pass back.
+        let mut error = None;
+        small::with_scratch(|scratch| match value.encode_payload(scratch) {
+            Ok(type_name) => protocol::push_message(buf, &target, &type_name, scratch),
+            Err(e) => error = Some(e),
+        });
+        error.map_or(Ok(()), |e| Err(e.into()))
     }
 
     /// Sends a message after `delay`. The runtime counts whole milliseconds;
@@ -230,11 +236,12 @@ impl Context {
         value: impl IntoTypedBytes,
     ) -> Result<(), SendError> {
         let buf = Effects::buffer(&mut self.effects.egress);
-        small::with_scratch(|scratch| {
-            let type_name = value.encode_payload(scratch)?;
-            protocol::push_egress(buf, egress, &type_name, scratch);
-            Ok(())
-        })
+        let mut error = None; // as in `send`
+        small::with_scratch(|scratch| match value.encode_payload(scratch) {
+            Ok(type_name) => protocol::push_egress(buf, egress, &type_name, scratch),
+            Err(e) => error = Some(e),
+        });
+        error.map_or(Ok(()), |e| Err(e.into()))
     }
 
     fn push_delayed(
@@ -247,12 +254,15 @@ impl Context {
         let delay_ms =
             i64::try_from(delay.as_millis()).map_err(|_| SendError::DelayOutOfRange { delay })?;
         let buf = Effects::buffer(&mut self.effects.delayed);
-        small::with_scratch(|scratch| {
-            let type_name = value.encode_payload(scratch)?;
-            let value = (&type_name, &scratch[..]);
-            protocol::push_delayed(buf, delay_ms, target, value, token);
-            Ok(())
-        })
+        let mut error = None; // as in `send`
+        small::with_scratch(|scratch| match value.encode_payload(scratch) {
+            Ok(type_name) => {
+                let value = (&type_name, &scratch[..]);
+                protocol::push_delayed(buf, delay_ms, target, value, token);
+            }
+            Err(e) => error = Some(e),
+        });
+        error.map_or(Ok(()), |e| Err(e.into()))
     }
 }
 

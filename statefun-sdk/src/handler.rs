@@ -121,7 +121,16 @@ impl RequestReplyHandler {
                 .then(|| ctx.request_bytes(argument.bytes));
             let type_name = ctx.request_text(argument.type_name);
             let message = Message::new(type_name, value);
-            let outcome = CatchUnwind(spec.function().invoke(&mut ctx, message)).await;
+            // `invoke` may run code before it returns its future (what
+            // `#[function]` generates decodes the message there): a panic
+            // in either is the function's.
+            let function = spec.function();
+            let ctx_ref = &mut ctx;
+            let outcome =
+                match catch_unwind(AssertUnwindSafe(move || function.invoke(ctx_ref, message))) {
+                    Ok(future) => CatchUnwind(future).await,
+                    Err(panic) => Err(panic),
+                };
             match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {

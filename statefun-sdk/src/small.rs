@@ -3,7 +3,7 @@
 //! and the buffers each thread reuses for encoding ([`with_scratch`],
 //! [`pooled_buffer`]).
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::fmt;
 
 use bytes::Bytes;
@@ -128,7 +128,7 @@ pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
 const SCRATCH_KEEP: usize = 64 * 1024;
 
 thread_local! {
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` on an empty buffer reused by the thread. A nested call (an
@@ -137,66 +137,75 @@ thread_local! {
 /// thread's pool instead; a call while the thread's locals are being
 /// destroyed uses a fresh one.
 pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    let mut buf = SCRATCH.try_with(Cell::take).unwrap_or_default();
-    if buf.capacity() == 0 {
-        buf = pooled_buffer();
-    }
-    buf.clear();
-    let result = f(&mut buf);
-    // Back as the scratch buffer if that place is free, else to the pool.
-    let spare = SCRATCH
+    // Borrowed in place: the buffer is neither moved out nor back.
+    let mut f = Some(f);
+    let result = SCRATCH
         .try_with(|scratch| {
-            let current = scratch.take();
-            if current.capacity() == 0 && buf.capacity() <= SCRATCH_KEEP {
-                scratch.set(buf);
-                None
-            } else {
-                scratch.set(current);
-                Some(buf)
+            let mut buf = scratch.try_borrow_mut().ok()?;
+            let f = f.take()?;
+            // Also here: a call that panicked left its buffer as it was.
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = Vec::new();
             }
+            buf.clear();
+            let result = f(&mut buf);
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = Vec::new();
+            }
+            Some(result)
         })
         .ok()
         .flatten();
-    if let Some(spare) = spare {
-        give_back(spare);
+    match (result, f) {
+        (Some(result), _) => result,
+        (None, Some(f)) => {
+            let mut buf = pooled_buffer();
+            let result = f(&mut buf);
+            give_back(buf);
+            result
+        }
+        // `f` is taken only when it is run, and then there is a result.
+        (None, None) => unreachable!("with_scratch ran `f` without a result"),
     }
-    result
 }
 
 /// How many buffers [`pooled_buffer`] keeps per thread.
 const POOL_KEEP: usize = 4;
 
 thread_local! {
-    static POOL: Cell<Vec<Vec<u8>>> = const { Cell::new(Vec::new()) };
+    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// An empty buffer, reusing one a finished batch gave back on this thread
 /// (see [`give_back`]) when there is one.
 pub(crate) fn pooled_buffer() -> Vec<u8> {
-    POOL.try_with(|pool| {
-        let mut buffers = pool.take();
-        let buf = buffers.pop();
-        pool.set(buffers);
-        buf
-    })
-    .ok()
-    .flatten()
-    .unwrap_or_default()
+    POOL.try_with(|pool| pool.try_borrow_mut().ok()?.pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 /// Keeps `buf` for a later [`pooled_buffer`] on this thread, unless it is
 /// large or enough are kept already.
-pub(crate) fn give_back(mut buf: Vec<u8>) {
-    if buf.capacity() == 0 || buf.capacity() > SCRATCH_KEEP {
+#[inline]
+pub(crate) fn give_back(buf: Vec<u8>) {
+    // Checked in line: most batches leave some of their buffers unused.
+    if buf.capacity() != 0 {
+        keep(buf);
+    }
+}
+
+fn keep(mut buf: Vec<u8>) {
+    if buf.capacity() > SCRATCH_KEEP {
         return;
     }
     buf.clear();
     let _ = POOL.try_with(|pool| {
-        let mut buffers = pool.take();
-        if buffers.len() < POOL_KEEP {
-            buffers.push(buf);
+        if let Ok(mut buffers) = pool.try_borrow_mut() {
+            if buffers.len() < POOL_KEEP {
+                buffers.push(buf);
+            }
         }
-        pool.set(buffers);
     });
 }
 
@@ -204,6 +213,30 @@ pub(crate) fn give_back(mut buf: Vec<u8>) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// An encoder that panicked after growing the scratch buffer past what
+    /// is kept: the next call does not find the large buffer.
+    #[test]
+    fn a_panic_while_encoding_leaves_no_large_buffer_behind() {
+        std::thread::spawn(|| {
+            let caught = std::panic::catch_unwind(|| {
+                with_scratch(|buf| {
+                    buf.reserve(SCRATCH_KEEP * 2);
+                    panic!("the encoder failed");
+                })
+            });
+            assert!(caught.is_err());
+            assert!(with_scratch(|buf| buf.capacity()) <= SCRATCH_KEEP);
+            // Still the thread's scratch buffer, reused and empty.
+            with_scratch(|buf| buf.extend_from_slice(b"abc"));
+            assert_eq!(
+                with_scratch(|buf| (buf.len(), buf.capacity() >= 3)),
+                (0, true)
+            );
+        })
+        .join()
+        .unwrap();
+    }
 
     #[test]
     fn stays_small() {

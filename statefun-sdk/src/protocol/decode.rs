@@ -361,9 +361,12 @@ impl<'a> Canonical<'a> {
     /// Consumes the one-byte key `key` if it comes next.
     #[inline(always)]
     fn key(&mut self, key: u8) -> bool {
-        let next = self.buf.get(self.pos) == Some(&key);
-        self.pos += usize::from(next);
-        next
+        if self.buf.get(self.pos) == Some(&key) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
     }
 
     /// Reads a length prefix and returns a cursor over the field it
@@ -393,6 +396,14 @@ impl<'a> Canonical<'a> {
         is_utf8(self.buf.get(span.range())?).then_some(span)
     }
 
+    /// A string field's range, after checking it is UTF-8 unless known
+    /// to be ASCII.
+    #[inline(always)]
+    fn string(&mut self, ascii: bool) -> Option<Span> {
+        let span = self.span()?;
+        (ascii || is_utf8(self.buf.get(span.range())?)).then_some(span)
+    }
+
     /// Succeeds when the cursor has reached the end of the message.
     #[inline(always)]
     fn finish(self) -> Option<()> {
@@ -403,15 +414,18 @@ impl<'a> Canonical<'a> {
     #[inline(always)]
     fn address(&mut self) -> Option<WireAddress> {
         let mut m = self.message()?;
+        // An address is only strings: when all of its bytes are ASCII (its
+        // keys and short lengths are), so is each string.
+        let ascii = is_ascii(m.buf.get(m.pos..)?);
         let mut address = WireAddress::default();
         if m.key(KEY_1) {
-            address.namespace = m.text()?;
+            address.namespace = m.string(ascii)?;
         }
         if m.key(KEY_2) {
-            address.name = m.text()?;
+            address.name = m.string(ascii)?;
         }
         if m.key(KEY_3) {
-            address.id = m.text()?;
+            address.id = m.string(ascii)?;
         }
         m.finish()?;
         Some(address)

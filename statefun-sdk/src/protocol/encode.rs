@@ -107,8 +107,18 @@ fn finish(len: usize, fill: impl FnOnce(&mut Buf<'_>)) -> Bytes {
 /// Appends exactly `len` bytes to `out`, filled by `fill`.
 #[inline]
 fn append(out: &mut Vec<u8>, len: usize, fill: impl FnOnce(&mut Buf<'_>)) {
+    /// Zeroed by fixed-size stores in line, where `resize` would call
+    /// memset; most entries are shorter.
+    const RUN: usize = 128;
     let start = out.len();
-    out.resize(start + len, 0);
+    // Only into room already there: reserving a whole run for a short
+    // entry could grow the buffer when the entry alone would fit.
+    if len <= RUN && out.capacity() - start >= RUN {
+        out.extend_from_slice(&[0; RUN]);
+        out.truncate(start + len);
+    } else {
+        out.resize(start + len, 0);
+    }
     let mut buf = Buf {
         out: out.get_mut(start..).unwrap_or_default(),
         pos: 0,
@@ -174,6 +184,7 @@ fn address_len(a: &Address) -> usize {
 }
 
 /// Writes `a`, whose [`address_len`] is `len`.
+#[inline(always)]
 fn put_address(buf: &mut Buf<'_>, field: u8, a: &Address, len: usize) {
     put_message_header(buf, field, len);
     let (namespace, name) = a.function_type().parts_bytes();
@@ -190,6 +201,7 @@ fn typed_len(type_name: &TypeName, value: &[u8]) -> usize {
 }
 
 /// Writes a `TypedValue` whose [`typed_len`] is `len`.
+#[inline(always)]
 fn put_typed(buf: &mut Buf<'_>, field: u8, type_name: &TypeName, value: &[u8], len: usize) {
     put_message_header(buf, field, len);
     put_bytes_field(buf, 1, type_name.as_str().as_bytes());
@@ -199,23 +211,35 @@ fn put_typed(buf: &mut Buf<'_>, field: u8, type_name: &TypeName, value: &[u8], l
 
 // --- InvocationResponse ----------------------------------------------------
 
-fn mutation_len(spec: &StateSpec, value: Option<&[u8]>) -> usize {
+/// How many mutations [`encode_result`] sizes only once.
+const MUTATION_SIZES_KEPT: usize = 8;
+
+/// The size of a mutation, and of its `TypedValue` (0 when deleted).
+fn mutation_sizes(spec: &StateSpec, value: Option<&[u8]>) -> (usize, usize) {
     let name = bytes_field_len(spec.name().len());
     match value {
         // mutation_type MODIFY (1) takes two bytes.
-        Some(v) => 2 + name + message_field_len(typed_len(spec.type_name(), v)),
+        Some(v) => {
+            let typed = typed_len(spec.type_name(), v);
+            (2 + name + message_field_len(typed), typed)
+        }
         // DELETE is the enum default and is omitted.
-        None => name,
+        None => (name, 0),
     }
 }
 
-fn put_mutation(buf: &mut Buf<'_>, spec: &StateSpec, value: Option<&[u8]>, len: usize) {
+/// Writes a mutation whose [`mutation_sizes`] are `(len, typed)`.
+fn put_mutation(
+    buf: &mut Buf<'_>,
+    spec: &StateSpec,
+    value: Option<&[u8]>,
+    (len, typed): (usize, usize),
+) {
     put_message_header(buf, 1, len);
     if let Some(v) = value {
         put_varint_field(buf, 1, 1);
         put_bytes_field(buf, 2, spec.name().as_bytes());
-        let type_name = spec.type_name();
-        put_typed(buf, 3, type_name, v, typed_len(type_name, v));
+        put_typed(buf, 3, spec.type_name(), v, typed);
     } else {
         put_bytes_field(buf, 2, spec.name().as_bytes());
     }
@@ -300,19 +324,33 @@ pub(crate) fn push_egress(
 /// value (in declaration order), then messages, delayed messages and egress
 /// records in call order (each already encoded as it was sent).
 pub(crate) fn encode_result(effects: &Effects, storage: &Storage) -> Bytes {
+    // The sizes of the first few mutations, kept for writing them.
+    let mut sizes = [(0, 0); MUTATION_SIZES_KEPT];
     let mut body = effects.messages.len() + effects.delayed.len() + effects.egress.len();
-    for (spec, value) in storage.mutations() {
-        body += message_field_len(mutation_len(spec, value));
+    for (i, (spec, value)) in storage.mutations().enumerate() {
+        let size = mutation_sizes(spec, value);
+        if let Some(kept) = sizes.get_mut(i) {
+            *kept = size;
+        }
+        body += message_field_len(size.0);
     }
     finish(2 + varint_len(body as u64) + body, |buf| {
         buf.extend_from_slice(&KEY_INVOCATION_RESULT);
         put_varint(buf, body as u64);
-        for (spec, value) in storage.mutations() {
-            put_mutation(buf, spec, value, mutation_len(spec, value));
+        for (i, (spec, value)) in storage.mutations().enumerate() {
+            let size = match sizes.get(i) {
+                Some(&size) => size,
+                None => mutation_sizes(spec, value),
+            };
+            put_mutation(buf, spec, value, size);
         }
-        buf.extend_from_slice(&effects.messages);
-        buf.extend_from_slice(&effects.delayed);
-        buf.extend_from_slice(&effects.egress);
+        // Each copy skipped when empty: a call to copy nothing costs as
+        // much as a short copy.
+        for entries in [&effects.messages, &effects.delayed, &effects.egress] {
+            if !entries.is_empty() {
+                buf.extend_from_slice(entries);
+            }
+        }
     })
 }
 

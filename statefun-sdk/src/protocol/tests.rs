@@ -726,6 +726,95 @@ enum Touch {
     Keep,
 }
 
+/// The storage of `t/f:1` declaring `specs`, all received without a value.
+fn empty_storage(specs: &[ValueSpec<String>]) -> Storage {
+    let state_specs: Vec<_> = specs.iter().map(|s| s.to_state_spec().unwrap()).collect();
+    let address = Address::new(TypeName::from_static("t/f"), "1");
+    let mut storage = Storage::new(state_specs.into(), address, Bytes::new());
+    storage.resolve(|_, _| Some(None)).expect("all present");
+    storage
+}
+
+/// The mutation prost expects for `spec` set to `value`.
+fn string_modified(
+    spec: &ValueSpec<String>,
+    value: &String,
+) -> from_function::PersistedValueMutation {
+    from_function::PersistedValueMutation {
+        mutation_type: 1,
+        state_name: spec.name().into(),
+        state_value: Some(wire::TypedValue {
+            typename: "io.statefun.types/string".into(),
+            has_value: true,
+            value: crate::Value::to_bytes(value).unwrap(),
+        }),
+    }
+}
+
+/// More mutations than the encoder keeps sizes for (8), of lengths on
+/// both sides of the one-byte length prefix, every one written.
+#[test]
+fn encodes_many_mutations_exactly_as_prost() {
+    let lengths = [0, 5, 127, 128, 200, 1, 300, 3, 130, 2, 1000];
+    let specs: Vec<ValueSpec<String>> = (0..lengths.len())
+        .map(|i| ValueSpec::try_named(format!("s{i}")).unwrap())
+        .collect();
+    let mut storage = empty_storage(&specs);
+    let mut mutations = Vec::new();
+    for (spec, &len) in specs.iter().zip(&lengths) {
+        let value = "x".repeat(len);
+        storage.set(spec, &value).unwrap();
+        mutations.push(string_modified(spec, &value));
+    }
+    let theirs = FromFunction {
+        response: Some(from_function::Response::InvocationResult(
+            from_function::InvocationResponse {
+                state_mutations: mutations,
+                ..Default::default()
+            },
+        )),
+    };
+    let ours = super::encode_result(&Effects::default(), &storage);
+    assert_eq!(&ours[..], &theirs.encode_to_vec()[..]);
+}
+
+/// Addresses that are not all ASCII take the per-field UTF-8 check on the
+/// fast path: valid ones decode as prost decodes them, invalid ones are
+/// rejected by both.
+#[test]
+fn non_ascii_addresses_are_checked_field_by_field() {
+    let request = |id: &[u8]| {
+        let mut bytes = ToFunction {
+            request: Some(to_function::Request::Invocation(
+                to_function::InvocationBatchRequest {
+                    target: Some(wire::Address {
+                        namespace: "ns".into(),
+                        r#type: "fn".into(),
+                        id: "?".repeat(id.len()),
+                    }),
+                    ..Default::default()
+                },
+            )),
+        }
+        .encode_to_vec();
+        // The id is the last field: replace its placeholder bytes.
+        let at = bytes.len() - id.len();
+        bytes[at..].copy_from_slice(id);
+        Bytes::from(bytes)
+    };
+    for id in ["é".as_bytes(), "user-é-7".as_bytes(), "日本".as_bytes()] {
+        let bytes = request(id);
+        assert!(matches!(both_paths(&bytes), (Some(_), Ok(_))), "{id:?}");
+        agrees_with_prost(&bytes, "a valid non-ASCII id").unwrap();
+    }
+    for id in [&b"\xc3"[..], b"ab\xff", b"\xe6\x97"] {
+        let bytes = request(id);
+        assert!(decode_batch(&bytes).is_err(), "{id:?}");
+        assert!(ToFunction::decode(bytes.clone()).is_err(), "{id:?}");
+        agrees_with_prost(&bytes, "an id that is not UTF-8").unwrap();
+    }
+}
+
 proptest! {
     #[test]
     fn encodes_results_exactly_as_prost(
@@ -738,29 +827,19 @@ proptest! {
                 Just(Touch::Remove),
                 Just(Touch::Keep)
             ],
-            0..4,
+            // Past the eight mutations whose sizes the encoder keeps.
+            0..12,
         ),
     ) {
         let specs: Vec<ValueSpec<String>> =
             (0..touches.len()).map(|i| ValueSpec::try_named(format!("s{i}")).unwrap()).collect();
-        let state_specs: Vec<_> = specs.iter().map(|s| s.to_state_spec().unwrap()).collect();
-        let address = Address::new(TypeName::from_static("t/f"), "1");
-        let mut storage = Storage::new(state_specs.into(), address, Bytes::new());
-        storage.resolve(|_, _| Some(None)).expect("all present");
+        let mut storage = empty_storage(&specs);
         let mut mutations = Vec::new();
         for (spec, touch) in specs.iter().zip(&touches) {
             match touch {
                 Touch::Set(v) => {
                     storage.set(spec, v).unwrap();
-                    mutations.push(from_function::PersistedValueMutation {
-                        mutation_type: 1,
-                        state_name: spec.name().into(),
-                        state_value: Some(wire::TypedValue {
-                            typename: "io.statefun.types/string".into(),
-                            has_value: true,
-                            value: crate::Value::to_bytes(v).unwrap(),
-                        }),
-                    });
+                    mutations.push(string_modified(spec, v));
                 }
                 Touch::Remove => {
                     storage.remove(spec).unwrap();

@@ -190,6 +190,96 @@ fn messages_dispatch_by_type_to_their_handler() {
     assert_eq!(&items[..], br#"{"socks":2}"#);
 }
 
+/// A message type whose decoding panics on `"boom"`, and fails on
+/// anything that is not UTF-8.
+#[derive(Debug)]
+struct Touchy(String);
+
+impl Value for Touchy {
+    fn type_name() -> TypeName {
+        TypeName::from_static("com.example.types/Touchy")
+    }
+
+    fn to_bytes(&self) -> Result<statefun_sdk::__private::Bytes, statefun_sdk::ValueError> {
+        Ok(self.0.clone().into_bytes().into())
+    }
+
+    fn from_bytes(
+        bytes: &statefun_sdk::__private::Bytes,
+    ) -> Result<Self, statefun_sdk::ValueError> {
+        match std::str::from_utf8(bytes) {
+            Ok("boom") => panic!("decoding exploded"),
+            Ok(text) => Ok(Self(text.to_owned())),
+            Err(e) => Err(statefun_sdk::ValueError::decode(Self::type_name(), e)),
+        }
+    }
+}
+
+/// Counts the messages its handler saw.
+#[derive(Default, Clone)]
+struct Fragile(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+#[function(typename = "com.example/fragile", auto_register = false)]
+impl Fragile {
+    #[handler]
+    async fn touch(&self, _ctx: &mut Context, _msg: Touchy) -> Result<(), FunctionError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_message_that_panics_or_fails_to_decode_fails_the_batch_cleanly() {
+    let fragile = Fragile::default();
+    let seen = || fragile.0.load(std::sync::atomic::Ordering::Relaxed);
+    let handler = RequestReplyHandler::new(
+        Functions::new()
+            .with(fragile.clone().spec().unwrap())
+            .unwrap(),
+    );
+    let touchy = |bytes: &[u8]| typed("com.example.types/Touchy", bytes.to_vec());
+    let request = |bytes: &[u8]| {
+        Request::to("com.example/fragile", "f")
+            .invoke(None, touchy(b"fine"))
+            .invoke(None, touchy(bytes))
+            .encode()
+    };
+
+    let err = block_on(handler.handle(request(b"boom"))).unwrap_err();
+    let HandlerError::FunctionPanicked {
+        address,
+        invocation,
+        message,
+        ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(address.to_string(), "com.example/fragile:f");
+    assert_eq!(invocation, 1);
+    assert_eq!(message, "decoding exploded");
+    // The first message reached the handler, the second did not.
+    assert_eq!(seen(), 1);
+
+    let err = block_on(handler.handle(request(b"\xff"))).unwrap_err();
+    let HandlerError::FunctionFailed {
+        invocation, source, ..
+    } = err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(invocation, 1);
+    assert!(
+        source.to_string().contains("com.example.types/Touchy"),
+        "{source}"
+    );
+    assert_eq!(seen(), 2);
+
+    // Still serving afterwards.
+    block_on(handler.handle(request(b"fine"))).unwrap();
+    assert_eq!(seen(), 4);
+}
+
 #[test]
 fn an_unexpected_message_type_names_what_the_function_accepts() {
     let request = with_state(Request::to("com.example/cart", "Kim"))
