@@ -253,9 +253,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 
     // The message is matched and decoded before the future is made, so the
     // boxed future holds only the handler's own future and its arguments,
-    // not the message.
-    // The handler's future is spanned by its name: a future that is not
-    // `Send` is reported there.
+    // not the message. That future is spanned by the handler's name, which
+    // the compiler's note then names when it is not `Send`.
     let dispatch = handlers.iter().map(|h| {
         let Handler { method, message } = h;
         let run = quote_spanned! {method.span()=>
