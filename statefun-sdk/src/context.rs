@@ -81,10 +81,7 @@ impl Effects {
 impl Drop for Effects {
     fn drop(&mut self) {
         for buf in [&mut self.messages, &mut self.delayed, &mut self.egress] {
-            // Unused buffers have nothing to give back.
-            if buf.capacity() != 0 {
-                small::give_back(std::mem::take(buf));
-            }
+            small::give_back(std::mem::take(buf));
         }
     }
 }
@@ -169,14 +166,9 @@ impl Context {
     #[allow(clippy::needless_pass_by_value)]
     pub fn send(&mut self, target: Address, value: impl IntoTypedBytes) -> Result<(), SendError> {
         let buf = Effects::buffer(&mut self.effects.messages);
-        // The error is kept aside rather than returned through
-        // `with_scratch`, which then has nothing to pass back.
-        let mut error = None;
-        small::with_scratch(|scratch| match value.encode_payload(scratch) {
-            Ok(type_name) => protocol::push_message(buf, &target, &type_name, scratch),
-            Err(e) => error = Some(e),
-        });
-        error.map_or(Ok(()), |e| Err(e.into()))
+        encode_then(value, |type_name, bytes| {
+            protocol::push_message(buf, &target, type_name, bytes);
+        })
     }
 
     /// Sends a message after `delay`. The runtime counts whole milliseconds;
@@ -236,12 +228,9 @@ impl Context {
         value: impl IntoTypedBytes,
     ) -> Result<(), SendError> {
         let buf = Effects::buffer(&mut self.effects.egress);
-        let mut error = None; // as in `send`
-        small::with_scratch(|scratch| match value.encode_payload(scratch) {
-            Ok(type_name) => protocol::push_egress(buf, egress, &type_name, scratch),
-            Err(e) => error = Some(e),
-        });
-        error.map_or(Ok(()), |e| Err(e.into()))
+        encode_then(value, |type_name, bytes| {
+            protocol::push_egress(buf, egress, type_name, bytes);
+        })
     }
 
     fn push_delayed(
@@ -254,16 +243,27 @@ impl Context {
         let delay_ms =
             i64::try_from(delay.as_millis()).map_err(|_| SendError::DelayOutOfRange { delay })?;
         let buf = Effects::buffer(&mut self.effects.delayed);
-        let mut error = None; // as in `send`
-        small::with_scratch(|scratch| match value.encode_payload(scratch) {
-            Ok(type_name) => {
-                let value = (&type_name, &scratch[..]);
-                protocol::push_delayed(buf, delay_ms, target, value, token);
-            }
-            Err(e) => error = Some(e),
-        });
-        error.map_or(Ok(()), |e| Err(e.into()))
+        encode_then(value, |type_name, bytes| {
+            protocol::push_delayed(buf, delay_ms, target, (type_name, bytes), token);
+        })
     }
+}
+
+/// Encodes `value` into the thread's scratch buffer and hands its type name
+/// and bytes to `push`, which writes them into an effects buffer. The error
+/// is kept aside rather than returned through `with_scratch`, which then
+/// has nothing to pass back.
+#[inline(always)]
+fn encode_then(
+    value: impl IntoTypedBytes,
+    push: impl FnOnce(&TypeName, &[u8]),
+) -> Result<(), SendError> {
+    let mut error = None;
+    small::with_scratch(|scratch| match value.encode_payload(scratch) {
+        Ok(type_name) => push(&type_name, scratch),
+        Err(e) => error = Some(e),
+    });
+    error.map_or(Ok(()), |e| Err(e.into()))
 }
 
 impl fmt::Debug for Context {

@@ -211,9 +211,6 @@ fn put_typed(buf: &mut Buf<'_>, field: u8, type_name: &TypeName, value: &[u8], l
 
 // --- InvocationResponse ----------------------------------------------------
 
-/// How many mutations [`encode_result`] sizes only once.
-const MUTATION_SIZES_KEPT: usize = 8;
-
 /// The size of a mutation, and of its `TypedValue` (0 when deleted).
 fn mutation_sizes(spec: &StateSpec, value: Option<&[u8]>) -> (usize, usize) {
     let name = bytes_field_len(spec.name().len());
@@ -324,25 +321,15 @@ pub(crate) fn push_egress(
 /// value (in declaration order), then messages, delayed messages and egress
 /// records in call order (each already encoded as it was sent).
 pub(crate) fn encode_result(effects: &Effects, storage: &Storage) -> Bytes {
-    // The sizes of the first few mutations, kept for writing them.
-    let mut sizes = [(0, 0); MUTATION_SIZES_KEPT];
     let mut body = effects.messages.len() + effects.delayed.len() + effects.egress.len();
-    for (i, (spec, value)) in storage.mutations().enumerate() {
-        let size = mutation_sizes(spec, value);
-        if let Some(kept) = sizes.get_mut(i) {
-            *kept = size;
-        }
-        body += message_field_len(size.0);
+    for (spec, value) in storage.mutations() {
+        body += message_field_len(mutation_sizes(spec, value).0);
     }
     finish(2 + varint_len(body as u64) + body, |buf| {
         buf.extend_from_slice(&KEY_INVOCATION_RESULT);
         put_varint(buf, body as u64);
-        for (i, (spec, value)) in storage.mutations().enumerate() {
-            let size = match sizes.get(i) {
-                Some(&size) => size,
-                None => mutation_sizes(spec, value),
-            };
-            put_mutation(buf, spec, value, size);
+        for (spec, value) in storage.mutations() {
+            put_mutation(buf, spec, value, mutation_sizes(spec, value));
         }
         // Each copy skipped when empty: a call to copy nothing costs as
         // much as a short copy.
