@@ -13,6 +13,10 @@
 //!   values.
 //! * [`egress`]: the Kafka and Kinesis records accepted by the generic
 //!   egresses.
+//! * [`wire`]: the one hand-written codec of those messages, zero-copy
+//!   readers and exact-size writers that the SDK, the harness and
+//!   statefun-local read and write the protocol with (checked against the
+//!   generated types).
 //!
 //! Every `bytes` field is a [`bytes::Bytes`], so decoding from a `Bytes`
 //! buffer slices payloads and state values out of the request instead of
@@ -76,3 +80,5 @@ pub mod types {
 pub mod egress {
     pub use crate::generated::egress::*;
 }
+
+pub mod wire;

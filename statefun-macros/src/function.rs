@@ -251,27 +251,19 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         .as_ref()
         .map_or_else(|| quote!(()), |ty| quote_spanned!(ty.span()=> #ty));
 
-    // The message is matched and decoded before the future is made, so the
-    // boxed future holds only the handler's own future and its arguments,
-    // not the message. That future is spanned by the handler's name, which
-    // the compiler's note then names when it is not `Send`.
+    // Each handler's message type is matched, decoded and handed to it.
     let dispatch = handlers.iter().map(|h| {
         let Handler { method, message } = h;
         let run = quote_spanned! {method.span()=>
-            #krate::__private::invocation(async move {
-                #self_ty::#method(self, ctx, value)
-                    .await
-                    .map_err(#krate::__private::into_function_error)
-            })
+            #self_ty::#method(self, ctx, value)
+                .await
+                .map_err(#krate::__private::into_function_error)
         };
         quote_spanned! {message.span()=>
             if message.is::<#message>() {
-                return match #krate::__private::decode_checked::<#message>(&message) {
-                    ::core::result::Result::Ok(value) => #run,
-                    ::core::result::Result::Err(error) => #krate::__private::failed_invocation(
-                        #krate::__private::into_function_error(error),
-                    ),
-                };
+                let value = #krate::__private::decode_checked::<#message>(&message)
+                    .map_err(#krate::__private::into_function_error)?;
+                return #run;
             }
         }
     });
@@ -300,23 +292,15 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         #item
 
         const _: () = {
-            // The signature `#[async_trait]` gives the trait's `invoke`, which
-            // this must match exactly (statefun-sdk checks it with an impl
-            // of its own, `__private::SignatureCheck`); the body decodes the
-            // message before making the future.
+            #[#krate::async_trait]
             impl #krate::StatefulFunction for #self_ty {
-                fn invoke<'life0, 'life1, 'async_trait>(
-                    &'life0 self,
-                    ctx: &'life1 mut #krate::Context,
+                async fn invoke(
+                    &self,
+                    ctx: &mut #krate::Context,
                     message: #krate::Message,
-                ) -> #krate::__private::Invocation<'async_trait>
-                where
-                    'life0: 'async_trait,
-                    'life1: 'async_trait,
-                    Self: 'async_trait,
-                {
+                ) -> ::core::result::Result<(), #krate::FunctionError> {
                     #(#dispatch)*
-                    #krate::__private::failed_invocation(#krate::__private::unexpected_message(
+                    ::core::result::Result::Err(#krate::__private::unexpected_message(
                         &message,
                         &[#(#accepted),*],
                     ))

@@ -63,7 +63,7 @@ pub mod json {
         // its exact size: one allocation, where `serde_json::to_vec` makes
         // a 128-byte vector and `Bytes::from` then allocates a header for
         // its spare capacity.
-        crate::small::with_scratch(|buf| {
+        crate::buffers::with_scratch(|buf| {
             encode_into(value, buf, type_name).map(|()| Bytes::copy_from_slice(buf))
         })
     }

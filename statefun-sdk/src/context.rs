@@ -1,12 +1,10 @@
 //! [`Context`]: what a function can see and do during one invocation.
 
-use std::cell::OnceCell;
 use std::fmt;
 use std::time::Duration;
 
-use crate::protocol::{self, Span};
-use crate::small::{self, SmallBytes};
-use crate::text::Text;
+use crate::buffers;
+use crate::protocol::ResponseWriter;
 use crate::value::{IntoTypedBytes, ValueError};
 use crate::{Address, CancellationToken, EgressIdentifier, Storage, TypeName};
 
@@ -37,104 +35,28 @@ use crate::{Address, CancellationToken, EgressIdentifier, Storage, TypeName};
 /// # let _ = schedule;
 /// ```
 pub struct Context {
-    pending_caller: Option<PendingCaller>,
-    /// Built from `pending_caller` on first use, so functions that never
-    /// look at the caller never pay for its address.
-    caller: OnceCell<Option<Address>>,
+    caller: Option<Address>,
     storage: Storage,
-    pub(crate) effects: Effects,
-}
-
-/// The caller of the current invocation, as ranges of the request.
-#[derive(Debug)]
-pub(crate) struct PendingCaller {
-    /// The type name when it is a registered function type (no allocation).
-    pub(crate) known_type: Option<TypeName>,
-    pub(crate) namespace: Span,
-    pub(crate) name: Span,
-    pub(crate) id: Span,
-}
-
-/// The side effects of a batch, in call order, each encoded as it happens
-/// into the field of `FromFunction.InvocationResponse` it becomes. The
-/// buffers are reused from batch to batch on each thread.
-#[derive(Debug, Default)]
-pub(crate) struct Effects {
-    /// `outgoing_messages` entries.
-    pub(crate) messages: Vec<u8>,
-    /// `delayed_invocations` entries.
-    pub(crate) delayed: Vec<u8>,
-    /// `outgoing_egresses` entries.
-    pub(crate) egress: Vec<u8>,
-}
-
-impl Effects {
-    /// `buf`, taken from the thread's pool on first use.
-    fn buffer(buf: &mut Vec<u8>) -> &mut Vec<u8> {
-        if buf.capacity() == 0 {
-            *buf = small::pooled_buffer();
-        }
-        buf
-    }
-}
-
-impl Drop for Effects {
-    fn drop(&mut self) {
-        for buf in [&mut self.messages, &mut self.delayed, &mut self.egress] {
-            small::give_back(std::mem::take(buf));
-        }
-    }
+    response: ResponseWriter,
 }
 
 impl Context {
     #[inline(always)]
     pub(crate) fn new(storage: Storage) -> Self {
         Self {
-            pending_caller: None,
-            caller: OnceCell::new(),
+            caller: None,
             storage,
-            effects: Effects::default(),
+            response: ResponseWriter::default(),
         }
     }
 
-    pub(crate) fn set_caller(&mut self, caller: Option<PendingCaller>) {
-        self.pending_caller = caller;
-        self.caller = OnceCell::new();
+    pub(crate) fn set_caller(&mut self, caller: Option<Address>) {
+        self.caller = caller;
     }
 
-    fn resolve_caller(&self) -> Option<Address> {
-        let pending = self.pending_caller.as_ref()?;
-        let request = self.storage.request();
-        let function_type = match &pending.known_type {
-            Some(t) => t.clone(),
-            None => {
-                // Checked to be UTF-8 and a valid type name by the handler.
-                let namespace = std::str::from_utf8(pending.namespace.raw(request)).ok()?;
-                let name = std::str::from_utf8(pending.name.raw(request)).ok()?;
-                TypeName::new(namespace, name).ok()?
-            }
-        };
-        let id = Text::from_checked_range(request, pending.id.range());
-        Some(Address::from_parts(function_type, id))
-    }
-
-    /// A range of the request buffer, borrowed.
-    pub(crate) fn request_raw(&self, span: Span) -> &[u8] {
-        span.raw(self.storage.request())
-    }
-
-    /// A range of the request buffer: a copy when short, else shared.
-    pub(crate) fn request_bytes(&self, span: Span) -> SmallBytes {
-        SmallBytes::from_range(self.storage.request(), span.range())
-    }
-
-    /// A string range of the request buffer, checked to be UTF-8.
-    pub(crate) fn request_text(&self, span: Span) -> Text {
-        Text::from_checked_range(self.storage.request(), span.range())
-    }
-
-    pub(crate) fn storage_ref(&self) -> &Storage {
-        &self.storage
+    /// The answer to the batch: its state mutations and effects.
+    pub(crate) fn finish(&self) -> bytes::Bytes {
+        self.response.finish(self.storage.mutations())
     }
 
     /// The address of the function instance being invoked.
@@ -148,7 +70,7 @@ impl Context {
     /// address, which the runtime never sends).
     #[must_use]
     pub fn caller(&self) -> Option<&Address> {
-        self.caller.get_or_init(|| self.resolve_caller()).as_ref()
+        self.caller.as_ref()
     }
 
     /// The state of this address.
@@ -165,9 +87,9 @@ impl Context {
     // value, as it did when it was kept until the batch ended.
     #[allow(clippy::needless_pass_by_value)]
     pub fn send(&mut self, target: Address, value: impl IntoTypedBytes) -> Result<(), SendError> {
-        let buf = Effects::buffer(&mut self.effects.messages);
+        let response = &mut self.response;
         encode_then(value, |type_name, bytes| {
-            protocol::push_message(buf, &target, type_name, bytes);
+            response.message(&target, type_name, bytes);
         })
     }
 
@@ -211,7 +133,7 @@ impl Context {
     /// Cancels the delayed message sent with `token` by an address with this
     /// id. Best effort: nothing happens if it was delivered already.
     pub fn cancel_delayed_message(&mut self, token: &CancellationToken) {
-        protocol::push_cancellation(Effects::buffer(&mut self.effects.delayed), token);
+        self.response.cancellation(token);
     }
 
     /// Sends a record to an egress. For the generic Kafka and Kinesis
@@ -227,9 +149,9 @@ impl Context {
         egress: &EgressIdentifier,
         value: impl IntoTypedBytes,
     ) -> Result<(), SendError> {
-        let buf = Effects::buffer(&mut self.effects.egress);
+        let response = &mut self.response;
         encode_then(value, |type_name, bytes| {
-            protocol::push_egress(buf, egress, type_name, bytes);
+            response.egress(egress, type_name, bytes);
         })
     }
 
@@ -242,15 +164,15 @@ impl Context {
     ) -> Result<(), SendError> {
         let delay_ms =
             i64::try_from(delay.as_millis()).map_err(|_| SendError::DelayOutOfRange { delay })?;
-        let buf = Effects::buffer(&mut self.effects.delayed);
+        let response = &mut self.response;
         encode_then(value, |type_name, bytes| {
-            protocol::push_delayed(buf, delay_ms, target, (type_name, bytes), token);
+            response.delayed(delay_ms, target, (type_name, bytes), token);
         })
     }
 }
 
 /// Encodes `value` into the thread's scratch buffer and hands its type name
-/// and bytes to `push`, which writes them into an effects buffer. The error
+/// and bytes to `push`, which writes them into the response. The error
 /// is kept aside rather than returned through `with_scratch`, which then
 /// has nothing to pass back.
 #[inline(always)]
@@ -259,7 +181,7 @@ fn encode_then(
     push: impl FnOnce(&TypeName, &[u8]),
 ) -> Result<(), SendError> {
     let mut error = None;
-    small::with_scratch(|scratch| match value.encode_payload(scratch) {
+    buffers::with_scratch(|scratch| match value.encode_payload(scratch) {
         Ok(type_name) => push(&type_name, scratch),
         Err(e) => error = Some(e),
     });

@@ -6,8 +6,8 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use crate::value::{IntoTypedBytes, TypedBytes, ValueError};
-use crate::{TypeName, protocol};
+use crate::TypeName;
+use crate::value::ValueError;
 
 /// The id of an egress, as declared in `module.yaml` (`spec.id`).
 ///
@@ -165,20 +165,16 @@ impl KafkaRecord {
     }
 }
 
-impl IntoTypedBytes for KafkaRecord {
-    fn into_typed_bytes(self) -> Result<TypedBytes, ValueError> {
+impl KafkaRecord {
+    /// Whether the runtime can route it: a record needs a topic.
+    pub(crate) fn check(&self) -> Result<(), ValueError> {
         if self.topic.is_empty() {
             return Err(ValueError::encode(
                 KAFKA_RECORD_TYPE,
                 "the Kafka record has an empty topic",
             ));
         }
-        let bytes = protocol::encode_kafka_record(
-            self.key.as_deref().unwrap_or_default(),
-            &self.value,
-            &self.topic,
-        );
-        Ok(TypedBytes::new(KAFKA_RECORD_TYPE, bytes))
+        Ok(())
     }
 }
 
@@ -262,8 +258,10 @@ impl KinesisRecord {
     }
 }
 
-impl IntoTypedBytes for KinesisRecord {
-    fn into_typed_bytes(self) -> Result<TypedBytes, ValueError> {
+impl KinesisRecord {
+    /// Whether the runtime can route it: a record needs a stream and a
+    /// partition key.
+    pub(crate) fn check(&self) -> Result<(), ValueError> {
         if self.stream.is_empty() {
             return Err(ValueError::encode(
                 KINESIS_RECORD_TYPE,
@@ -276,19 +274,14 @@ impl IntoTypedBytes for KinesisRecord {
                 "the Kinesis record has an empty partition key",
             ));
         }
-        let bytes = protocol::encode_kinesis_record(
-            &self.partition_key,
-            &self.value,
-            &self.stream,
-            self.explicit_hash_key.as_deref().unwrap_or_default(),
-        );
-        Ok(TypedBytes::new(KINESIS_RECORD_TYPE, bytes))
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::IntoTypedBytes;
 
     #[test]
     fn records_require_their_routing_fields() {

@@ -10,12 +10,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
 
-use crate::context::PendingCaller;
-
-use crate::protocol::{self, Batch, WireAddress, WireState};
-use crate::small::bytes_eq;
-use crate::state::Received;
-use crate::text::Text;
+use crate::protocol::{self, AddressParts, Request};
 use crate::{Address, BoxError, Context, FunctionSpec, Functions, Message, Storage, TypeName};
 
 /// Runs the StateFun request-reply protocol over a registry of functions:
@@ -91,39 +86,34 @@ impl RequestReplyHandler {
     /// A malformed request, an unknown function type, or a function that
     /// failed or panicked; see [`HandlerError`]. No error is a partial
     /// result: the runtime should retry the whole batch.
-    pub async fn handle(&self, request: Bytes) -> Result<Bytes, HandlerError> {
-        // The context is built where this future keeps it, and never moved:
-        // it is large, and so were the copies.
-        let mut batch = Batch::default();
-        protocol::decode_batch_into(&request, &mut batch)
-            .map_err(|m| HandlerError::MalformedRequest { reason: m.reason() })?;
-        let (spec, address) = self.target(&request, batch.target)?;
-        let mut ctx = Context::new(Storage::new(spec.shared_states(), address, request));
-        if let Err(missing) = ctx.storage().resolve(find_state(&batch.states)) {
+    pub async fn handle(&self, body: Bytes) -> Result<Bytes, HandlerError> {
+        // The request and the context are built where this future keeps
+        // them, and never moved: they are large, and so were the copies.
+        let mut request = Request::default();
+        request
+            .read(body)
+            .map_err(|e| HandlerError::MalformedRequest {
+                reason: e.to_string(),
+            })?;
+        let (spec, address) = self.target(&request)?;
+        let mut ctx = Context::new(Storage::new(spec.shared_states(), address));
+        if let Err(missing) = ctx.storage().resolve(|name| request.state(name)) {
             let states = spec.states();
-            return Ok(protocol::encode_incomplete(
-                missing.iter().map(|&i| &states[i]),
-            ));
+            return Ok(protocol::incomplete(missing.iter().map(|&i| &states[i])));
         }
-        let invocations = &batch.invocations;
+        let invocations = request.invocations();
         let batch_size = invocations.len();
         record_span(spec, &ctx, batch_size);
 
-        for (index, invocation) in invocations.iter().enumerate() {
+        for (index, invocation) in invocations.enumerate() {
             let caller = invocation
-                .caller
-                .filter(|caller| !caller.is_empty())
-                .and_then(|caller| self.pending_caller(&ctx, caller));
+                .caller()
+                .and_then(|caller| self.caller(&request, caller));
             ctx.set_caller(caller);
-            let argument = invocation.argument.unwrap_or_default();
-            let value = argument
-                .has_value
-                .then(|| ctx.request_bytes(argument.bytes));
-            let type_name = ctx.request_text(argument.type_name);
+            let (type_name, value) = invocation.message();
             let message = Message::new(type_name, value);
-            // `invoke` may run code before it returns its future (what
-            // `#[function]` generates decodes the message there): a panic
-            // in either is the function's.
+            // A hand-written `invoke` may run code before it returns its
+            // future: a panic in either is the function's.
             let function = spec.function();
             let ctx_ref = &mut ctx;
             let outcome =
@@ -151,65 +141,53 @@ impl RequestReplyHandler {
                 }
             }
         }
-        Ok(protocol::encode_result(&ctx.effects, ctx.storage_ref()))
+        Ok(ctx.finish())
     }
 
     /// The function the batch is for, and the address it runs at.
-    fn target(
-        &self,
-        request: &Bytes,
-        target: Option<WireAddress>,
-    ) -> Result<(&FunctionSpec, Address), HandlerError> {
-        let Some(target) = target else {
+    fn target(&self, request: &Request) -> Result<(&FunctionSpec, Address), HandlerError> {
+        let Some(target) = request.target() else {
             return Err(HandlerError::MalformedRequest {
                 reason: "the invocation batch has no target address".into(),
             });
         };
-        let (namespace, name) = (target.namespace.raw(request), target.name.raw(request));
-        let Some(spec) = self.functions.lookup_bytes(namespace, name) else {
+        let Some(spec) = self.functions.lookup_bytes(target.namespace, target.name) else {
             return Err(self.unknown_function(request, target));
         };
-        let id = Text::from_checked_range(request, target.id.range());
-        Ok((spec, Address::from_parts(spec.type_name().clone(), id)))
+        Ok((
+            spec,
+            Address::from_parts(spec.type_name().clone(), request.id(target)),
+        ))
     }
 
     #[cold]
-    fn unknown_function(&self, request: &[u8], target: WireAddress) -> HandlerError {
+    fn unknown_function(&self, request: &Request, target: AddressParts<'_>) -> HandlerError {
         HandlerError::UnknownFunction {
             function_type: format!(
                 "{}/{}",
-                String::from_utf8_lossy(target.namespace.raw(request)),
-                String::from_utf8_lossy(target.name.raw(request))
+                String::from_utf8_lossy(target.namespace),
+                String::from_utf8_lossy(target.name)
             ),
-            id: String::from_utf8_lossy(target.id.raw(request)).into_owned(),
+            id: request.id_lossy(target),
             registered: self.functions.type_names().cloned().collect(),
         }
     }
 
-    /// The caller of an invocation, checked now and built when the function
-    /// asks for it. A registered caller type is reused without allocating.
-    /// An address that is not a valid function address (the runtime never
-    /// sends one) is treated as no caller rather than failing the batch,
-    /// as the other SDKs do.
-    fn pending_caller(&self, ctx: &Context, caller: WireAddress) -> Option<PendingCaller> {
-        let (namespace, name) = (
-            ctx.request_raw(caller.namespace),
-            ctx.request_raw(caller.name),
-        );
-        let known_type = self
-            .functions
-            .lookup_bytes(namespace, name)
-            .map(|spec| spec.type_name().clone());
-        // The decoder checked both are UTF-8; the rest of the type-name rule
-        // is checked on the bytes.
-        let valid = known_type.is_some()
-            || !(namespace.is_empty() || name.is_empty() || name.contains(&b'/'));
-        valid.then_some(PendingCaller {
-            known_type,
-            namespace: caller.namespace,
-            name: caller.name,
-            id: caller.id,
-        })
+    /// The caller of an invocation. A registered caller type is reused
+    /// without allocating. An address that is not a valid function address
+    /// (the runtime never sends one) is treated as no caller rather than
+    /// failing the batch, as the other SDKs do.
+    fn caller(&self, request: &Request, caller: AddressParts<'_>) -> Option<Address> {
+        let function_type = match self.functions.lookup_bytes(caller.namespace, caller.name) {
+            Some(spec) => spec.type_name().clone(),
+            // The reader checked both are UTF-8.
+            None => TypeName::new(
+                std::str::from_utf8(caller.namespace).ok()?,
+                std::str::from_utf8(caller.name).ok()?,
+            )
+            .ok()?,
+        };
+        Some(Address::from_parts(function_type, request.id(caller)))
     }
 }
 
@@ -221,33 +199,9 @@ impl fmt::Debug for RequestReplyHandler {
     }
 }
 
-/// Finds a state by name among the received ones (in the request given):
-/// `None` when it was not sent, `Some(None)` when it has no value.
-fn find_state(states: &[WireState]) -> impl Fn(&[u8], &str) -> Option<Received> + '_ {
-    |request, name| {
-        let state = states
-            .iter()
-            // A name sent twice: the last one wins, as in the other SDKs.
-            .rfind(|s| {
-                s.name.len() == name.len() && bytes_eq(s.name.raw(request), name.as_bytes())
-            })?;
-        Some(
-            state
-                .value
-                .filter(|v| v.has_value)
-                .map(|v| (v.type_name, v.bytes)),
-        )
-    }
-}
-
 /// Fills in the caller's request span (the HTTP service's `statefun.http`),
 /// if anyone is listening.
 fn record_span(spec: &FunctionSpec, ctx: &Context, batch_size: usize) {
-    // Without a subscriber nothing is enabled: one load, where finding the
-    // current span takes some fifty instructions.
-    if tracing::level_filters::LevelFilter::current() == tracing::level_filters::LevelFilter::OFF {
-        return;
-    }
     let span = tracing::Span::current();
     if !span.is_disabled() {
         span.record("function_type", tracing::field::display(spec.type_name()));

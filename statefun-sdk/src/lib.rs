@@ -95,6 +95,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod address;
+mod buffers;
 pub mod codec;
 mod context;
 mod egress;
@@ -106,7 +107,7 @@ mod message;
 mod module;
 mod protocol;
 mod registry;
-mod small;
+mod small_bytes;
 mod state;
 mod text;
 mod typename;
@@ -202,47 +203,6 @@ pub mod __private {
     pub fn decode_checked<T: crate::Value>(message: &Message) -> Result<T, crate::ValueError> {
         debug_assert!(message.is::<T>());
         message.decode_value(T::type_name())
-    }
-
-    /// What `StatefulFunction::invoke` returns, as `#[async_trait]` spells
-    /// it.
-    pub type Invocation<'a> =
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), FunctionError>> + Send + 'a>>;
-
-    /// A handler's future, boxed as [`Invocation`].
-    pub fn invocation<'a>(
-        future: impl std::future::Future<Output = Result<(), FunctionError>> + Send + 'a,
-    ) -> Invocation<'a> {
-        Box::pin(future)
-    }
-
-    /// Fails to compile if `#[async_trait]` ever expands the trait's
-    /// `invoke` differently from the signature `#[function]` writes out
-    /// (statefun-macros' `function.rs`): the SDK's own build breaks, not
-    /// its users'.
-    #[doc(hidden)]
-    #[derive(Debug)]
-    pub struct SignatureCheck;
-
-    impl crate::StatefulFunction for SignatureCheck {
-        fn invoke<'life0, 'life1, 'async_trait>(
-            &'life0 self,
-            _ctx: &'life1 mut crate::Context,
-            _message: Message,
-        ) -> Invocation<'async_trait>
-        where
-            'life0: 'async_trait,
-            'life1: 'async_trait,
-            Self: 'async_trait,
-        {
-            failed_invocation(FunctionError::msg("never registered"))
-        }
-    }
-
-    /// An invocation that failed before its handler ran.
-    #[must_use]
-    pub fn failed_invocation<'a>(error: FunctionError) -> Invocation<'a> {
-        Box::pin(std::future::ready(Err(error)))
     }
 
     /// The error for a message no handler accepts.

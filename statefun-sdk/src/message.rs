@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use crate::small::{SmallBytes, bytes_eq};
+use crate::small_bytes::SmallBytes;
 use crate::state::decode_small;
 use crate::text::Text;
 use crate::{TypeName, Value, ValueError};
@@ -63,7 +63,7 @@ impl Message {
 
     /// Whether the value's typename is `type_name`.
     pub(crate) fn has_type(&self, type_name: &TypeName) -> bool {
-        bytes_eq(self.type_name.as_bytes(), type_name.as_str().as_bytes())
+        self.type_name.as_bytes() == type_name.as_str().as_bytes()
     }
 
     /// Decodes the value as `T`.

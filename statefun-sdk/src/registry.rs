@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::small::bytes_eq;
 use crate::{FunctionSpec, SpecError, TypeName};
 
 /// The function types an application serves.
@@ -141,13 +140,7 @@ impl Functions {
             return self
                 .index
                 .iter()
-                .find(|s| {
-                    let (ns, n) = s.type_name().parts_bytes();
-                    n.len() == name.len()
-                        && ns.len() == namespace.len()
-                        && bytes_eq(n, name)
-                        && bytes_eq(ns, namespace)
-                })
+                .find(|s| s.type_name().parts_bytes() == (namespace, name))
                 .map(|s| &**s);
         }
         let wanted = key_of(namespace, name);

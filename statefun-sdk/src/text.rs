@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 
 use bytes::Bytes;
 
-use crate::small::SmallBytes;
+use crate::small_bytes::SmallBytes;
 
 /// A UTF-8 string: a slice of a shared buffer (strings decoded from a
 /// request), or a copy held in place when short (see [`SmallBytes`]).

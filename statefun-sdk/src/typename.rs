@@ -280,7 +280,7 @@ impl PartialEq for TypeName {
     fn eq(&self, other: &Self) -> bool {
         let (a, b) = (self.as_str(), other.as_str());
         // Constants usually share one literal: skip the byte comparison.
-        std::ptr::eq(a, b) || crate::small::bytes_eq(a.as_bytes(), b.as_bytes())
+        std::ptr::eq(a, b) || a == b
     }
 }
 

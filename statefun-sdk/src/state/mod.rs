@@ -10,7 +10,7 @@ use crate::{FunctionSpecBuilder, TypeName, Value};
 
 mod storage;
 
-pub(crate) use storage::{Received, decode_small};
+pub(crate) use storage::decode_small;
 pub use storage::{StateError, StateErrorKind, Storage};
 
 /// The state name the runtime uses internally for each address's backlog;

@@ -3,12 +3,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use smallvec::SmallVec;
 
 use super::{StateSpec, ValueSpec};
-use crate::protocol::Span;
-use crate::small::{INLINE, SmallBytes, bytes_eq};
+use crate::protocol::Received;
+use crate::small_bytes::SmallBytes;
 use crate::{Address, TypeName, Value, ValueError};
 
 /// The declared state of one address, as seen by one batch of invocations.
@@ -41,9 +40,6 @@ use crate::{Address, TypeName, Value, ValueError};
 /// ```
 pub struct Storage {
     specs: Arc<[StateSpec]>,
-    /// The request the values were received in: received values are
-    /// ranges of it.
-    request: Bytes,
     cells: SmallVec<[Cell; 4]>,
     /// The typenames the runtime sent that differ from the declared ones,
     /// by cell index: rare, so kept out of the cells.
@@ -57,61 +53,45 @@ struct Cell {
     dirty: bool,
 }
 
-/// Where a state's current value is.
-#[derive(Debug, Clone)]
-enum Slot {
-    /// The state has no value.
-    Absent,
-    /// As received: this range of the request.
-    Received(Span),
-    /// As written in this batch.
-    Written(SmallBytes),
-}
-
-/// One received state value: the ranges of its typename and of its bytes in
-/// the request, or `None` when the state has no value.
-pub(crate) type Received = Option<(Span, Span)>;
+/// A state's current value: `None` when it has none; else its bytes, as
+/// received or as written in this batch.
+type Slot = Option<SmallBytes>;
 
 impl Storage {
-    /// The state of `address`, declared by `specs`, received in `request`:
-    /// empty until [`Storage::resolve`] fills it in.
+    /// The state of `address`, declared by `specs`: empty until
+    /// [`Storage::resolve`] fills it in.
     #[inline(always)]
-    pub(crate) fn new(specs: Arc<[StateSpec]>, address: Address, request: Bytes) -> Self {
+    pub(crate) fn new(specs: Arc<[StateSpec]>, address: Address) -> Self {
         Self {
             cells: SmallVec::with_capacity(specs.len()),
             specs,
-            request,
             foreign_types: Vec::new(),
             address,
         }
     }
 
     /// Matches the received values to the declared specs by name;
-    /// `received` finds a state by name in the request, given the request.
+    /// `received` finds a state by name in the request.
     ///
     /// Returns the indices of the declared specs the request lacks when any
     /// are missing; values the function does not declare are ignored.
     #[inline(always)]
-    pub(crate) fn resolve(
+    pub(crate) fn resolve<'r>(
         &mut self,
-        received: impl Fn(&[u8], &str) -> Option<Received>,
+        received: impl Fn(&str) -> Option<Received<'r>>,
     ) -> Result<(), Vec<usize>> {
         let mut missing = Vec::new();
         for (index, spec) in self.specs.iter().enumerate() {
-            match received(&self.request, spec.name()) {
+            match received(spec.name()) {
                 None => missing.push(index),
                 Some(value) => self.cells.push(Cell {
-                    value: match value {
-                        None => Slot::Absent,
-                        Some((type_name, span)) => {
-                            let type_name = type_name.raw(&self.request);
-                            if !bytes_eq(type_name, spec.type_name().as_str().as_bytes()) {
-                                self.foreign_types
-                                    .push((index, String::from_utf8_lossy(type_name).into()));
-                            }
-                            Slot::Received(span)
+                    value: value.map(|(type_name, bytes)| {
+                        if type_name != spec.type_name().as_str().as_bytes() {
+                            self.foreign_types
+                                .push((index, String::from_utf8_lossy(type_name).into()));
                         }
-                    },
+                        bytes
+                    }),
                     dirty: false,
                 }),
             }
@@ -121,11 +101,6 @@ impl Storage {
         } else {
             Err(missing)
         }
-    }
-
-    /// The request buffer.
-    pub(crate) fn request(&self) -> &Bytes {
-        &self.request
     }
 
     /// Reads a value: `None` when the state has no value.
@@ -146,11 +121,10 @@ impl Storage {
                 address: self.address.clone(),
             }));
         }
-        let decoded = match &cell.value {
-            Slot::Absent => return Ok(None),
-            Slot::Received(span) => decode_range::<T>(&self.request, *span),
-            Slot::Written(bytes) => decode_small::<T>(bytes),
+        let Some(bytes) = &cell.value else {
+            return Ok(None);
         };
+        let decoded = decode_small::<T>(bytes);
         decoded.map(Some).map_err(|source| {
             StateError::new(StateErrorKind::Value {
                 state: spec.name().to_owned(),
@@ -176,7 +150,7 @@ impl Storage {
             })
         })?;
         let cell = &mut self.cells[index];
-        cell.value = Slot::Written(bytes);
+        cell.value = Some(bytes);
         cell.dirty = true;
         self.forget_foreign_type(index);
         Ok(())
@@ -191,7 +165,7 @@ impl Storage {
     pub fn remove<T: Value>(&mut self, spec: &ValueSpec<T>) -> Result<(), StateError> {
         let index = self.index_of::<T>(spec.name())?;
         let cell = &mut self.cells[index];
-        cell.value = Slot::Absent;
+        cell.value = None;
         cell.dirty = true;
         self.forget_foreign_type(index);
         Ok(())
@@ -205,7 +179,7 @@ impl Storage {
     /// type.
     pub fn contains<T: Value>(&self, spec: &ValueSpec<T>) -> Result<bool, StateError> {
         let index = self.index_of::<T>(spec.name())?;
-        Ok(!matches!(self.cells[index].value, Slot::Absent))
+        Ok(self.cells[index].value.is_some())
     }
 
     /// The address whose state this is.
@@ -216,21 +190,12 @@ impl Storage {
 
     /// The values written or removed in this batch, in declaration order:
     /// the spec and the final bytes (`None` when removed).
-    pub(crate) fn mutations(&self) -> impl Iterator<Item = (&StateSpec, Option<&[u8]>)> {
+    pub(crate) fn mutations(&self) -> impl Iterator<Item = (&StateSpec, Option<&[u8]>)> + Clone {
         self.specs
             .iter()
             .zip(&self.cells)
             .filter(|(_, cell)| cell.dirty)
-            .map(|(spec, cell)| (spec, self.bytes(&cell.value)))
-    }
-
-    /// The bytes of a value, `None` when absent.
-    fn bytes<'a>(&'a self, slot: &'a Slot) -> Option<&'a [u8]> {
-        match slot {
-            Slot::Absent => None,
-            Slot::Received(span) => Some(span.raw(&self.request)),
-            Slot::Written(bytes) => Some(bytes.as_slice()),
-        }
+            .map(|(spec, cell)| (spec, cell.value.as_ref().map(SmallBytes::as_slice)))
     }
 
     /// A value written or removed no longer has the runtime's type.
@@ -274,18 +239,9 @@ impl Storage {
     }
 }
 
-/// Decodes a range of `buf`: short values from a borrowed slice (the
-/// built-in codecs read rather than keep their bytes), longer ones from a
-/// shared slice, for types that keep them.
-fn decode_range<T: Value>(buf: &Bytes, span: Span) -> Result<T, ValueError> {
-    if span.len() <= INLINE {
-        T::from_slice(span.raw(buf))
-    } else {
-        T::from_bytes(&span.slice(buf))
-    }
-}
-
-/// Decodes bytes held as [`SmallBytes`], the same way.
+/// Decodes bytes held as [`SmallBytes`]: short values from a borrowed
+/// slice (the built-in codecs read rather than keep their bytes), longer
+/// ones from the shared buffer, for types that keep them.
 pub(crate) fn decode_small<T: Value>(bytes: &SmallBytes) -> Result<T, ValueError> {
     match bytes {
         SmallBytes::Inline { .. } => T::from_slice(bytes.as_slice()),
@@ -296,14 +252,17 @@ pub(crate) fn decode_small<T: Value>(bytes: &SmallBytes) -> Result<T, ValueError
 /// String equality with a pointer shortcut: a spec declared as a constant
 /// is usually the very string the function was registered with.
 fn same_str(a: &str, b: &str) -> bool {
-    std::ptr::eq(a, b) || bytes_eq(a.as_bytes(), b.as_bytes())
+    std::ptr::eq(a, b) || a == b
 }
 
 impl fmt::Debug for Storage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (spec, cell) in self.specs.iter().zip(&self.cells) {
-            map.entry(&spec.name(), &self.bytes(&cell.value).map(<[u8]>::len));
+            map.entry(
+                &spec.name(),
+                &cell.value.as_ref().map(|v| v.as_slice().len()),
+            );
         }
         map.finish()
     }

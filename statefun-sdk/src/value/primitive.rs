@@ -12,6 +12,7 @@ use prost::Message as _;
 use statefun_proto::types::{
     BooleanWrapper, DoubleWrapper, FloatWrapper, IntWrapper, LongWrapper, StringWrapper,
 };
+use statefun_proto::wire::types as wrapper;
 
 use super::{Value, ValueError};
 use crate::TypeName;
@@ -28,15 +29,6 @@ pub const FLOAT_TYPE: TypeName = TypeName::from_static("io.statefun.types/float"
 pub const DOUBLE_TYPE: TypeName = TypeName::from_static("io.statefun.types/double");
 /// `io.statefun.types/string`, the type of `String`.
 pub const STRING_TYPE: TypeName = TypeName::from_static("io.statefun.types/string");
-
-/// Field 1 with wire type 0 (varint).
-const TAG_VARINT: u8 = 0x08;
-/// Field 1 with wire type 1 (64-bit).
-const TAG_FIXED64: u8 = 0x09;
-/// Field 1 with wire type 2 (length-delimited).
-const TAG_LEN: u8 = 0x0a;
-/// Field 1 with wire type 5 (32-bit).
-const TAG_FIXED32: u8 = 0x0d;
 
 /// A value's wire bytes, written by its `encode_into` (each encoding lives
 /// there once), in a buffer of `capacity` to begin with.
@@ -68,9 +60,7 @@ impl Value for bool {
     }
 
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
-        if *self {
-            buf.extend_from_slice(&[TAG_VARINT, 1]);
-        }
+        wrapper::put_bool(buf, *self);
         Ok(())
     }
 
@@ -93,19 +83,15 @@ impl Value for i32 {
     }
 
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
-        if *self != 0 {
-            let [a, b, c, d] = self.to_le_bytes();
-            buf.extend_from_slice(&[TAG_FIXED32, a, b, c, d]);
-        }
+        wrapper::put_fixed32(buf, self.to_le_bytes(), *self == 0);
         Ok(())
     }
 
     fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
         // The canonical encodings, without the general parser.
-        match *bytes {
-            [] => Ok(0),
-            [TAG_FIXED32, a, b, c, d] => Ok(Self::from_le_bytes([a, b, c, d])),
-            _ => decode_wrapper!(IntWrapper, INT_TYPE, bytes),
+        match wrapper::fixed32(bytes) {
+            Some(bits) => Ok(Self::from_le_bytes(bits)),
+            None => decode_wrapper!(IntWrapper, INT_TYPE, bytes),
         }
     }
 }
@@ -124,20 +110,14 @@ impl Value for i64 {
     }
 
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
-        if *self != 0 {
-            let [a, b, c, d, e, f, g, h] = self.to_le_bytes();
-            buf.extend_from_slice(&[TAG_FIXED64, a, b, c, d, e, f, g, h]);
-        }
+        wrapper::put_fixed64(buf, self.to_le_bytes(), *self == 0);
         Ok(())
     }
 
     fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
-        match *bytes {
-            [] => Ok(0),
-            [TAG_FIXED64, a, b, c, d, e, f, g, h] => {
-                Ok(Self::from_le_bytes([a, b, c, d, e, f, g, h]))
-            }
-            _ => decode_wrapper!(LongWrapper, LONG_TYPE, bytes),
+        match wrapper::fixed64(bytes) {
+            Some(bits) => Ok(Self::from_le_bytes(bits)),
+            None => decode_wrapper!(LongWrapper, LONG_TYPE, bytes),
         }
     }
 }
@@ -157,10 +137,7 @@ impl Value for f32 {
 
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
         // `-0.0 == 0.0`: both encode as the default, as the Python SDK does.
-        if *self != 0.0 {
-            let [a, b, c, d] = self.to_le_bytes();
-            buf.extend_from_slice(&[TAG_FIXED32, a, b, c, d]);
-        }
+        wrapper::put_fixed32(buf, self.to_le_bytes(), *self == 0.0);
         Ok(())
     }
 
@@ -183,10 +160,7 @@ impl Value for f64 {
     }
 
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
-        if *self != 0.0 {
-            let [a, b, c, d, e, f, g, h] = self.to_le_bytes();
-            buf.extend_from_slice(&[TAG_FIXED64, a, b, c, d, e, f, g, h]);
-        }
+        wrapper::put_fixed64(buf, self.to_le_bytes(), *self == 0.0);
         Ok(())
     }
 
@@ -215,11 +189,7 @@ impl Value for String {
     }
 
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
-        if !self.is_empty() {
-            buf.push(TAG_LEN);
-            prost::encoding::encode_varint(self.len() as u64, buf);
-            buf.extend_from_slice(self.as_bytes());
-        }
+        wrapper::put_string(buf, self);
         Ok(())
     }
 
