@@ -9,7 +9,8 @@ use bytes::Bytes;
 use prost::Message as _;
 use statefun_sdk::{Address, TypeName};
 
-use crate::engine::{Envelope, InFlight, World};
+use crate::engine::{InFlight, World};
+use crate::envelope::Envelope;
 use crate::store::{AllValues, Name, Stored, Ttl, Values};
 use crate::trace::Event;
 use crate::{EgressRecord, Harness};

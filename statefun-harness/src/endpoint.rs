@@ -8,6 +8,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use statefun_sdk::RequestReplyHandler;
 
+use crate::error::error_chain;
+
 /// How the harness reaches a function type.
 #[derive(Clone)]
 pub enum Endpoint {
@@ -180,16 +182,4 @@ impl Endpoint {
             }
         }
     }
-}
-
-/// `error: cause: cause`, as one line.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
 }

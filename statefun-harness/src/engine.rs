@@ -15,6 +15,7 @@ use statefun_sdk::{Address, TypeName};
 use crate::clock::Timers;
 use crate::decode::{self, Answer, Response, Results};
 use crate::encode;
+use crate::envelope::Envelope;
 use crate::endpoint;
 use crate::error::{Cause, JobFailure};
 use crate::faults::{self, Fault};
@@ -22,15 +23,6 @@ use crate::schedule::Batching;
 use crate::store::{Name, Registered, Store, Stored, Ttl, Values};
 use crate::trace::{Event, TraceEntry};
 use crate::{Counters, EgressKind, EgressRecord, Harness};
-
-/// A message on its way: from (`None` for ingress), to, and the value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Envelope {
-    pub(crate) from: Option<Address>,
-    pub(crate) to: Address,
-    pub(crate) type_name: String,
-    pub(crate) value: Option<Bytes>,
-}
 
 /// Per address: the request in flight and the messages waiting for it.
 #[derive(Debug, Default, Clone)]

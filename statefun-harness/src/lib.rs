@@ -69,6 +69,7 @@ mod decode;
 mod encode;
 mod endpoint;
 mod engine;
+mod envelope;
 mod error;
 mod explore;
 mod export;
@@ -102,7 +103,8 @@ pub use schedule::{Batching, Schedule};
 pub use trace::{Event, TraceEntry};
 
 use endpoint::Route;
-use engine::{Envelope, World};
+use engine::World;
+use envelope::Envelope;
 use rng::Rng;
 use store::Stored;
 
