@@ -1,7 +1,5 @@
 //! [`JobFailure`]: what would fail the real StateFun job.
 
-use std::fmt;
-
 use statefun_sdk::Address;
 
 /// Something the real runtime answers by failing (and restarting) the job.

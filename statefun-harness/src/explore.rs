@@ -13,10 +13,13 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use statefun_sdk::Address;
 
+use crate::egress::{EgressRecord, EgressSemantics};
+use crate::engine::Engine;
 use crate::faults::Faults;
+use crate::plan::Batching;
 use crate::rng::Rng;
-use crate::schedule::{Batching, Schedule};
-use crate::{EgressRecord, EgressSemantics, Harness, HarnessBuilder};
+use crate::schedule::Schedule;
+use crate::{Harness, HarnessBuilder};
 
 /// What a run must not change: every state value and the committed egress
 /// (per egress, in a sorted order, since the order across addresses
@@ -27,41 +30,32 @@ pub struct Outcome {
     egress: BTreeMap<String, Vec<(String, Bytes)>>,
 }
 
-impl Harness {
-    /// Every live state value and the egress records visible now (see
-    /// [`Harness::egress`]), for comparing runs.
-    ///
-    /// ```
-    /// # use statefun_harness::Harness;
-    /// let harness = Harness::builder().build()?;
-    /// assert_eq!(harness.outcome(), Harness::builder().seed(9).build()?.outcome());
-    /// # Ok::<(), statefun_harness::ConfigError>(())
-    /// ```
-    #[must_use]
-    pub fn outcome(&self) -> Outcome {
+impl Outcome {
+    /// Every live state value of `engine` and the egress records visible
+    /// now.
+    pub(crate) fn of(engine: &Engine) -> Self {
         let mut states = BTreeMap::new();
-        for (address, values) in self.world.store.values.iter() {
-            for name in values.keys() {
-                if let Some(value) = self.state_raw(address, name) {
-                    states.insert((address.clone(), name.to_string()), value);
+        for address in engine.addresses_with_state() {
+            for name in engine.state_names(address) {
+                if let Some(value) = engine.state_raw(address, name) {
+                    states.insert((address.clone(), name.to_owned()), value);
                 }
             }
         }
-        let egress = self
-            .egresses
-            .keys()
+        let egress = engine
+            .egress_ids()
             .map(|id| {
-                let mut records: Vec<(String, Bytes)> = self
+                let mut records: Vec<(String, Bytes)> = engine
                     .visible_egress(id)
                     .iter()
                     .map(|EgressRecord { type_name, value }| (type_name.clone(), value.clone()))
                     .collect();
                 records.sort();
-                (id.clone(), records)
+                (id.to_owned(), records)
             })
             .filter(|(_, records)| !records.is_empty())
             .collect();
-        Outcome { states, egress }
+        Self { states, egress }
     }
 }
 
