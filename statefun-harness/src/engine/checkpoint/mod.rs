@@ -22,7 +22,7 @@ use crate::store::Ttl;
 /// handshake again.
 ///
 /// A checkpoint serializes ([`Checkpoint::to_bytes`]), so a test can keep
-/// one as a fixture and start from it with [`Harness::restore`], even with
+/// one as a fixture and start from it with [`Harness::restore`](crate::Harness::restore), even with
 /// another partition count (as Flink rescales from a savepoint).
 ///
 /// ```
