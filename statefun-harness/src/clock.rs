@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::engine::Envelope;
+use crate::envelope::Envelope;
 
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Timers {

@@ -2,11 +2,15 @@
 //! (request bytes in, response bytes out, as over HTTP), or remotely over
 //! HTTP, by any StateFun SDK.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::RequestReplyHandler;
+use statefun_sdk::{RequestReplyHandler, TypeName};
+
+use crate::error::error_chain;
 
 /// How the harness reaches a function type.
 #[derive(Clone)]
@@ -79,6 +83,43 @@ pub(crate) struct Route {
     pub(crate) endpoint: Endpoint,
     pub(crate) call_budget: std::time::Duration,
     pub(crate) max_batch_requests: usize,
+}
+
+/// Where each function type is served: by its exact type, else by its
+/// namespace (as in module.yaml), with the endpoint's settings resolved.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Routes {
+    exact: BTreeMap<String, Route>,
+    namespaces: BTreeMap<String, Route>,
+}
+
+impl Routes {
+    /// The routes of the endpoints by exact type and by namespace; unset
+    /// options take the harness's `call_timeout` and `max_batch_requests`.
+    pub(crate) fn new(
+        exact: BTreeMap<String, (Endpoint, EndpointOptions)>,
+        namespaces: BTreeMap<String, (Endpoint, EndpointOptions)>,
+        call_timeout: Duration,
+        max_batch_requests: usize,
+    ) -> Self {
+        let route = |(endpoint, options): (Endpoint, EndpointOptions)| Route {
+            endpoint,
+            call_budget: options.call_timeout.unwrap_or(call_timeout),
+            max_batch_requests: options.max_batch_requests.unwrap_or(max_batch_requests),
+        };
+        Self {
+            exact: exact.into_iter().map(|(k, v)| (k, route(v))).collect(),
+            namespaces: namespaces.into_iter().map(|(k, v)| (k, route(v))).collect(),
+        }
+    }
+
+    /// Where `function_type` is served: its exact type's endpoint, else its
+    /// namespace's.
+    pub(crate) fn get(&self, function_type: &TypeName) -> Option<&Route> {
+        self.exact
+            .get(function_type.as_str())
+            .or_else(|| self.namespaces.get(function_type.namespace()))
+    }
 }
 
 /// The function behind [`Endpoint::Raw`].
@@ -180,16 +221,4 @@ impl Endpoint {
             }
         }
     }
-}
-
-/// `error: cause: cause`, as one line.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
 }

@@ -1,7 +1,5 @@
 //! [`JobFailure`]: what would fail the real StateFun job.
 
-use std::fmt;
-
 use statefun_sdk::Address;
 
 /// Something the real runtime answers by failing (and restarting) the job.
@@ -181,8 +179,14 @@ pub enum Cause {
     },
 }
 
-impl fmt::Display for crate::trace::Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::trace::display(self, f)
+/// `error: cause: cause`, as one line.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
     }
+    line
 }

@@ -63,12 +63,14 @@
 //! ```
 #![doc(test(attr(deny(warnings))))]
 
-mod checkpoint;
 mod clock;
+mod config;
 mod decode;
+mod egress;
 mod encode;
 mod endpoint;
 mod engine;
+mod envelope;
 mod error;
 mod explore;
 mod export;
@@ -77,13 +79,14 @@ mod faults;
 mod http;
 mod live;
 mod placement;
+mod plan;
 mod rng;
 mod schedule;
 mod store;
 mod trace;
 
-use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -92,115 +95,34 @@ use statefun_sdk::{
     ValueError, ValueSpec,
 };
 
-pub use checkpoint::{Checkpoint, CheckpointError, EgressSemantics};
+pub use config::ConfigError;
+pub use egress::{EgressRecord, EgressSemantics, KafkaRecord, KinesisRecord};
 pub use endpoint::{Endpoint, EndpointOptions, RawEndpoint};
+pub use engine::Counters;
+pub use engine::checkpoint::{Checkpoint, CheckpointError};
 pub use error::{Cause, JobFailure};
 pub use explore::{Explorer, Outcome, Report, Violation};
 pub use faults::Faults;
 pub use live::Progress;
-pub use schedule::{Batching, Schedule};
+pub use plan::Batching;
+pub use schedule::Schedule;
 pub use trace::{Event, TraceEntry};
 
-use endpoint::Route;
-use engine::{Envelope, World};
-use rng::Rng;
-use store::Stored;
-
-/// What the harness counted during a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Counters {
-    /// Scheduler steps taken.
-    pub steps: u64,
-    /// Requests sent (batches, including handshake retries).
-    pub requests: u64,
-    /// Invocations sent in them.
-    pub invocations: u64,
-    /// Messages that waited because a request was in flight.
-    pub buffered: u64,
-    /// The longest backlog seen at one address.
-    pub max_backlog: usize,
-    /// State handshakes answered.
-    pub handshakes: u64,
-    /// Egress records.
-    pub egress: u64,
-    /// Crashes (restarts from a checkpoint).
-    pub restarts: u64,
-    /// Call attempts that failed (and were retried, or failed the job).
-    pub failed_attempts: u64,
-}
-
-/// A record an egress received: its typename and bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EgressRecord {
-    /// The typename.
-    pub type_name: String,
-    /// The encoded value.
-    pub value: Bytes,
-}
-
-/// A decoded `KafkaProducerRecord`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KafkaRecord {
-    /// The topic.
-    pub topic: String,
-    /// The key; `None` when empty (no key).
-    pub key: Option<String>,
-    /// The value bytes.
-    pub value: Bytes,
-}
-
-/// A decoded `KinesisEgressRecord`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KinesisRecord {
-    /// The stream.
-    pub stream: String,
-    /// The partition key.
-    pub partition_key: String,
-    /// The explicit hash key; `None` when empty.
-    pub explicit_hash_key: Option<String>,
-    /// The value bytes.
-    pub value: Bytes,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EgressKind {
-    Generic,
-    Kafka,
-    Kinesis,
-}
-
-/// A configuration the harness refuses.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid harness configuration: {0}")]
-pub struct ConfigError(String);
+use config::Config;
+use egress::EgressKind;
+use engine::Engine;
 
 /// Configures a [`Harness`]; see [`Harness::builder`].
 #[derive(Debug)]
 #[must_use]
 pub struct HarnessBuilder {
-    seed: u64,
-    partitions: u32,
-    max_parallelism: Option<u32>,
-    exact: BTreeMap<String, (Endpoint, EndpointOptions)>,
-    namespaces: BTreeMap<String, (Endpoint, EndpointOptions)>,
-    egresses: BTreeMap<String, EgressKind>,
-    max_batch_requests: usize,
-    max_steps: u64,
-    egress_semantics: EgressSemantics,
-    checkpoint_interval: Option<Duration>,
-    call_timeout: Duration,
-    batching: Batching,
-    faults: Faults,
-    plan: schedule::Plan,
-    restarts: u32,
-    errors: Vec<String>,
+    config: Config,
 }
 
 impl HarnessBuilder {
     /// How egress records become visible (default at least once).
     pub fn egress_semantics(mut self, semantics: EgressSemantics) -> Self {
-        self.egress_semantics = semantics;
+        self.config.egress_semantics = semantics;
         self
     }
 
@@ -211,20 +133,20 @@ impl HarnessBuilder {
     /// least 10 ms) in wall-clock time; one that takes it all spends the
     /// budget, as the runtime's per-attempt timeout does.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
-        self.call_timeout = timeout;
+        self.config.call_timeout = timeout;
         self
     }
 
     /// How backlogs are cut into batches (default [`Batching::Natural`]).
     pub fn batching(mut self, batching: Batching) -> Self {
-        self.batching = batching;
+        self.config.batching = batching;
         self
     }
 
     /// Faults to inject into calls (default none); they are drawn from the
     /// seed, so a seed still fixes the run.
     pub fn faults(mut self, faults: Faults) -> Self {
-        self.faults = faults;
+        self.config.faults = faults;
         self
     }
 
@@ -235,14 +157,14 @@ impl HarnessBuilder {
     /// "after it was sent" and "after the answer arrived, before it was
     /// applied".
     pub fn crash_before_steps(mut self, steps: impl IntoIterator<Item = u64>) -> Self {
-        self.plan.crashes.extend(steps);
+        self.config.plan.crashes.extend(steps);
         self
     }
 
     /// Takes a checkpoint (as [`Harness::checkpoint`]) just before each of
     /// these steps.
     pub fn checkpoint_before_steps(mut self, steps: impl IntoIterator<Item = u64>) -> Self {
-        self.plan.checkpoints.extend(steps);
+        self.config.plan.checkpoints.extend(steps);
         self
     }
 
@@ -251,7 +173,7 @@ impl HarnessBuilder {
     /// returned). Each restart takes 1 s of virtual time (Flink's default
     /// fixed delay). A livelock is never restarted.
     pub fn restart_on_failure(mut self, max: u32) -> Self {
-        self.restarts = max;
+        self.config.restarts = max;
         self
     }
 
@@ -259,29 +181,31 @@ impl HarnessBuilder {
     /// [`Harness::advance`] passes (none by default; take them explicitly
     /// with [`Harness::checkpoint`]).
     pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
-        self.checkpoint_interval = Some(interval);
+        self.config.checkpoint_interval = Some(interval);
         self
     }
 
     /// The seed that decides the schedule (default 0).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.config.seed = seed;
         self
     }
 
     /// How many parallel partitions (Flink subtasks) to simulate (default 1).
     pub fn partitions(mut self, partitions: u32) -> Self {
         if partitions == 0 {
-            self.errors.push("partitions must be at least 1".into());
+            self.config
+                .errors
+                .push("partitions must be at least 1".into());
         }
-        self.partitions = partitions.max(1);
+        self.config.partitions = partitions.max(1);
         self
     }
 
     /// Flink's max parallelism, the number of key groups (default: Flink's
     /// rule for the partition count).
     pub fn max_parallelism(mut self, max_parallelism: u32) -> Self {
-        self.max_parallelism = Some(max_parallelism);
+        self.config.max_parallelism = Some(max_parallelism);
         self
     }
 
@@ -294,7 +218,8 @@ impl HarnessBuilder {
             .collect();
         let endpoint = Endpoint::Handler(RequestReplyHandler::new(functions));
         for t in types {
-            self.exact
+            self.config
+                .exact
                 .insert(t, (endpoint.clone(), EndpointOptions::default()));
         }
         self
@@ -317,14 +242,18 @@ impl HarnessBuilder {
     ) -> Self {
         match pattern.rsplit_once('/') {
             Some((ns, "*")) if !ns.is_empty() => {
-                self.namespaces.insert(ns.to_owned(), (endpoint, options));
+                self.config
+                    .namespaces
+                    .insert(ns.to_owned(), (endpoint, options));
             }
             _ => match pattern.parse::<TypeName>() {
                 Ok(t) => {
-                    self.exact
+                    self.config
+                        .exact
                         .insert(t.as_str().to_owned(), (endpoint, options));
                 }
                 Err(e) => self
+                    .config
                     .errors
                     .push(format!("endpoint pattern {pattern:?}: {e}")),
             },
@@ -373,7 +302,8 @@ impl HarnessBuilder {
     }
 
     fn egress_kind(mut self, id: &EgressIdentifier, kind: EgressKind) -> Self {
-        self.egresses
+        self.config
+            .egresses
             .insert(id.type_name().as_str().to_owned(), kind);
         self
     }
@@ -382,14 +312,14 @@ impl HarnessBuilder {
     /// address with this many waiting messages blocks its partition's
     /// ingress.
     pub fn max_batch_requests(mut self, max: usize) -> Self {
-        self.max_batch_requests = max;
+        self.config.max_batch_requests = max;
         self
     }
 
     /// How many steps [`Harness::run`] may take before it reports a
     /// livelock (default 1,000,000).
     pub fn max_steps(mut self, steps: u64) -> Self {
-        self.max_steps = steps;
+        self.config.max_steps = steps;
         self
     }
 
@@ -399,143 +329,24 @@ impl HarnessBuilder {
     ///
     /// An invalid endpoint pattern or partition count.
     pub fn build(self) -> Result<Harness, ConfigError> {
-        if !self.errors.is_empty() {
-            return Err(ConfigError(self.errors.join("; ")));
-        }
-        if self.faults.highest() > 1000 {
-            return Err(ConfigError(format!(
-                "a fault rate of {} per mille is more than 1000",
-                self.faults.highest()
-            )));
-        }
-        if self.checkpoint_interval == Some(Duration::ZERO) {
-            return Err(ConfigError(
-                "the checkpoint interval must be longer than zero".into(),
-            ));
-        }
-        let max_parallelism = self
-            .max_parallelism
-            .unwrap_or_else(|| placement::default_max_parallelism(self.partitions));
-        if max_parallelism < self.partitions {
-            return Err(ConfigError(format!(
-                "max parallelism {max_parallelism} is below the partition count {}",
-                self.partitions
-            )));
-        }
-        let route = |(endpoint, options): (Endpoint, EndpointOptions)| Route {
-            endpoint,
-            call_budget: options.call_timeout.unwrap_or(self.call_timeout),
-            max_batch_requests: options
-                .max_batch_requests
-                .unwrap_or(self.max_batch_requests),
-        };
-        let exact = self.exact.into_iter().map(|(k, v)| (k, route(v))).collect();
-        let namespaces = self
-            .namespaces
-            .into_iter()
-            .map(|(k, v)| (k, route(v)))
-            .collect();
-        let p = self.partitions as usize;
-        let world = World {
-            local: vec![VecDeque::new(); p],
-            ingress: vec![VecDeque::new(); p],
-            blocked: vec![0; p],
-            ..World::default()
-        };
         Ok(Harness {
-            seed: self.seed,
-            rng: Rng::new(self.seed),
-            // Separate streams, so faults and cuts do not shift the
-            // scheduler's choices.
-            fault_rng: Rng::new(self.seed ^ 0x6661_756c_7473),
-            shape_rng: Rng::new(self.seed ^ 0x6375_7473),
-            batching: self.batching,
-            faults: self.faults,
-            plan: self.plan,
-            restarts_left: self.restarts,
-            waiting_retries: 0,
-            now: Duration::ZERO,
-            parallelism: self.partitions,
-            max_parallelism,
-            exact,
-            namespaces,
-            egresses: self.egresses,
-            max_steps: self.max_steps,
-            initial: world.clone(),
-            world,
-            egress_semantics: self.egress_semantics,
-            checkpoint_interval: self.checkpoint_interval,
-            last_periodic: None,
-            last_checkpoint: None,
-            committed: BTreeMap::new(),
-            ingress_log: Vec::new(),
-            known_ttls: BTreeMap::new(),
-            trace: Vec::new(),
-            #[cfg(feature = "http")]
-            client: http::Client::new(),
+            engine: Engine::new(self.config)?,
         })
     }
 }
 
-/// Where `function_type` is served: its exact type's endpoint, else its
-/// namespace's.
-fn route_in<'a>(
-    exact: &'a BTreeMap<String, Route>,
-    namespaces: &'a BTreeMap<String, Route>,
-    function_type: &TypeName,
-) -> Option<&'a Route> {
-    exact
-        .get(function_type.as_str())
-        .or_else(|| namespaces.get(function_type.namespace()))
-}
-
 /// The miniature runtime; see the [crate documentation](crate).
 pub struct Harness {
-    seed: u64,
-    rng: Rng,
-    fault_rng: Rng,
-    shape_rng: Rng,
-    batching: Batching,
-    faults: Faults,
-    plan: schedule::Plan,
-    restarts_left: u32,
-    /// In-flight requests waiting out a backoff.
-    waiting_retries: usize,
-    now: Duration,
-    parallelism: u32,
-    max_parallelism: u32,
-    exact: BTreeMap<String, Route>,
-    namespaces: BTreeMap<String, Route>,
-    egresses: BTreeMap<String, EgressKind>,
-    max_steps: u64,
-    world: World,
-    /// The world at the start, restored by a crash before any checkpoint.
-    initial: World,
-    egress_semantics: EgressSemantics,
-    checkpoint_interval: Option<Duration>,
-    last_periodic: Option<Duration>,
-    last_checkpoint: Option<checkpoint::Checkpoint>,
-    /// Records per egress covered by the last checkpoint.
-    committed: BTreeMap<String, usize>,
-    /// Ingress sent since the last checkpoint, replayed by a crash.
-    ingress_log: Vec<Envelope>,
-    /// Every TTL ever registered, by (function type, state): kept across
-    /// crashes, for inspection.
-    known_ttls: BTreeMap<(String, String), store::Ttl>,
-    /// Everything that happened, in order (not part of the world: a
-    /// checkpoint does not hold it, a crash does not undo it).
-    trace: Vec<TraceEntry>,
-    #[cfg(feature = "http")]
-    client: http::Client,
+    engine: Engine,
 }
 
 impl fmt::Debug for Harness {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Harness")
-            .field("seed", &self.seed)
-            .field("now", &self.now)
-            .field("partitions", &self.parallelism)
-            .field("counters", &self.world.counters)
+            .field("seed", &self.engine.seed())
+            .field("now", &self.engine.now())
+            .field("partitions", &self.engine.partitions())
+            .field("counters", &self.engine.counters())
             .finish_non_exhaustive()
     }
 }
@@ -550,54 +361,42 @@ impl Drop for Harness {
                 |e| format!("(could not write the trace: {e})"),
                 |p| p.display().to_string(),
             );
+            let seed = self.seed();
             #[allow(clippy::print_stderr)] // the one output of a failing test
             {
                 eprintln!(
-                    "statefun-harness: this run used seed {}; rebuild with `.seed({})` to replay it. Trace: {written} (and .jsonl)",
-                    self.seed, self.seed
+                    "statefun-harness: this run used seed {seed}; rebuild with `.seed({seed})` to replay it. Trace: {written} (and .jsonl)"
                 );
             }
         }
     }
 }
 
+/// Running.
 impl Harness {
     /// Starts configuring a harness.
     pub fn builder() -> HarnessBuilder {
         HarnessBuilder {
-            seed: 0,
-            partitions: 1,
-            max_parallelism: None,
-            exact: BTreeMap::new(),
-            namespaces: BTreeMap::new(),
-            egresses: BTreeMap::new(),
-            max_batch_requests: 1000,
-            max_steps: 1_000_000,
-            egress_semantics: EgressSemantics::default(),
-            checkpoint_interval: None,
-            call_timeout: Duration::from_secs(120),
-            batching: Batching::Natural,
-            faults: Faults::none(),
-            plan: schedule::Plan::default(),
-            restarts: 0,
-            errors: Vec::new(),
+            config: Config::default(),
         }
-    }
-
-    pub(crate) fn endpoint_for(&self, function_type: &TypeName) -> Option<&Route> {
-        route_in(&self.exact, &self.namespaces, function_type)
     }
 
     /// The seed.
     #[must_use]
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.engine.seed()
     }
 
     /// Virtual time since the harness started.
     #[must_use]
     pub fn now(&self) -> Duration {
-        self.now
+        self.engine.now()
+    }
+
+    /// The partition that owns `address` (by its id only, as Flink does).
+    #[must_use]
+    pub fn partition_of(&self, address: &Address) -> u32 {
+        self.engine.partition_of(address)
     }
 
     /// Sends a message from the ingress (no caller) to `to`.
@@ -607,20 +406,7 @@ impl Harness {
     /// When the value does not encode.
     pub fn send(&mut self, to: Address, value: impl IntoTypedBytes) -> Result<(), ValueError> {
         let (type_name, bytes) = value.into_typed_bytes()?.into_parts();
-        let partition = self.partition_of(&to);
-        self.record(Event::Ingress {
-            to: to.clone(),
-            type_name: type_name.as_str().to_owned(),
-            partition,
-        });
-        let envelope = Envelope {
-            from: None,
-            to,
-            type_name: type_name.as_str().to_owned(),
-            value: Some(bytes),
-        };
-        self.ingress_log.push(envelope.clone());
-        self.world.ingress[partition as usize].push_back(envelope);
+        self.engine.send(to, type_name.as_str(), bytes);
         Ok(())
     }
 
@@ -635,89 +421,19 @@ impl Harness {
     /// [`HarnessBuilder::restart_on_failure`]), including a livelock when
     /// the step limit is reached.
     pub async fn run(&mut self) -> Result<Counters, JobFailure> {
-        self.reserve_trace();
-        let limit = self.world.counters.steps.saturating_add(self.max_steps);
-        loop {
-            match self.step().await {
-                Ok(true) => {
-                    if self.world.counters.steps >= limit {
-                        return Err(JobFailure::new(
-                            self.seed,
-                            None,
-                            None,
-                            Cause::Livelock(self.max_steps),
-                        ));
-                    }
-                }
-                Ok(false) => {
-                    if !self.wait_for_retry() {
-                        return Ok(self.world.counters);
-                    }
-                }
-                Err(failure) => self.restart(failure)?,
-            }
-        }
+        self.engine.run().await
     }
 
-    /// Makes room in the trace for the events the queued messages will
-    /// make, so that a run grows it once, rather than doubling it (and
-    /// copying every event so far) again and again. At most
-    /// [`trace::MAX_RESERVED_EVENTS`] at a time: a million queued messages
-    /// run for ten steps must not reserve a gigabyte.
-    fn reserve_trace(&mut self) {
-        let queued: usize = (self.world.ingress.iter())
-            .chain(&self.world.local)
-            .map(VecDeque::len)
-            .sum();
-        self.trace.reserve(
-            queued
-                .saturating_mul(trace::EVENTS_PER_MESSAGE)
-                .min(trace::MAX_RESERVED_EVENTS),
-        );
-    }
-
-    /// When idle but for requests waiting out a backoff: moves the clock to
-    /// the next retry, timer or periodic checkpoint, whichever comes first.
-    fn wait_for_retry(&mut self) -> bool {
-        if self.waiting_retries == 0 {
-            return false;
-        }
-        let Some(retry) = self
-            .world
-            .in_flight
-            .values()
-            .filter_map(|r| r.retry_at)
-            .min()
-        else {
-            return false;
-        };
-        let checkpoint = self.next_checkpoint_at();
-        let at = [Some(retry), self.world.timers.next_due(), checkpoint]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(retry);
-        self.now = self.now.max(at);
-        if checkpoint == Some(at) {
-            self.last_periodic = Some(at);
-            self.checkpoint();
-        }
-        true
-    }
-
-    /// A failed job restarts from its last checkpoint while restarts are
-    /// left.
-    fn restart(&mut self, failure: JobFailure) -> Result<(), JobFailure> {
-        if self.restarts_left == 0 || matches!(failure.cause(), Cause::Livelock(_)) {
-            return Err(failure);
-        }
-        self.restarts_left -= 1;
-        self.record(Event::JobFailed {
-            reason: failure.to_string(),
-        });
-        self.now = self.now.saturating_add(Duration::from_secs(1));
-        self.crash();
-        Ok(())
+    /// Takes one step: delivers one message, completes one request, or
+    /// fires the timers that are due; which one is the seed's choice.
+    /// Returns `false` when there is nothing to do (idle).
+    ///
+    /// # Errors
+    ///
+    /// A [`JobFailure`] when the step does something that would fail the
+    /// real job.
+    pub async fn step(&mut self) -> Result<bool, JobFailure> {
+        self.engine.step().await
     }
 
     /// Moves the virtual clock forward by `by`, running everything that
@@ -728,33 +444,132 @@ impl Harness {
     ///
     /// As [`Harness::run`].
     pub async fn advance(&mut self, by: Duration) -> Result<Counters, JobFailure> {
-        let target = self.now.saturating_add(by);
-        self.run().await?;
-        loop {
-            let timer = self.world.timers.next_due().filter(|at| *at <= target);
-            let checkpoint = self.next_checkpoint_at().filter(|at| *at <= target);
-            match (timer, checkpoint) {
-                (Some(t), Some(c)) if c <= t => self.periodic_checkpoint(c).await?,
-                (None, Some(c)) => self.periodic_checkpoint(c).await?,
-                (Some(t), _) => {
-                    self.now = self.now.max(t);
-                    self.run().await?;
-                }
-                (None, None) => break,
-            }
-        }
-        self.now = self.now.max(target);
-        self.run().await
+        self.engine.advance(by).await
+    }
+}
+
+/// Live driving (see `statefun-local`).
+impl Harness {
+    /// Takes at most `max_steps` steps at the current virtual time, without
+    /// moving the clock (unlike [`Harness::run`], a retry backoff is not
+    /// waited out here: it shows as the wake-up time). A failed job
+    /// restarts as configured by
+    /// [`HarnessBuilder::restart_on_failure`](crate::HarnessBuilder::restart_on_failure),
+    /// after Flink's restart delay: the call then returns at once, idle
+    /// with the wake-up at the time the job resumes, and the caller waits
+    /// until its own clock gets there before running again.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use statefun_harness::{Harness, Progress};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut harness = Harness::builder().build()?;
+    /// // A real-time loop: run a slice of work, then sleep until the wake-up
+    /// // (or until input arrives) and move the clock to the wall clock.
+    /// match harness.run_steps(10_000).await? {
+    ///     Progress::Busy => { /* take input, then run again */ }
+    ///     Progress::Idle { wake_up } => {
+    ///         let now = wake_up.unwrap_or(harness.now() + Duration::from_secs(1));
+    ///         harness.move_clock_to(now);
+    ///     }
+    ///     _ => {}
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`JobFailure`] when no restart is left.
+    pub async fn run_steps(&mut self, max_steps: u64) -> Result<Progress, JobFailure> {
+        live::run_steps(&mut self.engine, max_steps).await
     }
 
-    async fn periodic_checkpoint(&mut self, at: Duration) -> Result<(), JobFailure> {
-        self.now = self.now.max(at);
-        self.run().await?;
-        self.last_periodic = Some(at);
-        self.checkpoint();
-        Ok(())
+    /// The earliest time a request waiting out a backoff is retried.
+    #[must_use]
+    pub fn next_retry(&self) -> Option<Duration> {
+        self.engine.next_retry()
     }
 
+    /// The earliest time a delayed message or a retry falls due.
+    #[must_use]
+    pub fn next_wake_up(&self) -> Option<Duration> {
+        self.engine.next_wake_up()
+    }
+
+    /// Moves the virtual clock to `at` (never back) without running
+    /// anything: the next steps fire what fell due, oldest first.
+    pub fn move_clock_to(&mut self, at: Duration) {
+        self.engine.move_clock_to(at);
+    }
+
+    /// Takes the egress records that completed checkpoints committed (with
+    /// at-least-once semantics, every record written so far) out of the
+    /// harness, per egress in order, so a long run does not keep them: a
+    /// later crash, or a restore from the last checkpoint as it is now
+    /// (serialized after this call), will not bring them back (a copy
+    /// serialized before still holds them). [`Harness::egress`] then shows
+    /// only what came after.
+    ///
+    /// ```
+    /// # use statefun_harness::Harness;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut harness = Harness::builder().build()?;
+    /// harness.checkpoint();
+    /// assert!(harness.take_committed_egress().is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn take_committed_egress(&mut self) -> Vec<(EgressIdentifier, Vec<EgressRecord>)> {
+        live::take_committed_egress(&mut self.engine)
+    }
+
+    /// Takes the trace recorded so far out of the harness (for a long run,
+    /// which would otherwise keep every event).
+    pub fn take_trace(&mut self) -> Vec<TraceEntry> {
+        self.engine.take_trace()
+    }
+}
+
+/// Checkpoints, crashes and restores.
+impl Harness {
+    /// Completes a checkpoint now. With exactly-once egress, the records
+    /// written so far become visible.
+    pub fn checkpoint(&mut self) -> u64 {
+        self.engine.checkpoint()
+    }
+
+    /// The last completed checkpoint, if any.
+    #[must_use]
+    pub fn last_checkpoint(&self) -> Option<&Checkpoint> {
+        self.engine.last_checkpoint()
+    }
+
+    /// Crashes the job and restarts it from the last checkpoint (or from
+    /// the start): state, backlogs, timers and pending messages as they were
+    /// then; the registry empty, so every function type goes through the
+    /// state handshake again; the ingress sent since replayed; every request
+    /// that was in flight at the checkpoint sent again (so invocations are
+    /// at least once). The virtual clock does not go back.
+    pub fn crash(&mut self) {
+        self.engine.crash();
+    }
+
+    /// Starts the job from `checkpoint` (taken by this harness or another,
+    /// perhaps with another partition count, and perhaps read from bytes),
+    /// as Flink starts a job from a savepoint: its state, queues, timers
+    /// and committed egress (which is what [`Harness::egress`] shows
+    /// next), the registry empty, its in-flight requests sent again.
+    /// Ingress sent before this call is not replayed; later crashes go back
+    /// to this checkpoint until the next one completes.
+    pub fn restore(&mut self, checkpoint: &Checkpoint) {
+        self.engine.restore(checkpoint);
+    }
+}
+
+/// Inspection.
+impl Harness {
     /// Reads a state value of `address`, as the next request would send it
     /// (`None` when absent or expired).
     ///
@@ -784,20 +599,7 @@ impl Harness {
     /// Reads a state value as its typename and bytes.
     #[must_use]
     pub fn state_raw(&self, address: &Address, name: &str) -> Option<(String, Bytes)> {
-        let value = self.world.store.values.get(address)?.get(name)?;
-        // The registry is empty after a crash until the handshake; the TTL
-        // last registered still decides what inspection shows.
-        let function_type = address.function_type().as_str();
-        let ttl = match self.world.store.ttl_of(function_type, name) {
-            store::Ttl::Never => self
-                .known_ttls
-                .get(&(function_type.to_owned(), name.to_owned()))
-                .copied()
-                .unwrap_or(store::Ttl::Never),
-            ttl => ttl,
-        };
-        (!store::Store::expired(value, ttl, self.now))
-            .then(|| (value.type_name.to_string(), value.bytes.clone()))
+        self.engine.state_raw(address, name)
     }
 
     /// Seeds a state value before (or between) runs, as if the function had
@@ -813,41 +615,27 @@ impl Harness {
         value: &T,
     ) -> Result<(), ValueError> {
         let bytes = value.to_bytes()?;
-        let stored = Stored {
-            type_name: T::type_name().as_str().into(),
-            bytes,
-            written: self.now,
-            accessed: self.now,
-        };
-        let name = store::Name::from(spec.name());
-        if self.last_checkpoint.is_none() {
-            // Seeded state is part of the start a crash goes back to.
-            self.initial
-                .store
-                .values
-                .insert(address, &name, stored.clone());
-        }
-        self.world.store.values.insert(address, &name, stored);
+        (self.engine).set_state(address, spec.name(), T::type_name().as_str(), bytes);
         Ok(())
+    }
+
+    /// Every state value of `address` that has not expired, by name: its
+    /// typename and bytes.
+    #[must_use]
+    pub fn states(&self, address: &Address) -> Vec<(String, String, Bytes)> {
+        live::states(&self.engine, address)
+    }
+
+    /// The addresses that hold state values, in order.
+    pub fn addresses_with_state(&self) -> impl Iterator<Item = &Address> {
+        self.engine.addresses_with_state()
     }
 
     /// The records an egress received, in order: with exactly-once
     /// semantics, those committed by a completed checkpoint.
     #[must_use]
     pub fn egress(&self, id: &EgressIdentifier) -> &[EgressRecord] {
-        self.visible_egress(id.type_name().as_str())
-    }
-
-    fn visible_egress(&self, key: &str) -> &[EgressRecord] {
-        let records = self.world.egress.get(key).map_or(&[][..], Vec::as_slice);
-        match self.egress_semantics {
-            EgressSemantics::AtLeastOnce => records,
-            // Only what a completed checkpoint committed.
-            EgressSemantics::ExactlyOnce => {
-                let committed = self.committed.get(key).copied().unwrap_or(0);
-                &records[..committed.min(records.len())]
-            }
-        }
+        self.engine.visible_egress(id.type_name().as_str())
     }
 
     /// The records a Kafka egress received, decoded.
@@ -877,64 +665,85 @@ impl Harness {
     /// What was counted so far.
     #[must_use]
     pub fn counters(&self) -> Counters {
-        self.world.counters
+        self.engine.counters()
     }
 
     /// Messages waiting at addresses with a request in flight.
     #[must_use]
     pub fn backlog(&self) -> usize {
-        self.world.addresses.values().map(|s| s.backlog.len()).sum()
+        self.engine.backlog()
     }
 
     /// Addresses whose backlog reached `maxNumBatchRequests`.
     #[must_use]
     pub fn blocked_addresses(&self) -> usize {
-        self.world.blocked.iter().sum()
+        self.engine.blocked_addresses()
     }
 
     /// Delayed messages not yet fired.
     #[must_use]
     pub fn pending_timers(&self) -> usize {
-        self.world.timers.len()
+        self.engine.pending_timers()
     }
 
+    /// Every live state value and the egress records visible now (see
+    /// [`Harness::egress`]), for comparing runs.
+    ///
+    /// ```
+    /// # use statefun_harness::Harness;
+    /// let harness = Harness::builder().build()?;
+    /// assert_eq!(harness.outcome(), Harness::builder().seed(9).build()?.outcome());
+    /// # Ok::<(), statefun_harness::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn outcome(&self) -> Outcome {
+        Outcome::of(&self.engine)
+    }
+}
+
+/// The trace.
+impl Harness {
     /// Everything that happened, in order.
     #[must_use]
     pub fn trace(&self) -> &[TraceEntry] {
-        &self.trace
+        self.engine.trace()
     }
 
     /// The trace as text, one event a line.
     #[must_use]
     pub fn trace_text(&self) -> String {
         let mut text = String::new();
-        for entry in &self.trace {
+        for entry in self.trace() {
             text.push_str(&entry.to_string());
             text.push('\n');
         }
         text
     }
-}
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
+    /// The trace as JSON lines: one object per event, with the virtual time
+    /// in milliseconds.
+    #[must_use]
+    pub fn trace_json_lines(&self) -> String {
+        export::json_lines(&self.engine)
+    }
 
-    /// A run reserves trace room for its queued messages, but never more
-    /// than a bounded amount at once, however many are queued.
-    #[test]
-    fn the_trace_reservation_is_bounded() {
-        let mut h = Harness::builder().build().unwrap();
-        let to = Address::new(TypeName::from_static("bench/counter"), "a");
-        for i in 0..20_000_i64 {
-            h.send(to.clone(), &i).unwrap();
-        }
-        let before = h.trace.len();
-        h.reserve_trace();
-        let room = h.trace.capacity() - before;
-        assert!(room >= trace::MAX_RESERVED_EVENTS, "{room}");
-        // `Vec` may round up, but not to the 120,000 events asked for.
-        assert!(room < 20_000 * trace::EVENTS_PER_MESSAGE, "{room}");
+    /// The trace as a Mermaid sequence diagram: one participant per address
+    /// (with its partition), messages as arrows, batches, state changes,
+    /// timers, egress, checkpoints and crashes as notes. Paste it into any
+    /// Mermaid viewer.
+    #[must_use]
+    pub fn trace_mermaid(&self) -> String {
+        export::mermaid(&self.engine)
+    }
+
+    /// Writes the trace as `.mmd` and `.jsonl` files into
+    /// `$STATEFUN_HARNESS_TRACE_DIR` (default: `statefun-harness` in the
+    /// temporary directory) and returns the path of the diagram.
+    ///
+    /// # Errors
+    ///
+    /// When the files cannot be written.
+    pub fn write_trace(&self) -> std::io::Result<PathBuf> {
+        export::write(&self.engine)
     }
 }

@@ -175,7 +175,13 @@ impl fmt::Display for TraceEntry {
     }
 }
 
-pub(crate) fn display(event: &Event, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        display(self, f)
+    }
+}
+
+fn display(event: &Event, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match event {
         Event::Ingress {
             to,

@@ -1,332 +1,246 @@
-//! Checkpoints, crashes and restores (spec §3.10): what a checkpoint holds,
-//! what a restart does with it, and its serialized form.
+//! The serialized form of a [`Checkpoint`]: a protobuf message of the
+//! harness's own (`schema`, written and read by prost), with the state
+//! values (field 13) written and read by hand, straight from and into the
+//! store, with `wire`'s primitives.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
 use statefun_sdk::{Address, TypeName};
 
-use crate::engine::{Envelope, InFlight, World};
+use super::wire::{
+    LEN, Reader, VARINT, bytes_field_len, len_field_len, put_bytes, put_len, put_varint,
+    varint_field_len,
+};
+use super::{Checkpoint, CheckpointError};
+use crate::egress::EgressRecord;
+use crate::engine::world::{InFlight, World};
+use crate::envelope::Envelope;
 use crate::store::{AllValues, Name, Stored, Ttl, Values};
-use crate::trace::Event;
-use crate::{EgressRecord, Harness};
-
-/// How egress records become visible.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum EgressSemantics {
-    /// At least once (the runtime's default for Kafka): records are visible
-    /// at once, and after a crash the replayed work writes them again.
-    #[default]
-    AtLeastOnce,
-    /// Exactly once (a transactional Kafka sink): records become visible
-    /// when the checkpoint that covers them completes; a crash discards the
-    /// records written since the last checkpoint.
-    ExactlyOnce,
-}
-
-/// A completed checkpoint: every state value, every address's backlog and
-/// in-flight request, the delayed messages and their tokens, the messages
-/// on their way, and the egress committed so far. The state registry is
-/// not part of it, as in the runtime, so a restore goes through the state
-/// handshake again.
-///
-/// A checkpoint serializes ([`Checkpoint::to_bytes`]), so a test can keep
-/// one as a fixture and start from it with [`Harness::restore`], even with
-/// another partition count (as Flink rescales from a savepoint).
-///
-/// ```
-/// # use statefun_harness::{Checkpoint, Harness};
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let mut harness = Harness::builder().build()?;
-/// harness.checkpoint();
-/// let bytes = harness.last_checkpoint().expect("taken").to_bytes();
-///
-/// let mut fresh = Harness::builder().partitions(4).build()?;
-/// fresh.restore(&Checkpoint::from_bytes(&bytes)?);
-/// fresh.run().await?;
-/// assert_eq!(fresh.last_checkpoint().map(Checkpoint::id), Some(1));
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Checkpoint {
-    id: u64,
-    at: Duration,
-    /// Shared: cloning a checkpoint, and restoring one, copies nothing
-    /// until something is changed.
-    pub(crate) world: Arc<World>,
-    /// The expiration last registered per (function type, state): not the
-    /// registry, only what inspecting a value after a restore needs.
-    ttls: BTreeMap<(String, String), Ttl>,
-}
-
-/// A serialized checkpoint that cannot be read.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CheckpointError {
-    /// The bytes are not a checkpoint.
-    #[error("not a statefun-harness checkpoint: {0}")]
-    Decode(#[from] prost::DecodeError),
-    /// A checkpoint of another format version.
-    #[error(
-        "checkpoint format {found} is not supported (this harness reads formats 1 to {FORMAT})"
-    )]
-    Format {
-        /// The format found.
-        found: u32,
-    },
-    /// A field that does not make sense.
-    #[error("invalid checkpoint: {0}")]
-    Invalid(String),
-}
 
 /// The serialized format's version: 2 writes the state values grouped per
 /// address, with the names they repeat in one table; 1 (still read) wrote
 /// every value with its whole address.
-const FORMAT: u32 = 2;
+pub(super) const FORMAT: u32 = 2;
 
-impl Checkpoint {
-    /// Its number: 1 for the first checkpoint of a run, then counting up.
-    #[must_use]
-    pub fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// The virtual time it was taken at.
-    #[must_use]
-    pub fn taken_at(&self) -> Duration {
-        self.at
-    }
-
-    /// The serialized checkpoint (a protobuf message of the harness's own,
-    /// with a format version).
-    #[must_use]
-    pub fn to_bytes(&self) -> Bytes {
-        let w = &*self.world;
-        let envelopes = |queues: &[std::collections::VecDeque<Envelope>]| {
-            queues.iter().flatten().map(wire_envelope).collect()
-        };
-        // The state values, grouped per address, naming function types,
-        // states and typenames by their index in one table: written by
-        // hand (field 13, the last), straight from the store, in one pass
-        // (a first pass to size them costs more than the buffer's growth),
-        // into the buffer that becomes the checkpoint's bytes.
-        let mut names = Interner::default();
-        let mut states = Vec::new();
-        for (address, values) in w.store.values.iter() {
-            if !values.is_empty() {
-                put_address_values(&mut states, &mut names, address, values);
-            }
+/// The serialized `checkpoint`.
+pub(super) fn write(checkpoint: &Checkpoint) -> Bytes {
+    let w = &*checkpoint.world;
+    let envelopes =
+        |queues: &[VecDeque<Envelope>]| queues.iter().flatten().map(wire_envelope).collect();
+    // The state values, grouped per address, naming function types,
+    // states and typenames by their index in one table: written by
+    // hand (field 13, the last), straight from the store, in one pass
+    // (a first pass to size them costs more than the buffer's growth),
+    // into the buffer that becomes the checkpoint's bytes.
+    let mut names = Interner::default();
+    let mut states = Vec::new();
+    for (address, values) in w.store.values.iter() {
+        if !values.is_empty() {
+            put_address_values(&mut states, &mut names, address, values);
         }
-        let checkpoint = wire::Checkpoint {
-            format: FORMAT,
-            id: self.id,
-            at_nanos: nanos(self.at),
-            local: envelopes(&w.local),
-            ingress: envelopes(&w.ingress),
-            backlogs: w
-                .addresses
-                .iter()
-                .filter(|(_, s)| !s.backlog.is_empty())
-                .map(|(a, s)| wire::Backlog {
-                    address: Some(wire_address(a)),
-                    messages: s.backlog.iter().map(wire_envelope).collect(),
-                })
-                .collect(),
-            in_flight: w
-                .in_flight
-                .values()
-                .map(|r| wire::Backlog {
-                    address: Some(wire_address(&r.address)),
-                    messages: r.invocations.iter().map(wire_envelope).collect(),
-                })
-                .collect(),
-            values: Vec::new(),
-            timers: w
-                .timers
-                .pending
-                .iter()
-                .map(|((at, _), (envelope, token))| wire::Timer {
-                    at_nanos: nanos(*at),
-                    message: Some(wire_envelope(envelope)),
-                    token: token.clone(),
-                })
-                .collect(),
-            egress: w
-                .egress
-                .iter()
-                .map(|(id, records)| wire::Egress {
-                    id: id.clone(),
-                    records: records
-                        .iter()
-                        .map(|r| wire::Record {
-                            type_name: r.type_name.clone(),
-                            value: r.value.clone(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-            expirations: self
-                .ttls
-                .iter()
-                .map(|((function_type, state), ttl)| {
-                    let (mode, d) = match ttl {
-                        Ttl::Never => (0, Duration::ZERO),
-                        Ttl::AfterWrite(d) => (1, *d),
-                        Ttl::AfterInvoke(d) => (2, *d),
-                    };
-                    wire::Expiration {
-                        function_type: function_type.clone(),
-                        state: state.clone(),
-                        mode,
-                        after_nanos: nanos(d),
-                    }
-                })
-                .collect(),
-            names: names.names.iter().map(|n| (*n).to_owned()).collect(),
-        };
-        // The rest goes in front of the state values, which move up within
-        // their buffer rather than into a second one.
-        let (values, header) = (states.len(), checkpoint.encoded_len());
-        states.resize(values + header, 0);
-        states.copy_within(..values, header);
-        checkpoint.encode_raw(&mut &mut states[..header]);
-        // Shrunk in place: the bytes keep no room they do not use.
-        states.shrink_to_fit();
-        Bytes::from(states)
     }
-
-    /// Reads a serialized checkpoint (of this format or an older one).
-    ///
-    /// # Errors
-    ///
-    /// When the bytes are not a checkpoint of a format this harness reads.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
-        // Decoded from one shared copy, so every value's bytes are a slice
-        // of it rather than a copy of their own.
-        let bytes = Bytes::copy_from_slice(bytes);
-        let c = wire::Checkpoint::decode(bytes.clone())?;
-        if !(1..=FORMAT).contains(&c.format) {
-            return Err(CheckpointError::Format { found: c.format });
-        }
-        let mut types = Types::default();
-        let mut envelope = |e: &wire::Envelope| types.envelope(e);
-        // Queues go to one partition here; `Harness::restore` routes them
-        // to the restoring harness's partitions.
-        let mut world = World {
-            local: vec![
-                c.local
+    let checkpoint = schema::Checkpoint {
+        format: FORMAT,
+        id: checkpoint.id,
+        at_nanos: nanos(checkpoint.at),
+        local: envelopes(&w.local),
+        ingress: envelopes(&w.ingress),
+        backlogs: w
+            .addresses
+            .iter()
+            .filter(|(_, s)| !s.backlog.is_empty())
+            .map(|(a, s)| schema::Backlog {
+                address: Some(wire_address(a)),
+                messages: s.backlog.iter().map(wire_envelope).collect(),
+            })
+            .collect(),
+        in_flight: w
+            .in_flight
+            .values()
+            .map(|r| schema::Backlog {
+                address: Some(wire_address(&r.address)),
+                messages: r.invocations.iter().map(wire_envelope).collect(),
+            })
+            .collect(),
+        values: Vec::new(),
+        timers: w
+            .timers
+            .pending
+            .iter()
+            .map(|((at, _), (envelope, token))| schema::Timer {
+                at_nanos: nanos(*at),
+                message: Some(wire_envelope(envelope)),
+                token: token.clone(),
+            })
+            .collect(),
+        egress: w
+            .egress
+            .iter()
+            .map(|(id, records)| schema::Egress {
+                id: id.clone(),
+                records: records
                     .iter()
-                    .map(&mut envelope)
-                    .collect::<Result<_, _>>()?,
-            ],
-            ingress: vec![
-                c.ingress
-                    .iter()
-                    .map(&mut envelope)
-                    .collect::<Result<_, _>>()?,
-            ],
-            ..World::default()
-        };
-        for backlog in &c.backlogs {
-            let address = types.address(backlog.address.as_ref())?;
-            let messages = backlog
-                .messages
+                    .map(|r| schema::Record {
+                        type_name: r.type_name.clone(),
+                        value: r.value.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        expirations: checkpoint
+            .ttls
+            .iter()
+            .map(|((function_type, state), ttl)| {
+                let (mode, d) = match ttl {
+                    Ttl::Never => (0, Duration::ZERO),
+                    Ttl::AfterWrite(d) => (1, *d),
+                    Ttl::AfterInvoke(d) => (2, *d),
+                };
+                schema::Expiration {
+                    function_type: function_type.clone(),
+                    state: state.clone(),
+                    mode,
+                    after_nanos: nanos(d),
+                }
+            })
+            .collect(),
+        names: names.names.iter().map(|n| (*n).to_owned()).collect(),
+    };
+    // The rest goes in front of the state values, which move up within
+    // their buffer rather than into a second one.
+    let (values, header) = (states.len(), checkpoint.encoded_len());
+    states.resize(values + header, 0);
+    states.copy_within(..values, header);
+    checkpoint.encode_raw(&mut &mut states[..header]);
+    // Shrunk in place: the bytes keep no room they do not use.
+    states.shrink_to_fit();
+    Bytes::from(states)
+}
+
+/// Reads a serialized checkpoint (of this format or an older one).
+pub(super) fn read(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
+    // Decoded from one shared copy, so every value's bytes are a slice
+    // of it rather than a copy of their own.
+    let bytes = Bytes::copy_from_slice(bytes);
+    let c = schema::Checkpoint::decode(bytes.clone())?;
+    if !(1..=FORMAT).contains(&c.format) {
+        return Err(CheckpointError::Format { found: c.format });
+    }
+    let mut types = Types::default();
+    let mut envelope = |e: &schema::Envelope| types.envelope(e);
+    // Queues go to one partition here; `Harness::restore` routes them
+    // to the restoring harness's partitions.
+    let mut world = World {
+        local: vec![
+            c.local
                 .iter()
-                .map(|e| types.envelope(e))
-                .collect::<Result<_, _>>()?;
-            world.addresses.entry(address).or_default().backlog = messages;
+                .map(&mut envelope)
+                .collect::<Result<_, _>>()?,
+        ],
+        ingress: vec![
+            c.ingress
+                .iter()
+                .map(&mut envelope)
+                .collect::<Result<_, _>>()?,
+        ],
+        ..World::default()
+    };
+    for backlog in &c.backlogs {
+        let address = types.address(backlog.address.as_ref())?;
+        let messages = backlog
+            .messages
+            .iter()
+            .map(|e| types.envelope(e))
+            .collect::<Result<_, _>>()?;
+        world.addresses.entry(address).or_default().backlog = messages;
+    }
+    for (id, request) in (0_u64..).zip(&c.in_flight) {
+        let address = types.address(request.address.as_ref())?;
+        let invocations = request
+            .messages
+            .iter()
+            .map(|e| types.envelope(e))
+            .collect::<Result<_, _>>()?;
+        let state = world.addresses.entry(address.clone()).or_default();
+        if state.in_flight.replace(id).is_some() {
+            return Err(CheckpointError::Invalid(format!(
+                "two requests in flight for {address}"
+            )));
         }
-        for (id, request) in (0_u64..).zip(&c.in_flight) {
-            let address = types.address(request.address.as_ref())?;
-            let invocations = request
-                .messages
-                .iter()
-                .map(|e| types.envelope(e))
-                .collect::<Result<_, _>>()?;
-            let state = world.addresses.entry(address.clone()).or_default();
-            if state.in_flight.replace(id).is_some() {
+        world.in_flight.insert(
+            id,
+            InFlight {
+                address,
+                invocations,
+                body: Bytes::new(),
+                started: Duration::ZERO,
+                attempts: 0,
+                retry_at: None,
+                response: None,
+            },
+        );
+        world.next_request = id + 1;
+    }
+    world.store.values = if c.format == 1 {
+        values_v1(&mut types, c.values)?
+    } else {
+        values_v2(&mut types, c.names, &bytes)?
+    };
+    for timer in &c.timers {
+        let message = types.envelope(timer.message.as_ref().ok_or_else(|| {
+            CheckpointError::Invalid("a delayed message without a message".into())
+        })?)?;
+        let at = Duration::from_nanos(timer.at_nanos);
+        world
+            .timers
+            .schedule(at, message, timer.token.clone())
+            .map_err(|()| {
+                CheckpointError::Invalid(format!(
+                    "cancellation token {:?} is pending twice",
+                    timer.token.as_deref().unwrap_or_default()
+                ))
+            })?;
+    }
+    for egress in c.egress {
+        let records = egress
+            .records
+            .into_iter()
+            .map(|r| EgressRecord {
+                type_name: r.type_name,
+                value: r.value,
+            })
+            .collect();
+        world.egress.insert(egress.id, records);
+    }
+    let mut ttls = BTreeMap::new();
+    for e in c.expirations {
+        let d = Duration::from_nanos(e.after_nanos);
+        let ttl = match e.mode {
+            0 => Ttl::Never,
+            1 => Ttl::AfterWrite(d),
+            2 => Ttl::AfterInvoke(d),
+            other => {
                 return Err(CheckpointError::Invalid(format!(
-                    "two requests in flight for {address}"
+                    "expiration mode {other} of state {:?}",
+                    e.state
                 )));
             }
-            world.in_flight.insert(
-                id,
-                InFlight {
-                    address,
-                    invocations,
-                    body: Bytes::new(),
-                    started: Duration::ZERO,
-                    attempts: 0,
-                    retry_at: None,
-                    response: None,
-                },
-            );
-            world.next_request = id + 1;
-        }
-        world.store.values = if c.format == 1 {
-            values_v1(&mut types, c.values)?
-        } else {
-            values_v2(&mut types, c.names, &bytes)?
         };
-        for timer in &c.timers {
-            let message = types.envelope(timer.message.as_ref().ok_or_else(|| {
-                CheckpointError::Invalid("a delayed message without a message".into())
-            })?)?;
-            let at = Duration::from_nanos(timer.at_nanos);
-            world
-                .timers
-                .schedule(at, message, timer.token.clone())
-                .map_err(|()| {
-                    CheckpointError::Invalid(format!(
-                        "cancellation token {:?} is pending twice",
-                        timer.token.as_deref().unwrap_or_default()
-                    ))
-                })?;
-        }
-        for egress in c.egress {
-            let records = egress
-                .records
-                .into_iter()
-                .map(|r| EgressRecord {
-                    type_name: r.type_name,
-                    value: r.value,
-                })
-                .collect();
-            world.egress.insert(egress.id, records);
-        }
-        let mut ttls = BTreeMap::new();
-        for e in c.expirations {
-            let d = Duration::from_nanos(e.after_nanos);
-            let ttl = match e.mode {
-                0 => Ttl::Never,
-                1 => Ttl::AfterWrite(d),
-                2 => Ttl::AfterInvoke(d),
-                other => {
-                    return Err(CheckpointError::Invalid(format!(
-                        "expiration mode {other} of state {:?}",
-                        e.state
-                    )));
-                }
-            };
-            ttls.insert((e.function_type, e.state), ttl);
-        }
-        Ok(Self {
-            id: c.id,
-            at: Duration::from_nanos(c.at_nanos),
-            world: Arc::new(world),
-            ttls,
-        })
+        ttls.insert((e.function_type, e.state), ttl);
     }
+    Ok(Checkpoint::new(
+        c.id,
+        Duration::from_nanos(c.at_nanos),
+        world,
+        ttls,
+    ))
 }
 
 /// Format 1's values: each with its whole address.
-fn values_v1(types: &mut Types, values: Vec<wire::Value>) -> Result<AllValues, CheckpointError> {
+fn values_v1(types: &mut Types, values: Vec<schema::Value>) -> Result<AllValues, CheckpointError> {
     let mut names = Names::default();
     let mut all: BTreeMap<Address, Values> = BTreeMap::new();
     for v in values {
@@ -480,10 +394,6 @@ fn count_address_values(checkpoint: &[u8]) -> Result<usize, CheckpointError> {
     Ok(count)
 }
 
-/// Protobuf wire types.
-const VARINT: u8 = 0;
-const LEN: u8 = 2;
-
 /// Writes one `AddressValues` (the checkpoint's field 13): function type
 /// (1, index), id (2), values (3, each a `StateValue`: name 1 and typename
 /// 2 by index, bytes 3, written 4 and accessed 5 in nanoseconds), exactly
@@ -495,7 +405,6 @@ fn put_address_values<'a>(
     address: &'a Address,
     values: &'a Values,
 ) {
-    use crate::encode::{bytes_field_len, len_field_len, varint_field_len};
     let id = address.id().as_bytes();
     let function_type = names.index(address.function_type().as_str());
     let len = varint_field_len(1, u64::from(function_type))
@@ -524,148 +433,12 @@ fn put_address_values<'a>(
     }
 }
 
-/// A varint, byte by byte (into room mostly reserved already).
-fn varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push(v.to_le_bytes()[0] | 0x80);
-        v >>= 7;
-    }
-    buf.push(v.to_le_bytes()[0]);
-}
-
-/// A field's key, for the tags (below 16) of field 13's messages.
-fn key(buf: &mut Vec<u8>, tag: u8, wire_type: u8) {
-    debug_assert!(tag < 16);
-    buf.push((tag << 3) | wire_type);
-}
-
-/// A length-delimited field's key and length.
-fn put_len(buf: &mut Vec<u8>, tag: u8, len: usize) {
-    key(buf, tag, LEN);
-    varint(buf, len as u64);
-}
-
-/// A proto3 `uint64`/`uint32` field (left out when zero).
-fn put_varint(buf: &mut Vec<u8>, tag: u8, v: u64) {
-    if v != 0 {
-        key(buf, tag, VARINT);
-        varint(buf, v);
-    }
-}
-
-/// A proto3 `string`/`bytes` field (left out when empty).
-fn put_bytes(buf: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
-    if !bytes.is_empty() {
-        put_len(buf, tag, bytes.len());
-        buf.extend_from_slice(bytes);
-    }
-}
-
 fn state_value_len(name: u32, type_name: u32, v: &Stored) -> usize {
-    use crate::encode::{bytes_field_len, varint_field_len};
     varint_field_len(1, u64::from(name))
         + varint_field_len(2, u64::from(type_name))
         + bytes_field_len(3, &v.bytes)
         + varint_field_len(4, nanos(v.written))
         + varint_field_len(5, nanos(v.accessed))
-}
-
-/// Reads protobuf fields from `buf[range]` (what the decoder leaves to
-/// the harness: the state values of format 2).
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    end: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8], range: std::ops::Range<usize>) -> Self {
-        Self {
-            buf,
-            pos: range.start,
-            end: range.end,
-        }
-    }
-
-    fn truncated() -> CheckpointError {
-        CheckpointError::Invalid("the state values end early".into())
-    }
-
-    fn varint(&mut self) -> Result<u64, CheckpointError> {
-        // Most are one byte: tags, indexes, short lengths.
-        match self.buf[..self.end].get(self.pos) {
-            Some(&byte) if byte < 0x80 => {
-                self.pos += 1;
-                return Ok(u64::from(byte));
-            }
-            _ => {}
-        }
-        let mut v = 0_u64;
-        for shift in (0..64).step_by(7) {
-            let byte = *self.buf[..self.end]
-                .get(self.pos)
-                .ok_or_else(Self::truncated)?;
-            self.pos += 1;
-            v |= u64::from(byte & 0x7f) << shift;
-            if byte < 0x80 {
-                return Ok(v);
-            }
-        }
-        Err(CheckpointError::Invalid(
-            "a varint in the state values is too long".into(),
-        ))
-    }
-
-    /// An index in the name table (one that does not fit is no index).
-    fn index(&mut self) -> Result<u32, CheckpointError> {
-        Ok(u32::try_from(self.varint()?).unwrap_or(u32::MAX))
-    }
-
-    /// The next field's tag and wire type; `None` at the end.
-    fn key(&mut self) -> Result<Option<(u64, u8)>, CheckpointError> {
-        if self.pos >= self.end {
-            return Ok(None);
-        }
-        let key = self.varint()?;
-        // The low 3 bits are the wire type.
-        let wire_type = u8::try_from(key & 7).unwrap_or(u8::MAX);
-        Ok(Some((key >> 3, wire_type)))
-    }
-
-    fn len_delimited(&mut self) -> Result<std::ops::Range<usize>, CheckpointError> {
-        let len = usize::try_from(self.varint()?).unwrap_or(usize::MAX);
-        if len > self.end - self.pos {
-            return Err(Self::truncated());
-        }
-        let start = self.pos;
-        self.pos += len;
-        Ok(start..self.pos)
-    }
-
-    fn text(&mut self) -> Result<&'a str, CheckpointError> {
-        let range = self.len_delimited()?;
-        std::str::from_utf8(&self.buf[range])
-            .map_err(|_| CheckpointError::Invalid("an address id is not UTF-8".into()))
-    }
-
-    fn skip(&mut self, wire_type: u8) -> Result<(), CheckpointError> {
-        let fixed = |n: usize, r: &mut Self| {
-            if n > r.end - r.pos {
-                return Err(Self::truncated());
-            }
-            r.pos += n;
-            Ok(())
-        };
-        match wire_type {
-            VARINT => self.varint().map(drop),
-            1 => fixed(8, self),
-            LEN => self.len_delimited().map(drop),
-            5 => fixed(4, self),
-            other => Err(CheckpointError::Invalid(format!(
-                "wire type {other} in the state values"
-            ))),
-        }
-    }
 }
 
 /// The names a serialized checkpoint repeats (function types, state names,
@@ -727,12 +500,12 @@ impl Types {
         Ok(t)
     }
 
-    fn address(&mut self, a: Option<&wire::Address>) -> Result<Address, CheckpointError> {
+    fn address(&mut self, a: Option<&schema::Address>) -> Result<Address, CheckpointError> {
         let a = a.ok_or_else(|| CheckpointError::Invalid("an address is missing".into()))?;
         Ok(Address::new(self.get(&a.function_type)?, a.id.clone()))
     }
 
-    fn envelope(&mut self, e: &wire::Envelope) -> Result<Envelope, CheckpointError> {
+    fn envelope(&mut self, e: &schema::Envelope) -> Result<Envelope, CheckpointError> {
         Ok(Envelope {
             from: e.from.as_ref().map(|a| self.address(Some(a))).transpose()?,
             to: self.address(e.to.as_ref())?,
@@ -746,15 +519,15 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn wire_address(a: &Address) -> wire::Address {
-    wire::Address {
+fn wire_address(a: &Address) -> schema::Address {
+    schema::Address {
         function_type: a.function_type().as_str().to_owned(),
         id: a.id().to_owned(),
     }
 }
 
-fn wire_envelope(e: &Envelope) -> wire::Envelope {
-    wire::Envelope {
+fn wire_envelope(e: &Envelope) -> schema::Envelope {
+    schema::Envelope {
         from: e.from.as_ref().map(wire_address),
         to: Some(wire_address(&e.to)),
         type_name: e.type_name.clone(),
@@ -763,7 +536,7 @@ fn wire_envelope(e: &Envelope) -> wire::Envelope {
 }
 
 /// The serialized form (field numbers are the format: only add fields).
-mod wire {
+mod schema {
     use bytes::Bytes;
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -922,159 +695,6 @@ mod wire {
     }
 }
 
-impl Harness {
-    /// Completes a checkpoint now. With exactly-once egress, the records
-    /// written so far become visible.
-    pub fn checkpoint(&mut self) -> u64 {
-        let id = self.last_checkpoint.as_ref().map_or(0, |c| c.id) + 1;
-        let world = self.world.snapshot();
-        self.committed = self
-            .world
-            .egress
-            .iter()
-            .map(|(k, v)| (k.clone(), v.len()))
-            .collect();
-        self.ingress_log.clear();
-        self.last_checkpoint = Some(Checkpoint {
-            id,
-            at: self.now,
-            world: Arc::new(world),
-            ttls: self.known_ttls.clone(),
-        });
-        self.record(Event::Checkpoint { id });
-        id
-    }
-
-    /// The last completed checkpoint, if any.
-    #[must_use]
-    pub fn last_checkpoint(&self) -> Option<&Checkpoint> {
-        self.last_checkpoint.as_ref()
-    }
-
-    /// Crashes the job and restarts it from the last checkpoint (or from
-    /// the start): state, backlogs, timers and pending messages as they were
-    /// then; the registry empty, so every function type goes through the
-    /// state handshake again; the ingress sent since replayed; every request
-    /// that was in flight at the checkpoint sent again (so invocations are
-    /// at least once). The virtual clock does not go back.
-    pub fn crash(&mut self) {
-        let (checkpoint, world) = match &self.last_checkpoint {
-            Some(c) => (c.id, World::clone(&c.world)),
-            None => (0, self.initial.clone()),
-        };
-        let replay: Vec<Envelope> = self.ingress_log.clone();
-        // Records already written stay written, with at-least-once egress.
-        let keep_egress = self.egress_semantics == EgressSemantics::AtLeastOnce;
-        self.install(checkpoint, world, replay, keep_egress);
-    }
-
-    /// Starts the job from `checkpoint` (taken by this harness or another,
-    /// perhaps with another partition count, and perhaps read from bytes),
-    /// as Flink starts a job from a savepoint: its state, queues, timers
-    /// and committed egress (which is what [`Harness::egress`] shows
-    /// next), the registry empty, its in-flight requests sent again.
-    /// Ingress sent before this call is not replayed; later crashes go back
-    /// to this checkpoint until the next one completes.
-    pub fn restore(&mut self, checkpoint: &Checkpoint) {
-        self.now = self.now.max(checkpoint.at);
-        self.last_checkpoint = Some(checkpoint.clone());
-        self.known_ttls.extend(checkpoint.ttls.clone());
-        self.committed = checkpoint
-            .world
-            .egress
-            .iter()
-            .map(|(k, v)| (k.clone(), v.len()))
-            .collect();
-        self.ingress_log.clear();
-        // The egress shows what the checkpoint committed, whatever this
-        // harness wrote before.
-        self.install(
-            checkpoint.id,
-            World::clone(&checkpoint.world),
-            Vec::new(),
-            false,
-        );
-    }
-
-    /// Replaces the running world with `world`: queues routed to this
-    /// harness's partitions, backlogs re-counted, `replay` appended to the
-    /// ingress, in-flight requests sent again; the egress written so far
-    /// kept when `keep_egress`, else the world's.
-    fn install(
-        &mut self,
-        checkpoint: u64,
-        mut world: World,
-        replay: Vec<Envelope>,
-        keep_egress: bool,
-    ) {
-        world.counters = self.world.counters;
-        world.counters.restarts += 1;
-        if keep_egress {
-            world.egress = std::mem::take(&mut self.world.egress);
-        }
-        let partitions = self.parallelism as usize;
-        let local = std::mem::replace(&mut world.local, vec![Default::default(); partitions]);
-        let ingress = std::mem::replace(&mut world.ingress, vec![Default::default(); partitions]);
-        world.blocked = vec![0; partitions];
-        self.world = world;
-        for envelope in local.into_iter().flatten() {
-            self.route(envelope);
-        }
-        let replayed = replay.len();
-        for envelope in ingress.into_iter().flatten().chain(replay) {
-            let p = self.partition_of(&envelope.to) as usize;
-            self.world.ingress[p].push_back(envelope);
-        }
-        let full: Vec<usize> = self
-            .world
-            .addresses
-            .iter()
-            .filter(|(a, s)| {
-                let limit = self.max_batch_requests(a);
-                limit > 0 && s.backlog.len() >= limit
-            })
-            .map(|(a, _)| self.partition_of(a) as usize)
-            .collect();
-        for p in full {
-            self.world.blocked[p] += 1;
-        }
-        self.waiting_retries = 0;
-        let in_flight = std::mem::take(&mut self.world.in_flight);
-        let resent = in_flight.len();
-        for request in in_flight.into_values() {
-            if let Some(state) = self.world.addresses.get_mut(&request.address) {
-                state.in_flight = None;
-            }
-            self.send_request(&request.address, request.invocations);
-        }
-        // A backlog with nothing in flight (a checkpoint taken after a
-        // failure dropped its request) goes out as the next batch.
-        let stranded: Vec<Address> = self
-            .world
-            .addresses
-            .iter()
-            .filter(|(_, s)| s.in_flight.is_none() && !s.backlog.is_empty())
-            .map(|(a, _)| a.clone())
-            .collect();
-        for address in &stranded {
-            self.next_batch(address);
-        }
-        self.record(Event::Restored {
-            checkpoint,
-            resent,
-            replayed,
-        });
-    }
-
-    /// Takes a checkpoint at every multiple of the configured interval
-    /// that `advance` passes.
-    pub(crate) fn next_checkpoint_at(&self) -> Option<Duration> {
-        let interval = self.checkpoint_interval?;
-        let done = self.last_periodic.unwrap_or(Duration::ZERO);
-        Some(done.saturating_add(interval))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use statefun_sdk::TypeName;
@@ -1129,12 +749,12 @@ mod tests {
         };
         let mut theirs = Vec::new();
         for (address, values) in &all {
-            let message = wire::AddressValues {
+            let message = schema::AddressValues {
                 function_type: index(address.function_type().as_str()),
                 id: address.id().to_owned(),
                 values: values
                     .iter()
-                    .map(|(name, v)| wire::StateValue {
+                    .map(|(name, v)| schema::StateValue {
                         name: index(name),
                         type_name: index(&v.type_name),
                         bytes: v.bytes.clone(),
@@ -1201,12 +821,7 @@ mod tests {
             },
             ..World::default()
         };
-        Checkpoint {
-            id: 3,
-            at: Duration::from_millis(5),
-            world: Arc::new(world),
-            ttls: BTreeMap::new(),
-        }
+        Checkpoint::new(3, Duration::from_millis(5), world, BTreeMap::new())
     }
 
     /// Every cut and many a damaged byte of a checkpoint: read or refused,
@@ -1234,8 +849,8 @@ mod tests {
         let read = Checkpoint::from_bytes(&bytes).expect("read");
         assert_eq!(read.to_bytes(), bytes);
         assert_eq!(
-            format!("{:?}", read.world.store.values),
-            format!("{:?}", checkpoint.world.store.values)
+            format!("{:?}", read.world().store.values),
+            format!("{:?}", checkpoint.world().store.values)
         );
         assert_eq!((read.id(), read.taken_at()), (3, Duration::from_millis(5)));
     }

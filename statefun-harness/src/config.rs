@@ -1,0 +1,107 @@
+//! What a harness is built from: every setting of
+//! [`HarnessBuilder`](crate::HarnessBuilder), gathered in one [`Config`]
+//! that the builder hands to the engine whole.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::egress::{EgressKind, EgressSemantics};
+use crate::endpoint::{Endpoint, EndpointOptions, Routes};
+use crate::faults::Faults;
+use crate::placement;
+use crate::plan::{Batching, Plan};
+
+/// A configuration the harness refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid harness configuration: {0}")]
+pub struct ConfigError(String);
+
+/// The settings of a harness, as the builder collects them.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) seed: u64,
+    pub(crate) partitions: u32,
+    pub(crate) max_parallelism: Option<u32>,
+    /// Endpoints by exact function type, and by namespace.
+    pub(crate) exact: BTreeMap<String, (Endpoint, EndpointOptions)>,
+    pub(crate) namespaces: BTreeMap<String, (Endpoint, EndpointOptions)>,
+    pub(crate) egresses: BTreeMap<String, EgressKind>,
+    pub(crate) max_batch_requests: usize,
+    pub(crate) max_steps: u64,
+    pub(crate) egress_semantics: EgressSemantics,
+    pub(crate) checkpoint_interval: Option<Duration>,
+    pub(crate) call_timeout: Duration,
+    pub(crate) batching: Batching,
+    pub(crate) faults: Faults,
+    pub(crate) plan: Plan,
+    /// Restarts allowed after a failed job.
+    pub(crate) restarts: u32,
+    /// What the builder already refused (reported by `build`).
+    pub(crate) errors: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            partitions: 1,
+            max_parallelism: None,
+            exact: BTreeMap::new(),
+            namespaces: BTreeMap::new(),
+            egresses: BTreeMap::new(),
+            max_batch_requests: 1000,
+            max_steps: 1_000_000,
+            egress_semantics: EgressSemantics::default(),
+            checkpoint_interval: None,
+            call_timeout: Duration::from_secs(120),
+            batching: Batching::Natural,
+            faults: Faults::none(),
+            plan: Plan::default(),
+            restarts: 0,
+            errors: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Checks the settings and resolves them for the engine: Flink's max
+    /// parallelism, and the endpoint tables (moved out of the config) with
+    /// each endpoint's call budget and backlog limit.
+    ///
+    /// # Errors
+    ///
+    /// An invalid endpoint pattern, partition count, fault rate,
+    /// checkpoint interval or max parallelism.
+    pub(crate) fn resolve(&mut self) -> Result<(u32, Routes), ConfigError> {
+        if !self.errors.is_empty() {
+            return Err(ConfigError(self.errors.join("; ")));
+        }
+        if self.faults.highest() > 1000 {
+            return Err(ConfigError(format!(
+                "a fault rate of {} per mille is more than 1000",
+                self.faults.highest()
+            )));
+        }
+        if self.checkpoint_interval == Some(Duration::ZERO) {
+            return Err(ConfigError(
+                "the checkpoint interval must be longer than zero".into(),
+            ));
+        }
+        let max_parallelism = self
+            .max_parallelism
+            .unwrap_or_else(|| placement::default_max_parallelism(self.partitions));
+        if max_parallelism < self.partitions {
+            return Err(ConfigError(format!(
+                "max parallelism {max_parallelism} is below the partition count {}",
+                self.partitions
+            )));
+        }
+        let routes = Routes::new(
+            std::mem::take(&mut self.exact),
+            std::mem::take(&mut self.namespaces),
+            self.call_timeout,
+            self.max_batch_requests,
+        );
+        Ok((max_parallelism, routes))
+    }
+}

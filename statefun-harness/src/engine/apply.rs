@@ -1,0 +1,307 @@
+//! Applying an answer with the runtime's semantics: the state handshake
+//! (register, then send the same batch again), or an invocation result
+//! (messages, delayed messages and cancellations, egress, state changes,
+//! in that order), each checked as the runtime checks it. The answer is
+//! read by `protocol`; nothing here knows the wire.
+
+use std::collections::btree_map::Entry;
+use std::time::Duration;
+
+use statefun_sdk::{Address, TypeName};
+
+use super::Engine;
+use super::protocol::{Answer, Change, Effects, Missing, Outgoing, Reply};
+use crate::egress::EgressRecord;
+use crate::envelope::Envelope;
+use crate::error::{Cause, JobFailure};
+use crate::store::{Name, Registered, Stored};
+use crate::trace::Event;
+
+impl Engine {
+    /// Applies the answer of an in-flight request: the handshake (and the
+    /// same invocations again), or the invocation result and the next batch.
+    pub(super) fn complete(&mut self, id: u64) -> Result<(), JobFailure> {
+        let Some(request) = self.world.in_flight.remove(&id) else {
+            return Ok(());
+        };
+        // On a failure this address has nothing in flight any more (the job
+        // is failed; `crash()` sends the batch again from a checkpoint). With
+        // nothing waiting either, it is idle: forgotten now, and no next
+        // batch to look for (applying the answer adds to no backlog).
+        let waiting = match self.world.addresses.entry(request.address.clone()) {
+            Entry::Occupied(mut state) => {
+                state.get_mut().in_flight = None;
+                if state.get().backlog.is_empty() {
+                    state.remove();
+                    false
+                } else {
+                    true
+                }
+            }
+            Entry::Vacant(_) => false,
+        };
+        let address = request.address;
+        let batch = request.invocations.len();
+        let answer = request.response.unwrap_or_else(Answer::empty);
+        match answer.reply() {
+            Reply::Incomplete(missing) => {
+                self.register(&address, batch, &missing)?;
+                // The same invocations again, now with the new state.
+                self.send_request(&address, request.invocations);
+            }
+            Reply::Result(effects) => {
+                self.apply(&address, batch, &effects)?;
+                if waiting {
+                    self.next_batch(&address);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The state handshake: registers the states the function declared
+    /// (a changed typename fails the job; a changed TTL waits for the next
+    /// restart).
+    fn register(
+        &mut self,
+        address: &Address,
+        batch: usize,
+        missing: &Missing<'_>,
+    ) -> Result<(), JobFailure> {
+        let function_type = address.function_type().as_str().to_owned();
+        for spec in missing.states() {
+            let state_name = spec.name;
+            let type_name = match spec.type_name {
+                "" => "io.statefun.types/unset",
+                t => t,
+            };
+            let ttl = spec.ttl;
+            let states = self
+                .world
+                .store
+                .registry
+                .entry(function_type.clone())
+                .or_default();
+            match states.get(state_name) {
+                Some(existing) if *existing.type_name != *type_name => {
+                    let cause = Cause::StateTypeChanged {
+                        state: state_name.to_owned(),
+                        previous: existing.type_name.to_string(),
+                        new: type_name.to_owned(),
+                    };
+                    return Err(self.fail(Some(address), Some(batch), cause));
+                }
+                // A changed TTL is ignored until the next restart.
+                Some(_) => {}
+                None => {
+                    states.insert(
+                        Name::from(state_name),
+                        Registered {
+                            type_name: Name::from(type_name),
+                            ttl,
+                        },
+                    );
+                    self.known_ttls
+                        .insert((function_type.clone(), state_name.to_owned()), ttl);
+                }
+            }
+        }
+        self.world.counters.handshakes += 1;
+        let registered = self
+            .world
+            .store
+            .registry
+            .get(&function_type)
+            .map(|s| s.keys().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        self.record(Event::Handshake {
+            address: address.clone(),
+            registered,
+        });
+        Ok(())
+    }
+
+    /// The result of a batch: its effects, in the runtime's order.
+    fn apply(
+        &mut self,
+        address: &Address,
+        batch: usize,
+        effects: &Effects<'_>,
+    ) -> Result<(), JobFailure> {
+        let (messages, delayed, egress) = effects.counts();
+        self.record(Event::Applied {
+            address: address.clone(),
+            messages,
+            delayed,
+            egress,
+        });
+        // 1. Outgoing messages, in order.
+        for message in effects.messages() {
+            let envelope = self.envelope(address, batch, message)?;
+            self.route(envelope);
+        }
+        // 2. Delayed messages and cancellations, in order.
+        for delayed in effects.delayed() {
+            let token = delayed.token;
+            if delayed.cancellation {
+                if token.is_empty() {
+                    return Err(self.fail(
+                        Some(address),
+                        Some(batch),
+                        Cause::EmptyCancellationToken,
+                    ));
+                }
+                let found = self.world.timers.cancel(address.id(), token);
+                self.record(Event::TimerCancelled {
+                    id: address.id().to_owned(),
+                    token: token.to_owned(),
+                    found,
+                });
+                continue;
+            }
+            let Ok(delay) = u64::try_from(delayed.delay_in_ms) else {
+                return Err(self.fail(
+                    Some(address),
+                    Some(batch),
+                    Cause::NegativeDelay(delayed.delay_in_ms),
+                ));
+            };
+            let envelope = self.envelope(address, batch, delayed.message)?;
+            let at = self.now.saturating_add(Duration::from_millis(delay));
+            let token = (!token.is_empty()).then(|| token.to_owned());
+            let to = envelope.to.clone();
+            if self
+                .world
+                .timers
+                .schedule(at, envelope, token.clone())
+                .is_err()
+            {
+                let cause = Cause::DuplicateToken {
+                    id: address.id().to_owned(),
+                    token: token.unwrap_or_default(),
+                };
+                return Err(self.fail(Some(address), Some(batch), cause));
+            }
+            self.record(Event::TimerScheduled {
+                from: address.clone(),
+                to,
+                at,
+                token,
+            });
+        }
+        // 3. Egress, in order.
+        for egress in effects.egress() {
+            let id = format!("{}/{}", egress.namespace, egress.name);
+            let type_name = egress.type_name;
+            let Some(kind) = self.config.egresses.get(&id).copied() else {
+                return Err(self.fail(Some(address), Some(batch), Cause::UnknownEgress(id)));
+            };
+            if let Some(expected) = kind.required_type() {
+                if type_name != expected {
+                    let cause = Cause::EgressTypeMismatch {
+                        egress: id,
+                        expected: expected.to_owned(),
+                        actual: type_name.to_owned(),
+                    };
+                    return Err(self.fail(Some(address), Some(batch), cause));
+                }
+            }
+            self.record(Event::Egress {
+                egress: id.clone(),
+                type_name: type_name.to_owned(),
+            });
+            self.world.counters.egress += 1;
+            self.world.egress.entry(id).or_default().push(EgressRecord {
+                type_name: type_name.to_owned(),
+                value: egress.value,
+            });
+        }
+        // 4. State mutations, in order (later ones win).
+        let function_type = address.function_type().as_str();
+        for mutation in effects.mutations() {
+            let state_name = mutation.state;
+            let Some((name, registered)) = self
+                .world
+                .store
+                .registry
+                .get(function_type)
+                .and_then(|s| s.get_key_value(state_name))
+                .map(|(name, r)| (Name::clone(name), Name::clone(&r.type_name)))
+            else {
+                return Err(self.fail(
+                    Some(address),
+                    Some(batch),
+                    Cause::UnregisteredState(state_name.to_owned()),
+                ));
+            };
+            match mutation.change {
+                Change::Delete => {
+                    if let Some(values) = self.world.store.values.get_mut(address) {
+                        values.remove(&name);
+                    }
+                    self.record(Event::StateChanged {
+                        address: address.clone(),
+                        state: String::from(&*name),
+                        modified: false,
+                    });
+                }
+                Change::Modify {
+                    type_name,
+                    type_name_text,
+                    value,
+                } => {
+                    if type_name != registered.as_bytes() {
+                        let cause = Cause::ModifyTypeMismatch {
+                            state: state_name.to_owned(),
+                            registered: registered.to_string(),
+                            written: type_name_text.to_owned(),
+                        };
+                        return Err(self.fail(Some(address), Some(batch), cause));
+                    }
+                    let stored = Stored {
+                        // The registered typename, which it equals.
+                        type_name: registered,
+                        bytes: value,
+                        written: self.now,
+                        accessed: self.now,
+                    };
+                    self.world.store.values.insert(address, &name, stored);
+                    self.record(Event::StateChanged {
+                        address: address.clone(),
+                        state: String::from(&*name),
+                        modified: true,
+                    });
+                }
+                Change::Unknown(mutation_type) => {
+                    return Err(self.fail(
+                        Some(address),
+                        Some(batch),
+                        Cause::UnknownMutationType(mutation_type),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The envelope of a message `from` sends: its target checked to be an
+    /// address.
+    fn envelope(
+        &self,
+        from: &Address,
+        batch: usize,
+        message: Outgoing<'_>,
+    ) -> Result<Envelope, JobFailure> {
+        let target = message.target;
+        let Ok(function_type) = TypeName::new(target.namespace, target.name) else {
+            let shown = format!("{}/{}:{}", target.namespace, target.name, target.id);
+            return Err(self.fail(Some(from), Some(batch), Cause::InvalidAddress(shown)));
+        };
+        Ok(Envelope {
+            from: Some(from.clone()),
+            to: Address::new(function_type, target.id),
+            type_name: message.type_name.to_owned(),
+            value: message.value,
+        })
+    }
+}

@@ -1,0 +1,167 @@
+//! Calling: one attempt at an in-flight request (the function runs, or an
+//! injected fault stops it), and the runtime's retries with backoff on the
+//! virtual clock until the call budget is spent (spec §2.3).
+
+use std::time::Duration;
+
+use statefun_sdk::Address;
+
+use super::Engine;
+use super::protocol::Answer;
+use crate::endpoint;
+use crate::error::{Cause, JobFailure};
+use crate::faults::{self, Fault};
+use crate::trace::Event;
+
+impl Engine {
+    /// One attempt at an in-flight request: the function runs (unless an
+    /// injected fault stops the call first) and its answer is kept for a
+    /// later step to apply; a failed attempt is retried after a backoff, or
+    /// fails the job when the call budget is spent (spec §2.3).
+    pub(super) async fn call(&mut self, id: u64) -> Result<(), JobFailure> {
+        let Some(request) = self.world.in_flight.get_mut(&id) else {
+            return Ok(());
+        };
+        if request.retry_at.take().is_some() {
+            self.waiting_retries -= 1;
+        }
+        let address = request.address.clone();
+        let body = request.body.clone();
+        let batch = request.invocations.len();
+        #[cfg(feature = "http")]
+        let request_started = request.started;
+        // Borrowed from the endpoint tables alone, so the fault can be drawn
+        // and the call made without a copy of the route.
+        let Some(route) = self.routes.get(address.function_type()) else {
+            self.drop_request(id);
+            return Err(self.fail(
+                Some(&address),
+                Some(batch),
+                Cause::UnknownFunctionType(address.function_type().to_string()),
+            ));
+        };
+        let fault = self.config.faults.draw(&mut self.fault_rng);
+        // One budget covers every attempt: a remote attempt may take what
+        // is left of it (at least 10 ms), in wall-clock time.
+        #[cfg(feature = "http")]
+        let left = route
+            .call_budget
+            .saturating_sub(self.now.saturating_sub(request_started))
+            .max(Duration::from_millis(10));
+        let mut timed_out = fault == Some(Fault::Timeout);
+        let outcome = if fault.is_some_and(|f| !f.runs_function()) {
+            Err(None)
+        } else {
+            let answer = route
+                .endpoint
+                .call(
+                    address.function_type().name(),
+                    body,
+                    #[cfg(feature = "http")]
+                    &self.client,
+                    #[cfg(feature = "http")]
+                    left,
+                )
+                .await;
+            match answer {
+                _ if fault.is_some() => Err(None),
+                Err(e) if e.url == endpoint::IN_PROCESS => {
+                    Err(Some(Cause::FunctionFailed(e.reason)))
+                }
+                Err(e) => {
+                    timed_out |= e.timed_out;
+                    Err(Some(Cause::Transport {
+                        url: e.url,
+                        reason: e.reason,
+                    }))
+                }
+                Ok(bytes) => Answer::read(bytes).map_err(Some),
+            }
+        };
+        match outcome {
+            Ok(response) => {
+                if let Some(request) = self.world.in_flight.get_mut(&id) {
+                    request.response = Some(response);
+                }
+                self.record(Event::Answered { address });
+                Ok(())
+            }
+            Err(cause) => {
+                let cause = cause.unwrap_or_else(|| Cause::Transport {
+                    url: route.endpoint.describe(address.function_type().name()),
+                    reason: fault.map(|f| f.reason()).unwrap_or_default().to_owned(),
+                });
+                self.attempt_failed(id, cause, timed_out)
+            }
+        }
+    }
+
+    /// Retries a failed attempt after the runtime's backoff, or fails the
+    /// job when the budget is spent; a timeout waits out the whole budget.
+    fn attempt_failed(&mut self, id: u64, cause: Cause, timed_out: bool) -> Result<(), JobFailure> {
+        let now = self.now;
+        let Some(request) = self.world.in_flight.get(&id) else {
+            return Ok(());
+        };
+        let budget = self.call_budget(&request.address);
+        let Some(request) = self.world.in_flight.get_mut(&id) else {
+            return Ok(());
+        };
+        request.attempts += 1;
+        let attempts = request.attempts;
+        let address = request.address.clone();
+        let batch = request.invocations.len();
+        let elapsed = if timed_out {
+            budget
+        } else {
+            now.saturating_sub(request.started)
+        };
+        if let Some(wait) = faults::backoff(attempts, elapsed, budget) {
+            request.retry_at = Some(now.saturating_add(wait));
+            self.waiting_retries += 1;
+            self.world.counters.failed_attempts += 1;
+            self.record(Event::AttemptFailed {
+                address,
+                attempt: attempts,
+                reason: cause.to_string(),
+                retry_in: Some(wait),
+            });
+            return Ok(());
+        }
+        let started = request.started;
+        self.world.counters.failed_attempts += 1;
+        self.drop_request(id);
+        if timed_out {
+            self.now = self.now.max(started.saturating_add(budget));
+        }
+        self.record(Event::AttemptFailed {
+            address: address.clone(),
+            attempt: attempts,
+            reason: cause.to_string(),
+            retry_in: None,
+        });
+        Err(self
+            .fail(Some(&address), Some(batch), cause)
+            .after_attempts(attempts))
+    }
+
+    /// Forgets a request that failed the job: its address has nothing in
+    /// flight any more (`crash()` sends the batch again from a checkpoint).
+    pub(super) fn drop_request(&mut self, id: u64) {
+        if let Some(request) = self.world.in_flight.remove(&id) {
+            if let Some(state) = self.world.addresses.get_mut(&request.address) {
+                state.in_flight = None;
+                if state.backlog.is_empty() {
+                    self.world.addresses.remove(&request.address);
+                }
+            }
+        }
+    }
+
+    /// The call budget of `address`'s endpoint.
+    fn call_budget(&self, address: &Address) -> Duration {
+        self.routes
+            .get(address.function_type())
+            .map_or(Duration::ZERO, |r| r.call_budget)
+    }
+}

@@ -1,0 +1,460 @@
+//! The engine: the miniature runtime itself. It owns the world (partition
+//! queues, the per-address request state machine, state values, timers,
+//! egress) and the seeded scheduler that drives it one step at a time, and
+//! offers the API the facade ([`Harness`](crate::Harness)), live driving,
+//! exploration and export are written against.
+//!
+//! Inside: `world` (the mutable state), `scheduler` (which action next,
+//! delivery and batching), `call` (attempts and retries), `apply` (the
+//! runtime's semantics of an answer), `protocol` (the one door to the
+//! wire), `recovery` (checkpoints, crashes, restores) and `checkpoint`
+//! (what a checkpoint holds, and its serialized form).
+
+mod apply;
+mod call;
+pub(crate) mod checkpoint;
+mod protocol;
+mod recovery;
+mod scheduler;
+mod world;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+use statefun_sdk::Address;
+
+pub use world::Counters;
+
+use self::checkpoint::Checkpoint;
+use self::world::World;
+use crate::config::{Config, ConfigError};
+use crate::egress::{EgressRecord, EgressSemantics};
+use crate::endpoint::Routes;
+use crate::envelope::Envelope;
+use crate::error::{Cause, JobFailure};
+use crate::rng::Rng;
+use crate::store::{self, Stored};
+use crate::trace::{self, Event, TraceEntry};
+
+/// The miniature runtime: configuration, world, scheduler and trace.
+pub(crate) struct Engine {
+    /// The settings it was built with (the endpoint tables resolved into
+    /// `routes`; the plan used up as its steps come).
+    config: Config,
+    routes: Routes,
+    max_parallelism: u32,
+    rng: Rng,
+    fault_rng: Rng,
+    shape_rng: Rng,
+    restarts_left: u32,
+    /// In-flight requests waiting out a backoff.
+    waiting_retries: usize,
+    now: Duration,
+    world: World,
+    /// The world at the start, restored by a crash before any checkpoint.
+    initial: World,
+    last_periodic: Option<Duration>,
+    last_checkpoint: Option<Checkpoint>,
+    /// Records per egress covered by the last checkpoint.
+    committed: BTreeMap<String, usize>,
+    /// Ingress sent since the last checkpoint, replayed by a crash.
+    ingress_log: Vec<Envelope>,
+    /// Every TTL ever registered, by (function type, state): kept across
+    /// crashes, for inspection.
+    known_ttls: BTreeMap<(String, String), store::Ttl>,
+    /// Everything that happened, in order (not part of the world: a
+    /// checkpoint does not hold it, a crash does not undo it).
+    trace: Vec<TraceEntry>,
+    #[cfg(feature = "http")]
+    client: crate::http::Client,
+}
+
+impl Engine {
+    /// An engine of `config`, at time zero with nothing to do.
+    ///
+    /// # Errors
+    ///
+    /// A configuration the harness refuses.
+    pub(crate) fn new(mut config: Config) -> Result<Self, ConfigError> {
+        let (max_parallelism, routes) = config.resolve()?;
+        let world = World::new(config.partitions as usize);
+        let seed = config.seed;
+        Ok(Self {
+            rng: Rng::new(seed),
+            // Separate streams, so faults and cuts do not shift the
+            // scheduler's choices.
+            fault_rng: Rng::new(seed ^ 0x6661_756c_7473),
+            shape_rng: Rng::new(seed ^ 0x6375_7473),
+            restarts_left: config.restarts,
+            config,
+            routes,
+            max_parallelism,
+            waiting_retries: 0,
+            now: Duration::ZERO,
+            initial: world.clone(),
+            world,
+            last_periodic: None,
+            last_checkpoint: None,
+            committed: BTreeMap::new(),
+            ingress_log: Vec::new(),
+            known_ttls: BTreeMap::new(),
+            trace: Vec::new(),
+            #[cfg(feature = "http")]
+            client: crate::http::Client::new(),
+        })
+    }
+
+    /// The seed.
+    pub(crate) fn seed(&self) -> u64 {
+        self.config.seed
+    }
+
+    /// Virtual time since the start.
+    pub(crate) fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// How many partitions it simulates.
+    pub(crate) fn partitions(&self) -> u32 {
+        self.config.partitions
+    }
+
+    fn fail(&self, address: Option<&Address>, batch: Option<usize>, cause: Cause) -> JobFailure {
+        JobFailure::new(self.config.seed, address.cloned(), batch, cause)
+    }
+
+    #[inline]
+    fn record(&mut self, event: Event) {
+        self.trace.push(TraceEntry {
+            at: self.now,
+            event,
+        });
+    }
+
+    /// The partition that owns `address` (by its id only, as Flink does).
+    pub(crate) fn partition_of(&self, address: &Address) -> u32 {
+        let group = crate::placement::key_group(address.id(), self.max_parallelism);
+        crate::placement::subtask(group, self.config.partitions, self.max_parallelism)
+    }
+
+    fn index(&self, address: &Address) -> usize {
+        self.partition_of(address) as usize
+    }
+
+    /// Sends a message of `type_name` from the ingress (no caller) to `to`.
+    pub(crate) fn send(&mut self, to: Address, type_name: &str, bytes: Bytes) {
+        let partition = self.partition_of(&to);
+        self.record(Event::Ingress {
+            to: to.clone(),
+            type_name: type_name.to_owned(),
+            partition,
+        });
+        let envelope = Envelope {
+            from: None,
+            to,
+            type_name: type_name.to_owned(),
+            value: Some(bytes),
+        };
+        self.ingress_log.push(envelope.clone());
+        self.world.ingress[partition as usize].push_back(envelope);
+    }
+
+    /// Runs until nothing is left to do, waiting out retry backoffs on the
+    /// virtual clock; see [`Harness::run`](crate::Harness::run).
+    pub(crate) async fn run(&mut self) -> Result<Counters, JobFailure> {
+        self.reserve_trace();
+        let limit = self
+            .world
+            .counters
+            .steps
+            .saturating_add(self.config.max_steps);
+        loop {
+            match self.step().await {
+                Ok(true) => {
+                    if self.world.counters.steps >= limit {
+                        return Err(self.fail(None, None, Cause::Livelock(self.config.max_steps)));
+                    }
+                }
+                Ok(false) => {
+                    if !self.wait_for_retry() {
+                        return Ok(self.world.counters);
+                    }
+                }
+                Err(failure) => self.restart(failure)?,
+            }
+        }
+    }
+
+    /// Makes room in the trace for the events the queued messages will
+    /// make, so that a run grows it once, rather than doubling it (and
+    /// copying every event so far) again and again. At most
+    /// [`trace::MAX_RESERVED_EVENTS`] at a time: a million queued messages
+    /// run for ten steps must not reserve a gigabyte.
+    fn reserve_trace(&mut self) {
+        let queued: usize = (self.world.ingress.iter())
+            .chain(&self.world.local)
+            .map(VecDeque::len)
+            .sum();
+        self.trace.reserve(
+            queued
+                .saturating_mul(trace::EVENTS_PER_MESSAGE)
+                .min(trace::MAX_RESERVED_EVENTS),
+        );
+    }
+
+    /// When idle but for requests waiting out a backoff: moves the clock to
+    /// the next retry, timer or periodic checkpoint, whichever comes first.
+    fn wait_for_retry(&mut self) -> bool {
+        if self.waiting_retries == 0 {
+            return false;
+        }
+        let Some(retry) = self.next_retry() else {
+            return false;
+        };
+        let checkpoint = self.next_checkpoint_at();
+        let at = [Some(retry), self.world.timers.next_due(), checkpoint]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(retry);
+        self.now = self.now.max(at);
+        if checkpoint == Some(at) {
+            self.last_periodic = Some(at);
+            self.checkpoint();
+        }
+        true
+    }
+
+    /// A failed job restarts from its last checkpoint while restarts are
+    /// left (after Flink's restart delay of 1 s); otherwise the failure is
+    /// returned.
+    pub(crate) fn restart(&mut self, failure: JobFailure) -> Result<(), JobFailure> {
+        if self.restarts_left == 0 || matches!(failure.cause(), Cause::Livelock(_)) {
+            return Err(failure);
+        }
+        self.restarts_left -= 1;
+        self.record(Event::JobFailed {
+            reason: failure.to_string(),
+        });
+        self.now = self.now.saturating_add(Duration::from_secs(1));
+        self.crash();
+        Ok(())
+    }
+
+    /// Moves the virtual clock forward by `by`, running everything that
+    /// falls due on the way; see [`Harness::advance`](crate::Harness::advance).
+    pub(crate) async fn advance(&mut self, by: Duration) -> Result<Counters, JobFailure> {
+        let target = self.now.saturating_add(by);
+        self.run().await?;
+        loop {
+            let timer = self.world.timers.next_due().filter(|at| *at <= target);
+            let checkpoint = self.next_checkpoint_at().filter(|at| *at <= target);
+            match (timer, checkpoint) {
+                (Some(t), Some(c)) if c <= t => self.periodic_checkpoint(c).await?,
+                (None, Some(c)) => self.periodic_checkpoint(c).await?,
+                (Some(t), _) => {
+                    self.now = self.now.max(t);
+                    self.run().await?;
+                }
+                (None, None) => break,
+            }
+        }
+        self.now = self.now.max(target);
+        self.run().await
+    }
+
+    async fn periodic_checkpoint(&mut self, at: Duration) -> Result<(), JobFailure> {
+        self.now = self.now.max(at);
+        self.run().await?;
+        self.last_periodic = Some(at);
+        self.checkpoint();
+        Ok(())
+    }
+
+    /// Moves the virtual clock to `at` (never back) without running
+    /// anything.
+    pub(crate) fn move_clock_to(&mut self, at: Duration) {
+        self.now = self.now.max(at);
+    }
+
+    /// The earliest time a request waiting out a backoff is retried.
+    pub(crate) fn next_retry(&self) -> Option<Duration> {
+        self.world
+            .in_flight
+            .values()
+            .filter_map(|r| r.retry_at)
+            .min()
+    }
+
+    /// The earliest time a delayed message or a retry falls due.
+    pub(crate) fn next_wake_up(&self) -> Option<Duration> {
+        [self.next_retry(), self.world.timers.next_due()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// A state value as the next request would send it: its typename and
+    /// bytes (`None` when absent or expired).
+    pub(crate) fn state_raw(&self, address: &Address, name: &str) -> Option<(String, Bytes)> {
+        let value = self.world.store.values.get(address)?.get(name)?;
+        // The registry is empty after a crash until the handshake; the TTL
+        // last registered still decides what inspection shows.
+        let function_type = address.function_type().as_str();
+        let ttl = match self.world.store.ttl_of(function_type, name) {
+            store::Ttl::Never => self
+                .known_ttls
+                .get(&(function_type.to_owned(), name.to_owned()))
+                .copied()
+                .unwrap_or(store::Ttl::Never),
+            ttl => ttl,
+        };
+        (!store::Store::expired(value, ttl, self.now))
+            .then(|| (value.type_name.to_string(), value.bytes.clone()))
+    }
+
+    /// The names of the state values `address` holds (expired or not).
+    pub(crate) fn state_names(&self, address: &Address) -> impl Iterator<Item = &str> {
+        (self.world.store.values.get(address).into_iter())
+            .flat_map(|values| values.keys().map(|name| &**name))
+    }
+
+    /// The addresses that hold state values, in order.
+    pub(crate) fn addresses_with_state(&self) -> impl Iterator<Item = &Address> {
+        self.world
+            .store
+            .values
+            .iter()
+            .filter(|(_, values)| !values.is_empty())
+            .map(|(address, _)| address)
+    }
+
+    /// Seeds a state value as if the function had written it now.
+    pub(crate) fn set_state(
+        &mut self,
+        address: &Address,
+        name: &str,
+        type_name: &str,
+        bytes: Bytes,
+    ) {
+        let stored = Stored {
+            type_name: type_name.into(),
+            bytes,
+            written: self.now,
+            accessed: self.now,
+        };
+        let name = store::Name::from(name);
+        if self.last_checkpoint.is_none() {
+            // Seeded state is part of the start a crash goes back to.
+            self.initial
+                .store
+                .values
+                .insert(address, &name, stored.clone());
+        }
+        self.world.store.values.insert(address, &name, stored);
+    }
+
+    /// The declared egresses, by typename.
+    pub(crate) fn egress_ids(&self) -> impl Iterator<Item = &str> {
+        self.config.egresses.keys().map(String::as_str)
+    }
+
+    /// The records egress `key` received that are visible: with
+    /// exactly-once semantics, those a completed checkpoint committed.
+    pub(crate) fn visible_egress(&self, key: &str) -> &[EgressRecord] {
+        let records = self.world.egress.get(key).map_or(&[][..], Vec::as_slice);
+        match self.config.egress_semantics {
+            EgressSemantics::AtLeastOnce => records,
+            // Only what a completed checkpoint committed.
+            EgressSemantics::ExactlyOnce => {
+                let committed = self.committed.get(key).copied().unwrap_or(0);
+                &records[..committed.min(records.len())]
+            }
+        }
+    }
+
+    /// The egresses that hold records, visible or not.
+    pub(crate) fn egress_with_records(&self) -> Vec<String> {
+        self.world.egress.keys().cloned().collect()
+    }
+
+    /// Takes the visible records of egress `key` out of the engine: a later
+    /// crash, or a restore from the last checkpoint, will not bring them
+    /// back.
+    pub(crate) fn take_visible_egress(&mut self, key: &str) -> Vec<EgressRecord> {
+        let visible = self.visible_egress(key).len();
+        let Some(records) = self.world.egress.get_mut(key) else {
+            return Vec::new();
+        };
+        let out: Vec<EgressRecord> = records.drain(..visible).collect();
+        if let Some(committed) = self.committed.get_mut(key) {
+            *committed = committed.saturating_sub(visible);
+        }
+        if let Some(checkpoint) = &mut self.last_checkpoint {
+            // What a checkpoint holds of an egress is what it committed:
+            // all of it has been taken now.
+            checkpoint.forget_egress(key, visible);
+        }
+        out
+    }
+
+    /// What was counted so far.
+    pub(crate) fn counters(&self) -> Counters {
+        self.world.counters
+    }
+
+    /// Messages waiting at addresses with a request in flight.
+    pub(crate) fn backlog(&self) -> usize {
+        self.world.addresses.values().map(|s| s.backlog.len()).sum()
+    }
+
+    /// Addresses whose backlog reached `maxNumBatchRequests`.
+    pub(crate) fn blocked_addresses(&self) -> usize {
+        self.world.blocked.iter().sum()
+    }
+
+    /// Delayed messages not yet fired.
+    pub(crate) fn pending_timers(&self) -> usize {
+        self.world.timers.len()
+    }
+
+    /// Everything that happened, in order.
+    pub(crate) fn trace(&self) -> &[TraceEntry] {
+        &self.trace
+    }
+
+    /// Takes the trace recorded so far out of the engine.
+    pub(crate) fn take_trace(&mut self) -> Vec<TraceEntry> {
+        std::mem::take(&mut self.trace)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use statefun_sdk::TypeName;
+
+    use super::*;
+
+    /// A run reserves trace room for its queued messages, but never more
+    /// than a bounded amount at once, however many are queued.
+    #[test]
+    fn the_trace_reservation_is_bounded() {
+        let mut engine = Engine::new(Config::default()).unwrap();
+        let to = Address::new(TypeName::from_static("bench/counter"), "a");
+        for i in 0..20_000_i64 {
+            engine.send(
+                to.clone(),
+                "io.statefun.types/long",
+                Bytes::from(i.to_le_bytes().to_vec()),
+            );
+        }
+        let before = engine.trace.len();
+        engine.reserve_trace();
+        let room = engine.trace.capacity() - before;
+        assert!(room >= trace::MAX_RESERVED_EVENTS, "{room}");
+        // `Vec` may round up, but not to the 120,000 events asked for.
+        assert!(room < 20_000 * trace::EVENTS_PER_MESSAGE, "{room}");
+    }
+}

@@ -1,0 +1,391 @@
+//! The scheduler: which action comes next (the seed's choice among the
+//! possible ones), delivering messages to addresses (one request in flight
+//! per address, the rest waiting in its backlog), and cutting backlogs into
+//! the next batch.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+use statefun_sdk::Address;
+
+use super::Engine;
+use super::protocol::{self, SentState};
+use super::world::{AddressState, InFlight};
+use crate::envelope::Envelope;
+use crate::error::{Cause, JobFailure};
+use crate::plan::Batching;
+use crate::store::{Name, Registered, Store, Stored, Values};
+use crate::trace::Event;
+
+/// One thing the scheduler can do next.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    DeliverLocal(usize),
+    DeliverIngress(usize),
+    /// Attempt the call of an in-flight request (the function runs).
+    Call(u64),
+    /// Apply the answer of an in-flight request.
+    Apply(u64),
+    FireTimers,
+}
+
+impl Engine {
+    /// Whether any address on partition `p` has reached
+    /// `maxNumBatchRequests` (the whole partition then stops taking input).
+    fn blocked(&self, p: usize) -> bool {
+        self.world.blocked[p] > 0
+    }
+
+    /// Whether an in-flight request can take its next step now: it has an
+    /// answer to apply, or its backoff (if any) is over.
+    fn ready(&self, request: &InFlight) -> bool {
+        request.response.is_some() || request.retry_at.is_none_or(|at| at <= self.now)
+    }
+
+    /// Whether in-flight requests may take a step now: with maximal
+    /// batches, only when no message can be delivered.
+    fn requests_may_step(&self, deliveries: usize) -> bool {
+        self.config.batching != Batching::Maximal || deliveries == 0
+    }
+
+    /// How many messages (and due timers) can be delivered now.
+    fn delivery_count(&self) -> usize {
+        let mut n = usize::from(self.timers_due());
+        for p in 0..self.world.local.len() {
+            n += usize::from(!self.world.local[p].is_empty());
+            n += usize::from(self.takes_ingress(p));
+        }
+        n
+    }
+
+    /// How many actions are possible now, `deliveries` of them deliveries.
+    fn action_count(&self, deliveries: usize) -> usize {
+        if !self.requests_may_step(deliveries) {
+            return deliveries;
+        }
+        let ready = if self.waiting_retries == 0 {
+            self.world.in_flight.len()
+        } else {
+            self.world
+                .in_flight
+                .values()
+                .filter(|r| self.ready(r))
+                .count()
+        };
+        deliveries + ready
+    }
+
+    /// Whether partition `p` takes its next ingress record now: the runtime
+    /// drains the messages a partition produced itself before it reads more
+    /// input (spec §3.1), and a blocked partition reads none (§3.5).
+    fn takes_ingress(&self, p: usize) -> bool {
+        !self.world.ingress[p].is_empty() && self.world.local[p].is_empty() && !self.blocked(p)
+    }
+
+    fn timers_due(&self) -> bool {
+        self.world
+            .timers
+            .next_due()
+            .is_some_and(|at| at <= self.now)
+    }
+
+    /// The `k`-th possible action, in a fixed order: partitions' local then
+    /// ingress queues, in-flight requests by id, then due timers.
+    fn action(&self, mut k: usize, deliveries: usize) -> Option<Action> {
+        for p in 0..self.world.local.len() {
+            if !self.world.local[p].is_empty() {
+                if k == 0 {
+                    return Some(Action::DeliverLocal(p));
+                }
+                k -= 1;
+            }
+            if self.takes_ingress(p) {
+                if k == 0 {
+                    return Some(Action::DeliverIngress(p));
+                }
+                k -= 1;
+            }
+        }
+        if self.requests_may_step(deliveries) {
+            for (id, request) in &self.world.in_flight {
+                if self.waiting_retries != 0 && !self.ready(request) {
+                    continue;
+                }
+                if k == 0 {
+                    return Some(if request.response.is_some() {
+                        Action::Apply(*id)
+                    } else {
+                        Action::Call(*id)
+                    });
+                }
+                k -= 1;
+            }
+        }
+        self.timers_due().then_some(Action::FireTimers)
+    }
+
+    /// Takes one step: delivers one message, completes one request, or
+    /// fires the timers that are due; which one is the seed's choice.
+    /// Returns `false` when there is nothing to do (idle).
+    ///
+    /// # Errors
+    ///
+    /// A [`JobFailure`] when the step does something that would fail the
+    /// real job.
+    pub(crate) async fn step(&mut self) -> Result<bool, JobFailure> {
+        let steps = self.world.counters.steps;
+        if self.config.plan.checkpoints.remove(&steps) {
+            self.checkpoint();
+        }
+        if self.config.plan.crashes.remove(&steps) {
+            self.crash();
+        }
+        let deliveries = self.delivery_count();
+        let count = self.action_count(deliveries);
+        if count == 0 {
+            return Ok(false);
+        }
+        let pick = self.rng.below(count);
+        let Some(action) = self.action(pick, deliveries) else {
+            return Ok(false);
+        };
+        self.world.counters.steps += 1;
+        match action {
+            Action::DeliverLocal(p) => {
+                if let Some(envelope) = self.world.local[p].pop_front() {
+                    self.deliver(envelope, p)?;
+                }
+            }
+            Action::DeliverIngress(p) => {
+                if let Some(envelope) = self.world.ingress[p].pop_front() {
+                    self.deliver(envelope, p)?;
+                }
+            }
+            Action::Call(id) => self.call(id).await?,
+            Action::Apply(id) => self.complete(id)?,
+            Action::FireTimers => {
+                for envelope in self.world.timers.take_due(self.now) {
+                    if let Some(from) = envelope.from.clone() {
+                        self.record(Event::TimerFired {
+                            from,
+                            to: envelope.to.clone(),
+                        });
+                    }
+                    self.route(envelope);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Puts a message on its target's partition queue.
+    pub(super) fn route(&mut self, envelope: Envelope) {
+        let p = self.index(&envelope.to);
+        self.world.local[p].push_back(envelope);
+    }
+
+    fn deliver(&mut self, envelope: Envelope, partition: usize) -> Result<(), JobFailure> {
+        self.record(Event::Delivered {
+            from: envelope.from.clone(),
+            to: envelope.to.clone(),
+            partition: u32::try_from(partition).unwrap_or(u32::MAX),
+        });
+        let Some(limit) = self
+            .routes
+            .get(envelope.to.function_type())
+            .map(|r| r.max_batch_requests)
+        else {
+            let to = &envelope.to;
+            return Err(self.fail(
+                Some(to),
+                None,
+                Cause::UnknownFunctionType(to.function_type().to_string()),
+            ));
+        };
+        // One lookup: the address is busy (the message waits), or it takes
+        // the next request now.
+        let id = self.world.next_request;
+        let waiting = match self.world.addresses.entry(envelope.to.clone()) {
+            Entry::Occupied(state) if state.get().in_flight.is_some() => {
+                let address = state.key().clone();
+                let state = state.into_mut();
+                state.backlog.push(envelope);
+                Ok((address, state.backlog.len()))
+            }
+            Entry::Occupied(mut state) => {
+                state.get_mut().in_flight = Some(id);
+                Err(envelope)
+            }
+            Entry::Vacant(state) => {
+                state.insert(AddressState {
+                    in_flight: Some(id),
+                    backlog: Vec::new(),
+                });
+                Err(envelope)
+            }
+        };
+        match waiting {
+            Ok((address, backlog)) => {
+                if limit > 0 && backlog == limit {
+                    self.world.blocked[partition] += 1;
+                }
+                self.world.counters.buffered += 1;
+                self.world.counters.max_backlog = self.world.counters.max_backlog.max(backlog);
+                self.record(Event::Buffered { address, backlog });
+            }
+            Err(envelope) => self.dispatch(envelope.to.clone(), vec![envelope]),
+        }
+        Ok(())
+    }
+
+    /// Builds the `ToFunction` for `invocations` with every registered state
+    /// of the type (read now, so after-invoke TTLs restart) and puts it in
+    /// flight.
+    pub(super) fn send_request(&mut self, address: &Address, invocations: Vec<Envelope>) {
+        let id = self.world.next_request;
+        self.world
+            .addresses
+            .entry(address.clone())
+            .or_default()
+            .in_flight = Some(id);
+        self.dispatch(address.clone(), invocations);
+    }
+
+    /// As [`Engine::send_request`], for an address already marked with the
+    /// next request id in flight.
+    fn dispatch(&mut self, address: Address, invocations: Vec<Envelope>) {
+        let now = self.now;
+        let store = &mut self.world.store;
+        let registered = store.registry.get(address.function_type().as_str());
+        // Expired values go; the others are read now (which restarts an
+        // after-invoke TTL).
+        let mut expired = Vec::new();
+        let mut values = None;
+        if let Some(registered) = registered {
+            if let Some(all) = store.values.get_mut(&address) {
+                for (name, registration) in registered {
+                    let Some(value) = all.get_mut(name) else {
+                        continue;
+                    };
+                    if Store::expired(value, registration.ttl, now) {
+                        all.remove(name);
+                        expired.push(String::from(&**name));
+                    } else {
+                        value.accessed = now;
+                    }
+                }
+                values = Some(&*all);
+            }
+        }
+        // Per registered state: its name and its value (typename, bytes),
+        // gathered once (on the stack, for the usual few states) for the
+        // encoder's two passes.
+        let values = values.map_or(&[][..], Values::as_slice);
+        let mut few = [("", None); FEW_STATES];
+        let mut many = Vec::new();
+        let states: &[SentState<'_>] = match registered {
+            Some(r) if r.len() > FEW_STATES => {
+                many.extend(sent_states(r, values));
+                &many
+            }
+            Some(r) => {
+                for (slot, state) in few.iter_mut().zip(sent_states(r, values)) {
+                    *slot = state;
+                }
+                &few[..r.len()]
+            }
+            None => &[],
+        };
+        let body = protocol::request(&address, states.iter().copied(), &invocations);
+        let sent: Vec<String> = states.iter().map(|(name, _)| String::from(*name)).collect();
+        for name in expired {
+            self.record(Event::Expired {
+                address: address.clone(),
+                state: name,
+            });
+        }
+        let id = self.world.next_request;
+        self.world.next_request += 1;
+        self.world.counters.requests += 1;
+        self.world.counters.invocations += invocations.len() as u64;
+        self.record(Event::RequestSent {
+            address: address.clone(),
+            batch_size: invocations.len(),
+            states: sent,
+        });
+        self.world.in_flight.insert(
+            id,
+            InFlight {
+                address,
+                invocations,
+                body,
+                started: now,
+                attempts: 0,
+                retry_at: None,
+                response: None,
+            },
+        );
+    }
+
+    /// The backlog limit of `address`'s endpoint (0 when it has none).
+    pub(super) fn max_batch_requests(&self, address: &Address) -> usize {
+        self.routes
+            .get(address.function_type())
+            .map_or(0, |r| r.max_batch_requests)
+    }
+
+    /// The address's request is done: its backlog (all of it, or a cut)
+    /// goes out as the next batch, or, with nothing waiting, the address
+    /// is idle and forgotten.
+    pub(super) fn next_batch(&mut self, address: &Address) {
+        let p = self.index(address);
+        let limit = self.max_batch_requests(address);
+        let Some(state) = self.world.addresses.get_mut(address) else {
+            return;
+        };
+        state.in_flight = None;
+        let waiting = state.backlog.len();
+        let take = match self.config.batching {
+            _ if waiting == 0 => 0,
+            Batching::Natural | Batching::Maximal => waiting,
+            Batching::Singleton => 1,
+            Batching::RandomCuts => 1 + self.shape_rng.below(waiting),
+        };
+        if take == 0 {
+            self.world.addresses.remove(address);
+            return;
+        }
+        let backlog: Vec<Envelope> = if take == waiting {
+            std::mem::take(&mut state.backlog)
+        } else {
+            state.backlog.drain(..take).collect()
+        };
+        if limit > 0 && waiting >= limit && waiting - take < limit {
+            self.world.blocked[p] -= 1;
+        }
+        self.send_request(address, backlog);
+    }
+}
+
+/// How many states a request gathers on the stack (more take a `Vec`).
+const FEW_STATES: usize = 8;
+
+/// The registered states with their values, as a request sends them: both
+/// are in name order, so one pass over the values finds them.
+fn sent_states<'a>(
+    registered: &'a BTreeMap<Name, Registered>,
+    values: &'a [(Name, Stored)],
+) -> impl Iterator<Item = SentState<'a>> {
+    let mut next = 0;
+    registered.keys().map(move |name| {
+        let value = loop {
+            match values.get(next) {
+                // Usually the same shared name: equal at a glance.
+                Some((n, v)) if n == name => break Some(v),
+                Some((n, _)) if n < name => next += 1,
+                _ => break None,
+            }
+        };
+        (&**name, value.map(|v| (&*v.type_name, &v.bytes)))
+    })
+}

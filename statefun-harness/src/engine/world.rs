@@ -1,0 +1,127 @@
+//! The world: the mutable state of a run, which a checkpoint copies and a
+//! crash puts back (partition queues, addresses and their requests, state
+//! values, timers, egress, counters).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+use statefun_sdk::Address;
+
+use super::protocol::Answer;
+use crate::clock::Timers;
+use crate::egress::EgressRecord;
+use crate::envelope::Envelope;
+use crate::store::Store;
+
+/// What the harness counted during a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Scheduler steps taken.
+    pub steps: u64,
+    /// Requests sent (batches, including handshake retries).
+    pub requests: u64,
+    /// Invocations sent in them.
+    pub invocations: u64,
+    /// Messages that waited because a request was in flight.
+    pub buffered: u64,
+    /// The longest backlog seen at one address.
+    pub max_backlog: usize,
+    /// State handshakes answered.
+    pub handshakes: u64,
+    /// Egress records.
+    pub egress: u64,
+    /// Crashes (restarts from a checkpoint).
+    pub restarts: u64,
+    /// Call attempts that failed (and were retried, or failed the job).
+    pub failed_attempts: u64,
+}
+
+/// Per address: the request in flight and the messages waiting for it.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct AddressState {
+    pub(crate) in_flight: Option<u64>,
+    pub(crate) backlog: Vec<Envelope>,
+}
+
+/// A request on its way: built, being attempted (with retries), or
+/// answered and waiting to be applied.
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    pub(crate) address: Address,
+    pub(crate) invocations: Vec<Envelope>,
+    pub(crate) body: Bytes,
+    /// When the first attempt could start: the call budget counts from here.
+    pub(crate) started: Duration,
+    /// Failed attempts so far.
+    pub(crate) attempts: u32,
+    /// After a failed attempt: when the next one may start.
+    pub(crate) retry_at: Option<Duration>,
+    /// The answer, once it arrived; applied by a later step.
+    pub(crate) response: Option<Answer>,
+}
+
+/// The mutable state of a run.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct World {
+    pub(crate) local: Vec<VecDeque<Envelope>>,
+    pub(crate) ingress: Vec<VecDeque<Envelope>>,
+    pub(crate) addresses: BTreeMap<Address, AddressState>,
+    pub(crate) in_flight: BTreeMap<u64, InFlight>,
+    pub(crate) next_request: u64,
+    pub(crate) store: Store,
+    pub(crate) timers: Timers,
+    pub(crate) egress: BTreeMap<String, Vec<EgressRecord>>,
+    pub(crate) counters: Counters,
+    /// Per partition: addresses whose backlog reached the limit.
+    pub(crate) blocked: Vec<usize>,
+}
+
+impl World {
+    /// An empty world of `partitions` partitions.
+    pub(crate) fn new(partitions: usize) -> Self {
+        Self {
+            local: vec![VecDeque::new(); partitions],
+            ingress: vec![VecDeque::new(); partitions],
+            blocked: vec![0; partitions],
+            ..Self::default()
+        }
+    }
+
+    /// What a checkpoint keeps of the world: everything but the state
+    /// registry and the answers not yet applied (the restore sends those
+    /// requests again). The state values are shared, not copied.
+    pub(crate) fn snapshot(&self) -> Self {
+        Self {
+            local: self.local.clone(),
+            ingress: self.ingress.clone(),
+            addresses: self.addresses.clone(),
+            in_flight: self
+                .in_flight
+                .iter()
+                .map(|(id, r)| {
+                    let request = InFlight {
+                        address: r.address.clone(),
+                        invocations: r.invocations.clone(),
+                        body: r.body.clone(),
+                        started: r.started,
+                        attempts: r.attempts,
+                        retry_at: r.retry_at,
+                        response: None,
+                    };
+                    (*id, request)
+                })
+                .collect(),
+            next_request: self.next_request,
+            store: Store {
+                registry: BTreeMap::new(),
+                values: self.store.values.clone(),
+            },
+            timers: self.timers.clone(),
+            egress: self.egress.clone(),
+            counters: self.counters,
+            blocked: self.blocked.clone(),
+        }
+    }
+}
