@@ -13,7 +13,7 @@ use serde::Deserialize as _;
 use serde_norway::{Mapping, Value};
 use statefun_sdk::{EgressIdentifier, TypeName};
 
-use crate::duration;
+use statefun_sdk::module_yaml::parse_duration;
 
 /// A module: where function types are served, and the ingresses and
 /// egresses.
@@ -197,9 +197,9 @@ impl Doc<'_> {
         let Some(text) = self.string(map, path, key)? else {
             return Ok(None);
         };
-        duration::parse(&text)
+        parse_duration(&text)
             .map(Some)
-            .map_err(|e| self.error(&join(path, key), e))
+            .map_err(|e| self.error(&join(path, key), e.to_string()))
     }
 
     fn list<'v>(

@@ -104,6 +104,7 @@ mod handler;
 mod http;
 mod message;
 mod module;
+pub mod module_yaml;
 mod protocol;
 mod registry;
 mod small;

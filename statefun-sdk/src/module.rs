@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::module_yaml::format_duration;
 use crate::{EgressIdentifier, Functions, TypeName};
 
 /// Builds a StateFun `module.yaml`: one YAML document per component,
@@ -77,11 +78,6 @@ fn quoted(s: &str) -> String {
     out
 }
 
-/// A Flink duration string in whole milliseconds.
-fn duration(d: Duration) -> String {
-    format!("{}ms", d.as_millis())
-}
-
 impl ModuleYaml {
     /// An empty module.
     pub fn new() -> Self {
@@ -113,7 +109,7 @@ impl ModuleYaml {
             }
             doc.push_str("  transport:\n    type: io.statefun.transports.v1/async\n");
             if let Some(call) = call_timeout {
-                let _ = writeln!(doc, "    call: {}", duration(call));
+                let _ = writeln!(doc, "    call: {}", format_duration(call));
             }
             self.documents.push(doc);
         }
@@ -168,7 +164,7 @@ impl ModuleYaml {
                 let _ = write!(
                     doc,
                     "  deliverySemantic:\n    type: exactly-once\n    transactionTimeout: {}\n",
-                    duration(timeout)
+                    format_duration(timeout)
                 );
             }
             None => doc.push_str("  deliverySemantic:\n    type: at-least-once\n"),
