@@ -18,9 +18,9 @@ use serde_json::Value as Json;
 use serde_json::value::RawValue;
 use statefun_sdk::{Address, TypeName};
 
-use crate::duration;
 use crate::module::{IoKind, Module};
 use crate::values;
+use statefun_sdk::module_yaml::parse_duration;
 
 /// One message into the job: from the ingress, no caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +109,9 @@ impl Routes {
                 Json::Number(n) => n.to_string(),
                 _ => return Err("`advance` takes a duration such as \"5s\"".into()),
             };
-            return duration::parse(&text).map(Line::Advance);
+            return parse_duration(&text)
+                .map(Line::Advance)
+                .map_err(|e| e.to_string());
         }
         if let Some(unknown) = object.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(format!(

@@ -4,7 +4,6 @@
 //! state that survives a kill. See `statefun-local --help` and
 //! `docs/local.md`.
 
-mod duration;
 mod input;
 mod module;
 mod runtime;
@@ -19,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use statefun_harness::{Checkpoint, Harness};
+use statefun_sdk::module_yaml::parse_duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::input::Routes;
@@ -154,7 +154,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             Long("checkpoint-interval") => {
                 let value = text(parser.value().map_err(|e| e.to_string())?)?;
                 args.checkpoint_interval =
-                    duration::parse(&value).map_err(|e| format!("--checkpoint-interval: {e}"))?;
+                    parse_duration(&value).map_err(|e| format!("--checkpoint-interval: {e}"))?;
                 if args.checkpoint_interval.is_zero() {
                     return Err("--checkpoint-interval must be longer than zero".into());
                 }

@@ -66,8 +66,10 @@ pub fn derive_value(input: TokenStream) -> TokenStream {
 /// Field attributes:
 /// * `#[state(name = "...")]`: the state name, when not the field name;
 /// * `#[state(expire_after_write = "15m")]` or
-///   `#[state(expire_after_call = "1d")]`: expiration, with a whole number
-///   and a unit `ms`, `s`, `m`, `h` or `d` (never both).
+///   `#[state(expire_after_call = "1d")]`: expiration (never both), a
+///   Flink duration (`statefun_sdk::module_yaml::parse_duration`: `ms`,
+///   `s`, `m`/`min`, `h`, `d` and their long forms) that names its unit, is
+///   longer than zero and is whole milliseconds.
 ///
 /// ```
 /// use statefun_sdk::{Expiration, State};

@@ -77,7 +77,7 @@ fn parse_field(cx: &Ctxt, field: &syn::Field) -> Option<Field> {
                 );
                 return Ok(());
             }
-            match rules::parse_duration_millis(&lit.value()) {
+            match rules::parse_expiration_millis(&lit.value()) {
                 Ok(ms) if key == "expire_after_write" => expire = Expire::AfterWrite(ms),
                 Ok(ms) => expire = Expire::AfterCall(ms),
                 Err(problem) => cx.error_spanned_by(&lit, problem),

@@ -83,6 +83,7 @@
 //! | `tower` | with `server` | [`RequestReplyService`]: a tower `Service` over `http` requests (axum, hyper, any tower stack) |
 //! | `server` | yes | [`Server`]: hyper 1, HTTP/1.1 and HTTP/2, graceful shutdown |
 //! | `lambda` | no | [`lambda::run`]: AWS Lambda through `lambda_http` |
+//! | `module-yaml` | no | `module_yaml::Module::parse`: reads and checks a `module.yaml` (serde, serde_norway) |
 //!
 //! # Compatibility
 //!
@@ -105,6 +106,7 @@ mod handler;
 mod http;
 mod message;
 mod module;
+pub mod module_yaml;
 mod protocol;
 mod registry;
 mod small_bytes;

@@ -1,9 +1,13 @@
 //! [`ModuleYaml`]: the StateFun `module.yaml` for a set of functions, in the
-//! formats of the runtime's module loader (spec §2.4).
+//! formats of the runtime's module loader (spec §2.4). A builder over the
+//! [`module_yaml`](crate::module_yaml) model, written by its writer.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::module_yaml::{
+    AsyncTransport, Component, DeliverySemantic, FunctionPattern, HttpEndpoint, IngressTopic,
+    KafkaEgress, KafkaIngress, KafkaStartupPosition, Transport, render,
+};
 use crate::{EgressIdentifier, Functions, TypeName};
 
 /// Builds a StateFun `module.yaml`: one YAML document per component,
@@ -28,64 +32,66 @@ use crate::{EgressIdentifier, Functions, TypeName};
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct ModuleYaml {
-    documents: Vec<String>,
+    components: Vec<Component>,
 }
 
 /// A topic of a Kafka ingress: its records' value type and the function
 /// types they are sent to (each at the id given by the record key).
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct KafkaTopic {
-    topic: String,
-    value_type: TypeName,
-    targets: Vec<TypeName>,
-}
+pub struct KafkaTopic(IngressTopic);
 
 impl KafkaTopic {
     /// A topic whose values carry `value_type`.
     pub fn new(topic: impl Into<String>, value_type: TypeName) -> Self {
-        Self {
-            topic: topic.into(),
-            value_type,
-            targets: Vec::new(),
-        }
+        Self(IngressTopic::new(topic, value_type))
     }
 
     /// Sends the topic's records to `function_type` too.
-    pub fn target(mut self, function_type: TypeName) -> Self {
-        self.targets.push(function_type);
-        self
+    pub fn target(self, function_type: TypeName) -> Self {
+        Self(self.0.target(function_type))
     }
-}
-
-/// A YAML double-quoted scalar.
-fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A Flink duration string in whole milliseconds.
-fn duration(d: Duration) -> String {
-    format!("{}ms", d.as_millis())
 }
 
 impl ModuleYaml {
     /// An empty module.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The components so far, in order.
+    ///
+    /// ```
+    /// use statefun_sdk::module_yaml::Component;
+    /// use statefun_sdk::{EgressIdentifier, ModuleYaml};
+    ///
+    /// let module = ModuleYaml::new().kafka_egress(
+    ///     &EgressIdentifier::from_static("shop/out"),
+    ///     "kafka:9092",
+    ///     None,
+    /// );
+    /// assert!(matches!(module.components(), [Component::KafkaEgress(_)]));
+    /// ```
+    pub fn components(&self) -> &[Component] {
+        &self.components
+    }
+
+    /// Adds any component of the model.
+    ///
+    /// ```
+    /// use statefun_sdk::module_yaml::{Component, KinesisEgress};
+    /// use statefun_sdk::{EgressIdentifier, ModuleYaml};
+    ///
+    /// let yaml = ModuleYaml::new()
+    ///     .component(Component::KinesisEgress(KinesisEgress::new(
+    ///         EgressIdentifier::from_static("shop/out"),
+    ///     )))
+    ///     .to_string();
+    /// assert!(yaml.starts_with("kind: io.statefun.kinesis.v1/egress\n"));
+    /// ```
+    pub fn component(mut self, component: Component) -> Self {
+        self.components.push(component);
+        self
     }
 
     /// One `io.statefun.endpoints.v2/http` endpoint per registered function
@@ -105,17 +111,14 @@ impl ModuleYaml {
         call_timeout: Option<Duration>,
     ) -> Self {
         for type_name in functions.type_names() {
-            let mut doc = String::from("kind: io.statefun.endpoints.v2/http\nspec:\n");
-            let _ = writeln!(doc, "  functions: {}", quoted(type_name.as_str()));
-            let _ = writeln!(doc, "  urlPathTemplate: {}", quoted(url_path_template));
-            if let Some(max) = max_batch_requests {
-                let _ = writeln!(doc, "  maxNumBatchRequests: {max}");
-            }
-            doc.push_str("  transport:\n    type: io.statefun.transports.v1/async\n");
-            if let Some(call) = call_timeout {
-                let _ = writeln!(doc, "    call: {}", duration(call));
-            }
-            self.documents.push(doc);
+            let mut endpoint =
+                HttpEndpoint::new(FunctionPattern::Type(type_name.clone()), url_path_template);
+            endpoint.max_num_batch_requests = max_batch_requests.map(i64::from);
+            endpoint.transport = Transport::Async(AsyncTransport {
+                call: call_timeout,
+                ..AsyncTransport::default()
+            });
+            self.components.push(Component::HttpEndpoint(endpoint));
         }
         self
     }
@@ -123,6 +126,10 @@ impl ModuleYaml {
     /// An `io.statefun.kafka.v1/ingress`: records of each topic are routed
     /// to its targets at the id given by the record key, starting from the
     /// earliest offset.
+    ///
+    /// # Panics
+    ///
+    /// When `id` is not a typename (`namespace/name`).
     pub fn kafka_ingress(
         mut self,
         id: &str,
@@ -130,24 +137,15 @@ impl ModuleYaml {
         consumer_group_id: &str,
         topics: impl IntoIterator<Item = KafkaTopic>,
     ) -> Self {
-        let mut doc = String::from("kind: io.statefun.kafka.v1/ingress\nspec:\n");
-        let _ = writeln!(doc, "  id: {}", quoted(id));
-        let _ = writeln!(doc, "  address: {}", quoted(address));
-        let _ = writeln!(doc, "  consumerGroupId: {}", quoted(consumer_group_id));
-        doc.push_str("  startupPosition:\n    type: earliest\n  topics:\n");
-        for topic in topics {
-            let _ = writeln!(doc, "    - topic: {}", quoted(&topic.topic));
-            let _ = writeln!(
-                doc,
-                "      valueType: {}",
-                quoted(topic.value_type.as_str())
-            );
-            doc.push_str("      targets:\n");
-            for target in &topic.targets {
-                let _ = writeln!(doc, "        - {}", quoted(target.as_str()));
-            }
-        }
-        self.documents.push(doc);
+        let id = id
+            .parse::<TypeName>()
+            .unwrap_or_else(|e| panic!("kafka_ingress: {id:?} is not a typename: {e}"));
+        let mut ingress = KafkaIngress::new(id);
+        ingress.address = Some(address.to_owned());
+        ingress.consumer_group_id = Some(consumer_group_id.to_owned());
+        ingress.startup_position = Some(KafkaStartupPosition::Earliest);
+        ingress.topics = topics.into_iter().map(|t| t.0).collect();
+        self.components.push(Component::KafkaIngress(ingress));
         self
     }
 
@@ -160,26 +158,19 @@ impl ModuleYaml {
         address: &str,
         exactly_once_transaction_timeout: Option<Duration>,
     ) -> Self {
-        let mut doc = String::from("kind: io.statefun.kafka.v1/egress\nspec:\n");
-        let _ = writeln!(doc, "  id: {}", quoted(id.type_name().as_str()));
-        let _ = writeln!(doc, "  address: {}", quoted(address));
-        match exactly_once_transaction_timeout {
-            Some(timeout) => {
-                let _ = write!(
-                    doc,
-                    "  deliverySemantic:\n    type: exactly-once\n    transactionTimeout: {}\n",
-                    duration(timeout)
-                );
-            }
-            None => doc.push_str("  deliverySemantic:\n    type: at-least-once\n"),
-        }
-        self.documents.push(doc);
+        let mut egress = KafkaEgress::new(id.clone());
+        egress.address = Some(address.to_owned());
+        egress.delivery_semantic = Some(match exactly_once_transaction_timeout {
+            Some(timeout) => DeliverySemantic::ExactlyOnce(Some(timeout)),
+            None => DeliverySemantic::AtLeastOnce,
+        });
+        self.components.push(Component::KafkaEgress(egress));
         self
     }
 }
 
 impl std::fmt::Display for ModuleYaml {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.documents.join("---\n"))
+        f.write_str(&render(&self.components))
     }
 }

@@ -104,3 +104,104 @@ fn strings_are_quoted_safely() {
         "http://h/a \"b\": c # d"
     );
 }
+
+/// The writer's output reads back, through the reader, as the same model.
+#[cfg(feature = "module-yaml")]
+#[test]
+fn the_reader_reads_what_the_writer_writes() {
+    use statefun_sdk::module_yaml::{
+        AsyncTimeouts, AsyncTransport, Component, FunctionPattern, HttpEndpoint, IngressTopic,
+        KafkaIngress, KafkaStartupPosition, KinesisEgress, KinesisIngress, Module, OkHttpTimeouts,
+        ReadOptions, Transport,
+    };
+
+    let mut okhttp = HttpEndpoint::new(
+        FunctionPattern::Namespace("other".to_owned()),
+        "http://other/{function.name}",
+    );
+    okhttp.transport = Transport::OkHttp(OkHttpTimeouts {
+        call: Some(Duration::from_secs(15)),
+        connect: Some(Duration::from_millis(1500)),
+        ..OkHttpTimeouts::default()
+    });
+    let mut aliases = HttpEndpoint::new(
+        FunctionPattern::Type(TypeName::from_static("other/special")),
+        "http://special",
+    );
+    aliases.transport = Transport::Async(AsyncTransport {
+        connect: Some(Duration::from_micros(2500)),
+        timeouts: Some(AsyncTimeouts {
+            call: Some(Duration::from_secs(3)),
+            connect: None,
+        }),
+        ..AsyncTransport::default()
+    });
+    let mut from_date = KafkaIngress::new(TypeName::from_static("other/in"));
+    from_date.startup_position = Some(KafkaStartupPosition::SpecificOffsets(vec![(
+        "t/0".to_owned(),
+        42,
+    )]));
+    from_date.topics.push(
+        IngressTopic::new("t", TypeName::from_static("other.types/T"))
+            .target(TypeName::from_static("other/special")),
+    );
+    let mut kinesis = KinesisIngress::new(TypeName::from_static("other/clicks"));
+    kinesis.streams.push(
+        IngressTopic::new("clicks", TypeName::from_static("other.types/Click"))
+            .target(TypeName::from_static("com.example/cart")),
+    );
+    let module = ModuleYaml::new()
+        .http_endpoints_with(
+            &functions(),
+            "http://shop:8000/statefun",
+            Some(500),
+            Some(Duration::from_secs(30)),
+        )
+        .kafka_ingress(
+            "com.example/requests",
+            "kafka:9092",
+            "shop",
+            [KafkaTopic::new(
+                "add-to-cart",
+                TypeName::from_static("com.example.types/AddToCart"),
+            )
+            .target(TypeName::from_static("com.example/cart"))],
+        )
+        .kafka_egress(
+            &EgressIdentifier::from_static("com.example/results"),
+            "kafka:9092",
+            Some(Duration::from_secs(900)),
+        )
+        .component(Component::HttpEndpoint(okhttp))
+        .component(Component::HttpEndpoint(aliases))
+        .component(Component::KafkaIngress(from_date))
+        .component(Component::KinesisIngress(kinesis))
+        .component(Component::KinesisEgress(KinesisEgress::new(
+            EgressIdentifier::from_static("other/out"),
+        )));
+    let yaml = module.to_string();
+    let read = Module::parse(&yaml, ReadOptions::new()).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let components: Vec<Component> = read
+        .documents()
+        .iter()
+        .map(|d| d.component.clone())
+        .collect();
+    assert_eq!(components, module.components(), "{yaml}");
+    assert_eq!(read.documents()[3].index, 4);
+}
+
+/// The shopping cart's deployed module reads, writes and reads back the
+/// same.
+#[cfg(feature = "module-yaml")]
+#[test]
+fn the_shopping_cart_module_round_trips() {
+    use statefun_sdk::module_yaml::{Component, Module, ReadOptions, render};
+
+    let text = include_str!("../../../examples/shopping-cart/deploy/module.yaml");
+    let components = |m: &Module| -> Vec<Component> {
+        m.documents().iter().map(|d| d.component.clone()).collect()
+    };
+    let first = Module::parse(text, ReadOptions::new()).unwrap();
+    let again = Module::parse(&render(&components(&first)), ReadOptions::new()).unwrap();
+    assert_eq!(components(&first), components(&again));
+}
