@@ -65,9 +65,7 @@
 
 mod clock;
 mod config;
-mod decode;
 mod egress;
-mod encode;
 mod endpoint;
 mod engine;
 mod envelope;

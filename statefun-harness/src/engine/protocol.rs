@@ -16,15 +16,27 @@ use statefun_proto::reqreply::FromFunction;
 use statefun_proto::reqreply::from_function::{expiration_spec, persisted_value_mutation};
 use statefun_sdk::Address;
 
-use crate::decode::{self, Response, Results};
-use crate::encode;
+use statefun_proto::wire::from_function::{self, MissingValue, Response, Results};
+use statefun_proto::wire::to_function::{self, InvocationRef, StateRef};
+use statefun_proto::wire::{self, AddressRef, DecodeError, Span, ValueRef};
+
 use crate::envelope::Envelope;
 use crate::error::Cause;
 use crate::store::Ttl;
 
 /// A state sent with a request: its name and, when it has one, its value's
 /// typename and bytes.
-pub(super) type SentState<'a> = encode::SentState<'a>;
+pub(super) type SentState<'a> = (&'a str, Option<(&'a str, &'a Bytes)>);
+
+/// An address as the codec writes it.
+fn address_ref(a: &Address) -> AddressRef<'_> {
+    let t = a.function_type();
+    AddressRef {
+        namespace: t.namespace().as_bytes(),
+        name: t.name().as_bytes(),
+        id: a.id().as_bytes(),
+    }
+}
 
 /// The `ToFunction` of a batch of `invocations` to `address`, with its
 /// `states`.
@@ -33,18 +45,65 @@ pub(super) fn request<'a>(
     states: impl Iterator<Item = SentState<'a>> + Clone,
     invocations: &[Envelope],
 ) -> Bytes {
-    encode::to_function(
-        address,
+    let states = states.map(|(name, value)| StateRef {
+        name: name.as_bytes(),
+        value: value.map(|(type_name, bytes)| ValueRef {
+            type_name: type_name.as_bytes(),
+            bytes: Some(bytes),
+        }),
+    });
+    let invocations = invocations.iter().map(|e| InvocationRef {
+        caller: e.from.as_ref().map(address_ref),
+        argument: ValueRef {
+            type_name: e.type_name.as_bytes(),
+            bytes: e.value.as_deref(),
+        },
+    });
+    Bytes::from(to_function::write(
+        address_ref(address),
         states,
-        invocations
-            .iter()
-            .map(|e| (e.from.as_ref(), e.type_name.as_str(), e.value.as_ref())),
-    )
+        invocations,
+    ))
+}
+
+/// The longest bytes field [`Body::bytes`] copies rather than shares.
+const COPIED: usize = 64;
+
+/// An answer's body and the response read from it.
+#[derive(Debug, Clone)]
+struct Body {
+    body: Bytes,
+    response: Option<Response>,
+}
+
+impl Body {
+    /// A string field's text (checked to be UTF-8 when read).
+    fn str(&self, span: Span) -> &str {
+        span.str(&self.body)
+    }
+
+    /// A bytes field's bytes, to keep: a copy when small, else a slice of
+    /// the body. Copying a few bytes costs less than sharing the body (the
+    /// first share allocates its reference count, and every share and drop
+    /// after is an atomic operation), and a small value kept then does not
+    /// keep the whole response alive.
+    fn bytes(&self, span: Span) -> Bytes {
+        match self.body.get(span.range()) {
+            Some(small) if small.len() <= COPIED => Bytes::copy_from_slice(small),
+            Some(_) => self.body.slice(span.range()),
+            None => Bytes::new(),
+        }
+    }
+
+    /// A string or bytes field's bytes, borrowed.
+    fn slice(&self, span: Span) -> &[u8] {
+        span.raw(&self.body)
+    }
 }
 
 /// An answer as it arrived: the `FromFunction` body, read.
 #[derive(Debug, Clone)]
-pub(crate) struct Answer(decode::Answer);
+pub(crate) struct Answer(Body);
 
 impl Answer {
     /// Reads a `FromFunction`.
@@ -53,15 +112,18 @@ impl Answer {
     ///
     /// [`Cause::MalformedResponse`] when the body is not one.
     pub(super) fn read(body: Bytes) -> Result<Self, Cause> {
-        match decode::from_function(&body) {
-            Ok(response) => Ok(Self(decode::Answer::new(body, response))),
+        match from_function::read(&body) {
+            Ok(response) => Ok(Self(Body { body, response })),
             Err(e) => Err(malformed(body, e)),
         }
     }
 
     /// An answer without a response (an empty body).
     pub(super) fn empty() -> Self {
-        Self(decode::Answer::new(Bytes::new(), None))
+        Self(Body {
+            body: Bytes::new(),
+            response: None,
+        })
     }
 
     /// What the function asks for.
@@ -86,7 +148,7 @@ impl Answer {
 /// The failure of an answer that is not a `FromFunction`, in prost's words
 /// (as the trace has always shown it); ours when prost reads it (never, as
 /// the decoder's tests check).
-fn malformed(body: Bytes, error: decode::DecodeError) -> Cause {
+fn malformed(body: Bytes, error: DecodeError) -> Cause {
     let text = FromFunction::decode(body).map_or_else(|e| e.to_string(), |_| error.to_string());
     Cause::MalformedResponse(text)
 }
@@ -102,8 +164,8 @@ pub(super) enum Reply<'a> {
 
 /// The states a handshake asks to register.
 pub(super) struct Missing<'a> {
-    answer: &'a decode::Answer,
-    missing: &'a [decode::MissingValue],
+    answer: &'a Body,
+    missing: &'a [MissingValue],
 }
 
 /// A state to register: its name, typename (empty when unset) and
@@ -143,7 +205,7 @@ impl<'a> Missing<'a> {
 
 /// The effects of a batch that ran, each kind in its order.
 pub(super) struct Effects<'a> {
-    answer: &'a decode::Answer,
+    answer: &'a Body,
     /// `None`: an answer without a response, which has no effects.
     results: Option<&'a Results>,
 }
@@ -201,20 +263,20 @@ pub(super) enum Change<'a> {
 
 impl<'a> Effects<'a> {
     fn outgoing(
-        answer: &'a decode::Answer,
-        target: Option<decode::Address>,
-        argument: Option<decode::TypedValue>,
+        answer: &'a Body,
+        target: Option<wire::Address>,
+        argument: Option<wire::TypedValue>,
     ) -> Outgoing<'a> {
         let target = target.unwrap_or_default();
         let argument = argument.unwrap_or_default();
         Outgoing {
             target: Target {
                 namespace: answer.str(target.namespace),
-                name: answer.str(target.function_type),
+                name: answer.str(target.name),
                 id: answer.str(target.id),
             },
-            type_name: answer.str(argument.typename),
-            value: argument.has_value.then(|| answer.bytes(argument.value)),
+            type_name: answer.str(argument.type_name),
+            value: argument.has_value.then(|| answer.bytes(argument.bytes)),
         }
     }
 
@@ -264,8 +326,8 @@ impl<'a> Effects<'a> {
                 EgressOut {
                     namespace: answer.str(e.egress_namespace),
                     name: answer.str(e.egress_type),
-                    type_name: answer.str(argument.typename),
-                    value: answer.bytes(argument.value),
+                    type_name: answer.str(argument.type_name),
+                    value: answer.bytes(argument.bytes),
                 }
             })
     }
@@ -283,9 +345,9 @@ impl<'a> Effects<'a> {
                     Ok(MutationType::Modify) => {
                         let value = m.state_value.unwrap_or_default();
                         Change::Modify {
-                            type_name: answer.slice(value.typename),
-                            type_name_text: answer.str(value.typename),
-                            value: answer.bytes(value.value),
+                            type_name: answer.slice(value.type_name),
+                            type_name_text: answer.str(value.type_name),
+                            value: answer.bytes(value.bytes),
                         }
                     }
                     Err(_) => Change::Unknown(m.mutation_type),

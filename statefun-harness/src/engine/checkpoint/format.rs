@@ -1,7 +1,8 @@
 //! The serialized form of a [`Checkpoint`]: a protobuf message of the
 //! harness's own (`schema`, written and read by prost), with the state
 //! values (field 13) written and read by hand, straight from and into the
-//! store, with `wire`'s primitives.
+//! store, with the primitives of the workspace's one wire codec
+//! (`statefun_proto::wire`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -10,15 +11,14 @@ use bytes::Bytes;
 use prost::Message as _;
 use statefun_sdk::{Address, TypeName};
 
-use super::wire::{
-    LEN, Reader, VARINT, bytes_field_len, len_field_len, put_bytes, put_len, put_varint,
-    varint_field_len,
-};
 use super::{Checkpoint, CheckpointError};
 use crate::egress::EgressRecord;
 use crate::engine::world::{InFlight, World};
 use crate::envelope::Envelope;
 use crate::store::{AllValues, Name, Stored, Ttl, Values};
+use statefun_proto::wire::{
+    DecodeError, LEN, Reader, VARINT, Writer, bytes_field_len, message_field_len, varint_field_len,
+};
 
 /// The serialized format's version: 2 writes the state values grouped per
 /// address, with the names they repeat in one table; 1 (still read) wrote
@@ -295,30 +295,32 @@ fn values_v2(
     // written), and the last one's function type (index) and id.
     let mut ordered = true;
     let mut last: Option<(u32, &[u8])> = None;
-    let mut top = Reader::new(checkpoint, 0..checkpoint.len());
+    let mut top = Reader::new(checkpoint, "Checkpoint");
     while let Some((tag, wire_type)) = top.key()? {
         if tag != 13 || wire_type != LEN {
-            top.skip(wire_type)?;
+            top.skip(tag, wire_type)?;
             continue;
         }
-        let mut state = Reader::new(checkpoint, top.len_delimited()?);
+        let mut state = top.nested("values", LEN, "Checkpoint.AddressValues")?;
         let (mut function_type, mut id) = (0, "");
         while let Some((tag, wire_type)) = state.key()? {
             match (tag, wire_type) {
-                (1, VARINT) => function_type = state.index()?,
-                (2, LEN) => id = state.text()?,
+                (1, VARINT) => function_type = index(state.varint()?),
+                (2, LEN) => id = state.text("id", LEN)?.str(checkpoint),
                 (3, LEN) => {
-                    let mut value = Reader::new(checkpoint, state.len_delimited()?);
+                    let mut value = state.nested("values", LEN, "Checkpoint.StateValue")?;
                     let (mut n, mut t, mut bytes, mut written, mut accessed) =
                         (0, 0, Bytes::new(), 0, 0);
                     while let Some((tag, wire_type)) = value.key()? {
                         match (tag, wire_type) {
-                            (1, VARINT) => n = value.index()?,
-                            (2, VARINT) => t = value.index()?,
-                            (3, LEN) => bytes = checkpoint.slice(value.len_delimited()?),
+                            (1, VARINT) => n = index(value.varint()?),
+                            (2, VARINT) => t = index(value.varint()?),
+                            (3, LEN) => {
+                                bytes = checkpoint.slice(value.bytes("bytes", LEN)?.range());
+                            }
                             (4, VARINT) => written = value.varint()?,
                             (5, VARINT) => accessed = value.varint()?,
-                            _ => value.skip(wire_type)?,
+                            _ => value.skip(tag, wire_type)?,
                         }
                     }
                     values.push((
@@ -331,7 +333,7 @@ fn values_v2(
                         },
                     ));
                 }
-                _ => state.skip(wire_type)?,
+                _ => state.skip(tag, wire_type)?,
             }
         }
         let i = function_type as usize;
@@ -386,19 +388,32 @@ fn values_v2(
 /// How many `AddressValues` (fields 13) the checkpoint holds.
 fn count_address_values(checkpoint: &[u8]) -> Result<usize, CheckpointError> {
     let mut count = 0;
-    let mut top = Reader::new(checkpoint, 0..checkpoint.len());
+    let mut top = Reader::new(checkpoint, "Checkpoint");
     while let Some((tag, wire_type)) = top.key()? {
         count += usize::from(tag == 13 && wire_type == LEN);
-        top.skip(wire_type)?;
+        top.skip(tag, wire_type)?;
     }
     Ok(count)
+}
+
+/// An index in the name table (one that does not fit is no index).
+fn index(varint: u64) -> u32 {
+    u32::try_from(varint).unwrap_or(u32::MAX)
+}
+
+impl From<DecodeError> for CheckpointError {
+    fn from(error: DecodeError) -> Self {
+        Self::Invalid(format!(
+            "the state values end early or are damaged: {error}"
+        ))
+    }
 }
 
 /// Writes one `AddressValues` (the checkpoint's field 13): function type
 /// (1, index), id (2), values (3, each a `StateValue`: name 1 and typename
 /// 2 by index, bytes 3, written 4 and accessed 5 in nanoseconds), exactly
 /// as prost would: sized first (interning the names on the way), then
-/// written into room reserved once.
+/// written into exactly that room.
 fn put_address_values<'a>(
     buf: &mut Vec<u8>,
     names: &mut Interner<'a>,
@@ -408,35 +423,35 @@ fn put_address_values<'a>(
     let id = address.id().as_bytes();
     let function_type = names.index(address.function_type().as_str());
     let len = varint_field_len(1, u64::from(function_type))
-        + bytes_field_len(2, id)
+        + bytes_field_len(2, id.len())
         + values
             .iter()
             .map(|(name, v)| {
                 let (n, t) = (names.index(name), names.index(&v.type_name));
-                len_field_len(3, state_value_len(n, t, v))
+                message_field_len(3, state_value_len(n, t, v))
             })
             .sum::<usize>();
-    // The key (one byte) and the length (at most ten) before it.
-    buf.reserve(11 + len);
-    put_len(buf, 13, len);
-    put_varint(buf, 1, u64::from(function_type));
-    put_bytes(buf, 2, id);
-    for (name, v) in values.iter() {
-        // Interned above: looked up again.
-        let (n, t) = (names.index(name), names.index(&v.type_name));
-        put_len(buf, 3, state_value_len(n, t, v));
-        put_varint(buf, 1, u64::from(n));
-        put_varint(buf, 2, u64::from(t));
-        put_bytes(buf, 3, &v.bytes);
-        put_varint(buf, 4, nanos(v.written));
-        put_varint(buf, 5, nanos(v.accessed));
-    }
+    Writer::append(buf, message_field_len(13, len), |w| {
+        w.message_header(13, len);
+        w.varint_field(1, u64::from(function_type));
+        w.bytes_field(2, id);
+        for (name, v) in values.iter() {
+            // Interned above: looked up again.
+            let (n, t) = (names.index(name), names.index(&v.type_name));
+            w.message_header(3, state_value_len(n, t, v));
+            w.varint_field(1, u64::from(n));
+            w.varint_field(2, u64::from(t));
+            w.bytes_field(3, &v.bytes);
+            w.varint_field(4, nanos(v.written));
+            w.varint_field(5, nanos(v.accessed));
+        }
+    });
 }
 
 fn state_value_len(name: u32, type_name: u32, v: &Stored) -> usize {
     varint_field_len(1, u64::from(name))
         + varint_field_len(2, u64::from(type_name))
-        + bytes_field_len(3, &v.bytes)
+        + bytes_field_len(3, v.bytes.len())
         + varint_field_len(4, nanos(v.written))
         + varint_field_len(5, nanos(v.accessed))
 }

@@ -4,7 +4,6 @@
 //! crashing and restoring are the engine's (`recovery`).
 
 mod format;
-mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
