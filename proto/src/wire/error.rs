@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// How deeply messages and groups may nest, as in prost; deeper is
+/// [`Problem::TooDeep`].
+pub const RECURSION_LIMIT: u32 = 100;
+
 /// Why bytes could not be read as a protocol message: what was wrong, and
 /// in which message (`"ToFunction"`, `"Address"`, ...).
 ///
@@ -112,7 +116,7 @@ impl fmt::Display for DecodeError {
             Problem::TooDeep => write!(
                 f,
                 "messages or groups nested more than {} deep in {message}",
-                super::read::RECURSION_LIMIT
+                RECURSION_LIMIT
             ),
             Problem::TooLarge => write!(f, "the {message} is larger than 4 GiB"),
             Problem::NoInvocationBatch => write!(f, "the {message} carries no invocation batch"),

@@ -8,10 +8,8 @@
 
 use std::ops::Range;
 
+pub use super::error::RECURSION_LIMIT;
 use super::error::{DecodeError, Problem};
-
-/// How deeply messages and groups may nest, as in prost.
-pub const RECURSION_LIMIT: u32 = 100;
 
 /// Wire type 0: a varint.
 pub const VARINT: u8 = 0;
