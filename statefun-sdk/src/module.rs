@@ -18,7 +18,7 @@ use crate::{EgressIdentifier, Functions, TypeName};
 ///
 /// let yaml = ModuleYaml::new()
 ///     .kafka_ingress(
-///         "com.example/orders",
+///         TypeName::from_static("com.example/orders"),
 ///         "kafka:9092",
 ///         "shop",
 ///         [KafkaTopic::new("orders", TypeName::from_static("com.example.types/Order"))
@@ -126,20 +126,13 @@ impl ModuleYaml {
     /// An `io.statefun.kafka.v1/ingress`: records of each topic are routed
     /// to its targets at the id given by the record key, starting from the
     /// earliest offset.
-    ///
-    /// # Panics
-    ///
-    /// When `id` is not a typename (`namespace/name`).
     pub fn kafka_ingress(
         mut self,
-        id: &str,
+        id: TypeName,
         address: &str,
         consumer_group_id: &str,
         topics: impl IntoIterator<Item = KafkaTopic>,
     ) -> Self {
-        let id = id
-            .parse::<TypeName>()
-            .unwrap_or_else(|e| panic!("kafka_ingress: {id:?} is not a typename: {e}"));
         let mut ingress = KafkaIngress::new(id);
         ingress.address = Some(address.to_owned());
         ingress.consumer_group_id = Some(consumer_group_id.to_owned());

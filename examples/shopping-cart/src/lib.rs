@@ -343,7 +343,7 @@ pub fn module_yaml(url: &str, kafka: &str) -> String {
     ModuleYaml::new()
         .http_endpoints(&functions, url)
         .kafka_ingress(
-            "com.example/shop-requests",
+            TypeName::from_static("com.example/shop-requests"),
             kafka,
             "shopping-cart",
             [

@@ -39,7 +39,7 @@ fn endpoints_ingress_and_egress_in_the_runtime_formats() {
             Some(Duration::from_secs(30)),
         )
         .kafka_ingress(
-            "com.example/requests",
+            TypeName::from_static("com.example/requests"),
             "kafka:9092",
             "shop",
             [KafkaTopic::new(
@@ -158,7 +158,7 @@ fn the_reader_reads_what_the_writer_writes() {
             Some(Duration::from_secs(30)),
         )
         .kafka_ingress(
-            "com.example/requests",
+            TypeName::from_static("com.example/requests"),
             "kafka:9092",
             "shop",
             [KafkaTopic::new(
