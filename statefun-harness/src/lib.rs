@@ -88,6 +88,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
+use statefun_sdk::module_yaml::FunctionPattern;
 use statefun_sdk::{
     Address, EgressIdentifier, Functions, IntoTypedBytes, RequestReplyHandler, TypeName, Value,
     ValueError, ValueSpec,
@@ -210,10 +211,7 @@ impl HarnessBuilder {
     /// Serves every function of `functions` in process, through their
     /// request-reply handler.
     pub fn functions(mut self, functions: Functions) -> Self {
-        let types: Vec<String> = functions
-            .type_names()
-            .map(|t| t.as_str().to_owned())
-            .collect();
+        let types: Vec<TypeName> = functions.type_names().cloned().collect();
         let endpoint = Endpoint::Handler(RequestReplyHandler::new(functions));
         for t in types {
             self.config
@@ -223,46 +221,69 @@ impl HarnessBuilder {
         self
     }
 
-    /// Serves function types matching `pattern` (`ns/name`, or `ns/*` for a
-    /// whole namespace) from `endpoint`. An exact type wins over a
-    /// namespace, as in module.yaml.
-    pub fn endpoint(self, pattern: &str, endpoint: Endpoint) -> Self {
+    /// Serves the function types of `pattern` from `endpoint`: a
+    /// [`FunctionPattern`] (as module.yaml's `spec.functions` reads), a
+    /// [`TypeName`], or its text (`ns/name`, or `ns/*` for a whole
+    /// namespace), which [`build`](HarnessBuilder::build) refuses when it
+    /// is not a pattern. An exact type wins over a namespace, as in
+    /// module.yaml.
+    ///
+    /// ```
+    /// use statefun_harness::{Endpoint, Harness};
+    /// use statefun_sdk::module_yaml::FunctionPattern;
+    ///
+    /// let answer = || Endpoint::raw(|_request| Ok(bytes::Bytes::from_static(b"\xa2\x06\x00")));
+    /// let harness = Harness::builder()
+    ///     .endpoint("shop/*", answer())
+    ///     .endpoint(FunctionPattern::Namespace("bank".to_owned()), answer())
+    ///     .build()?;
+    /// # let _ = harness;
+    /// assert!(Harness::builder().endpoint("shop", answer()).build().is_err());
+    /// # Ok::<(), statefun_harness::ConfigError>(())
+    /// ```
+    pub fn endpoint<P>(self, pattern: P, endpoint: Endpoint) -> Self
+    where
+        P: TryInto<FunctionPattern>,
+        P::Error: fmt::Display,
+    {
         self.endpoint_with(pattern, endpoint, EndpointOptions::default())
     }
 
     /// As [`HarnessBuilder::endpoint`], with the endpoint's own call budget
     /// and backlog limit.
-    pub fn endpoint_with(
+    pub fn endpoint_with<P>(
         mut self,
-        pattern: &str,
+        pattern: P,
         endpoint: Endpoint,
         options: EndpointOptions,
-    ) -> Self {
-        match pattern.rsplit_once('/') {
-            Some((ns, "*")) if !ns.is_empty() => {
+    ) -> Self
+    where
+        P: TryInto<FunctionPattern>,
+        P::Error: fmt::Display,
+    {
+        match pattern.try_into() {
+            Ok(FunctionPattern::Type(t)) => {
+                self.config.exact.insert(t, (endpoint, options));
+            }
+            Ok(FunctionPattern::Namespace(ns)) => {
                 self.config
                     .namespaces
-                    .insert(ns.to_owned(), (endpoint, options));
+                    .insert(ns.into(), (endpoint, options));
             }
-            _ => match pattern.parse::<TypeName>() {
-                Ok(t) => {
-                    self.config
-                        .exact
-                        .insert(t.as_str().to_owned(), (endpoint, options));
-                }
-                Err(e) => self
-                    .config
-                    .errors
-                    .push(format!("endpoint pattern {pattern:?}: {e}")),
-            },
+            Err(e) => self.config.errors.push(format!("endpoint pattern: {e}")),
         }
         self
     }
 
-    /// Serves function types matching `pattern` from a remote endpoint, by
-    /// its module.yaml `urlPathTemplate` (`{function.name}` is replaced).
+    /// Serves function types matching `pattern` (as in
+    /// [`HarnessBuilder::endpoint`]) from a remote endpoint, by its
+    /// module.yaml `urlPathTemplate` (`{function.name}` is replaced).
     #[cfg(feature = "http")]
-    pub fn remote(self, pattern: &str, url_path_template: &str) -> Self {
+    pub fn remote<P>(self, pattern: P, url_path_template: &str) -> Self
+    where
+        P: TryInto<FunctionPattern>,
+        P::Error: fmt::Display,
+    {
         self.endpoint(pattern, Endpoint::Http(url_path_template.to_owned()))
     }
 
@@ -270,12 +291,16 @@ impl HarnessBuilder {
     /// and backlog limit (module.yaml `transport.call`,
     /// `maxNumBatchRequests`).
     #[cfg(feature = "http")]
-    pub fn remote_with(
+    pub fn remote_with<P>(
         self,
-        pattern: &str,
+        pattern: P,
         url_path_template: &str,
         options: EndpointOptions,
-    ) -> Self {
+    ) -> Self
+    where
+        P: TryInto<FunctionPattern>,
+        P::Error: fmt::Display,
+    {
         self.endpoint_with(
             pattern,
             Endpoint::Http(url_path_template.to_owned()),

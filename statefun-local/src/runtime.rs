@@ -152,7 +152,7 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
         let options = EndpointOptions::new()
             .call_timeout(endpoint.call_timeout)
             .max_batch_requests(endpoint.max_batch_requests);
-        builder = builder.remote_with(&endpoint.functions.to_string(), &url, options);
+        builder = builder.remote_with(endpoint.functions.clone(), &url, options);
     }
     for egress in &module.egresses {
         builder = match egress.kind {
