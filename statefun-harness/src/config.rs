@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::egress::{EgressKind, EgressSemantics};
-use statefun_sdk::TypeName;
+use statefun_sdk::{EgressIdentifier, TypeName};
 
 use crate::endpoint::{Endpoint, EndpointOptions, Namespace, Routes};
 use crate::faults::Faults;
@@ -27,7 +27,8 @@ pub(crate) struct Config {
     /// Endpoints by exact function type, and by namespace.
     pub(crate) exact: BTreeMap<TypeName, (Endpoint, EndpointOptions)>,
     pub(crate) namespaces: BTreeMap<Namespace, (Endpoint, EndpointOptions)>,
-    pub(crate) egresses: BTreeMap<String, EgressKind>,
+    /// What each declared egress accepts.
+    pub(crate) egresses: BTreeMap<EgressIdentifier, EgressKind>,
     pub(crate) max_batch_requests: usize,
     pub(crate) max_steps: u64,
     pub(crate) egress_semantics: EgressSemantics,

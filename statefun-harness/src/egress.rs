@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use prost::Message as _;
+use statefun_sdk::{KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName};
 
 /// A record an egress received: its typename and bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +49,11 @@ pub(crate) enum EgressKind {
 
 impl EgressKind {
     /// The one typename the egress accepts, if it is not generic.
-    pub(crate) fn required_type(self) -> Option<&'static str> {
+    pub(crate) fn required_type(self) -> Option<TypeName> {
         match self {
             Self::Generic => None,
-            Self::Kafka => Some("type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"),
-            Self::Kinesis => Some("type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"),
+            Self::Kafka => Some(KAFKA_RECORD_TYPE),
+            Self::Kinesis => Some(KINESIS_RECORD_TYPE),
         }
     }
 }

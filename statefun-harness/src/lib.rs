@@ -325,9 +325,7 @@ impl HarnessBuilder {
     }
 
     fn egress_kind(mut self, id: &EgressIdentifier, kind: EgressKind) -> Self {
-        self.config
-            .egresses
-            .insert(id.type_name().as_str().to_owned(), kind);
+        self.config.egresses.insert(id.clone(), kind);
         self
     }
 
@@ -658,7 +656,7 @@ impl Harness {
     /// semantics, those committed by a completed checkpoint.
     #[must_use]
     pub fn egress(&self, id: &EgressIdentifier) -> &[EgressRecord] {
-        self.engine.visible_egress(id.type_name().as_str())
+        self.engine.visible_egress(id)
     }
 
     /// The records a Kafka egress received, decoded.

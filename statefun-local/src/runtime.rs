@@ -11,7 +11,9 @@ use statefun_harness::{
     Checkpoint, EgressRecord, EgressSemantics, EndpointOptions, Event, Harness, JobFailure,
     Progress, TraceEntry,
 };
-use statefun_sdk::{Address, EgressIdentifier, TypeName, TypedBytes};
+use statefun_sdk::{
+    Address, EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName, TypedBytes,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::input::Delivery;
@@ -108,7 +110,6 @@ pub(crate) struct Runtime {
     harness: Harness,
     store: StateDir,
     sink: Sink,
-    egress_kinds: BTreeMap<String, IoKind>,
     positions: BTreeMap<String, Position>,
     settings: Settings,
     clock: RealClock,
@@ -226,16 +227,11 @@ impl Runtime {
                 "replaying {replayed} inputs logged after the checkpoint"
             ));
         }
-        let mut egress_kinds = BTreeMap::new();
-        for egress in &module.egresses {
-            egress_kinds.insert(egress.id.type_name().as_str().to_owned(), egress.kind);
-        }
         let interval = settings.checkpoint_interval;
         Ok(Self {
             harness,
             store,
             sink,
-            egress_kinds,
             positions,
             inputs_open: settings.inputs,
             settings,
@@ -510,10 +506,9 @@ impl Runtime {
             .take_committed_egress()
             .into_iter()
             .flat_map(|(id, records)| {
-                let kind = self.egress_kinds.get(id.type_name().as_str()).copied();
                 records
                     .into_iter()
-                    .map(move |r| egress_line(&id, kind, &r))
+                    .map(move |r| egress_line(&id, &r))
                     .collect::<Vec<_>>()
             })
             .collect();
@@ -574,9 +569,16 @@ fn send_logged(harness: &mut Harness, logged: LoggedMessage) -> Result<(), Runti
 }
 
 /// An egress record as a JSON line: Kafka and Kinesis records decoded.
-fn egress_line(id: &EgressIdentifier, kind: Option<IoKind>, record: &EgressRecord) -> String {
+/// The harness lets a Kafka or Kinesis egress take only its own record
+/// type, so the record's typename says which egress kind it came from.
+fn egress_line(id: &EgressIdentifier, record: &EgressRecord) -> String {
     let mut line = Map::new();
     line.insert("egress".into(), json!(id.type_name().as_str()));
+    let kind = match record.type_name.as_str() {
+        t if t == KAFKA_RECORD_TYPE.as_str() => Some(IoKind::Kafka),
+        t if t == KINESIS_RECORD_TYPE.as_str() => Some(IoKind::Kinesis),
+        _ => None,
+    };
     let (key, value) = match kind {
         Some(IoKind::Kafka) => match record.kafka() {
             Ok(kafka) => {
