@@ -95,7 +95,7 @@ use statefun_sdk::{
 };
 
 pub use config::ConfigError;
-pub use egress::{EgressRecord, EgressSemantics, KafkaRecord, KinesisRecord};
+pub use egress::{EgressRecord, EgressSemantics};
 pub use endpoint::{Endpoint, EndpointOptions, RawEndpoint};
 pub use engine::Counters;
 pub use engine::checkpoint::{Checkpoint, CheckpointError};
@@ -106,6 +106,11 @@ pub use live::Progress;
 pub use plan::Batching;
 pub use schedule::Schedule;
 pub use trace::{Event, TraceEntry};
+
+/// The SDK's records of the generic egresses, which
+/// [`Harness::kafka_records`] and [`Harness::kinesis_records`] return:
+/// the same types a function sends.
+pub use statefun_sdk::{KafkaRecord, KinesisRecord};
 
 use config::Config;
 use egress::EgressKind;
@@ -659,27 +664,23 @@ impl Harness {
         self.engine.visible_egress(id)
     }
 
-    /// The records a Kafka egress received, decoded.
+    /// The records a Kafka egress received, decoded into the SDK's
+    /// [`KafkaRecord`], the type the functions sent.
     ///
     /// # Errors
     ///
     /// When a record is not a `KafkaProducerRecord`.
-    pub fn kafka_records(
-        &self,
-        id: &EgressIdentifier,
-    ) -> Result<Vec<KafkaRecord>, prost::DecodeError> {
+    pub fn kafka_records(&self, id: &EgressIdentifier) -> Result<Vec<KafkaRecord>, ValueError> {
         self.egress(id).iter().map(EgressRecord::kafka).collect()
     }
 
-    /// The records a Kinesis egress received, decoded.
+    /// The records a Kinesis egress received, decoded into the SDK's
+    /// [`KinesisRecord`], the type the functions sent.
     ///
     /// # Errors
     ///
     /// When a record is not a `KinesisEgressRecord`.
-    pub fn kinesis_records(
-        &self,
-        id: &EgressIdentifier,
-    ) -> Result<Vec<KinesisRecord>, prost::DecodeError> {
+    pub fn kinesis_records(&self, id: &EgressIdentifier) -> Result<Vec<KinesisRecord>, ValueError> {
         self.egress(id).iter().map(EgressRecord::kinesis).collect()
     }
 

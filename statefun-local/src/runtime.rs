@@ -574,34 +574,30 @@ fn send_logged(harness: &mut Harness, logged: LoggedMessage) -> Result<(), Runti
 fn egress_line(id: &EgressIdentifier, record: &EgressRecord) -> String {
     let mut line = Map::new();
     line.insert("egress".into(), json!(id.type_name().as_str()));
-    let kind = match record.type_name.as_str() {
-        t if t == KAFKA_RECORD_TYPE.as_str() => Some(IoKind::Kafka),
-        t if t == KINESIS_RECORD_TYPE.as_str() => Some(IoKind::Kinesis),
-        _ => None,
-    };
-    let (key, value) = match kind {
-        Some(IoKind::Kafka) => match record.kafka() {
+    let type_name = record.type_name.as_str();
+    let (key, value) = match type_name {
+        t if t == KAFKA_RECORD_TYPE.as_str() => match record.kafka() {
             Ok(kafka) => {
-                line.insert("topic".into(), json!(kafka.topic));
-                if let Some(key) = kafka.key {
+                line.insert("topic".into(), json!(kafka.topic()));
+                if let Some(key) = kafka.key() {
                     line.insert("key".into(), json!(key));
                 }
-                values::render(None, &kafka.value)
+                values::render(None, kafka.value())
             }
-            Err(_) => values::render(Some(&record.type_name), &record.value),
+            Err(_) => values::render(Some(type_name), &record.value),
         },
-        Some(IoKind::Kinesis) => match record.kinesis() {
+        t if t == KINESIS_RECORD_TYPE.as_str() => match record.kinesis() {
             Ok(kinesis) => {
-                line.insert("stream".into(), json!(kinesis.stream));
-                line.insert("partition_key".into(), json!(kinesis.partition_key));
-                if let Some(hash) = kinesis.explicit_hash_key {
+                line.insert("stream".into(), json!(kinesis.stream()));
+                line.insert("partition_key".into(), json!(kinesis.partition_key()));
+                if let Some(hash) = kinesis.explicit_hash_key() {
                     line.insert("explicit_hash_key".into(), json!(hash));
                 }
-                values::render(None, &kinesis.value)
+                values::render(None, kinesis.value())
             }
-            Err(_) => values::render(Some(&record.type_name), &record.value),
+            Err(_) => values::render(Some(type_name), &record.value),
         },
-        None => {
+        _ => {
             line.insert("type".into(), json!(record.type_name));
             values::render(Some(&record.type_name), &record.value)
         }
