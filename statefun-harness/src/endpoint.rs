@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::{RequestReplyHandler, TypeName};
-
-use crate::error::error_chain;
+use statefun_sdk::{ErrorChain, RequestReplyHandler, TypeName};
 
 /// How the harness reaches a function type.
 #[derive(Clone)]
@@ -221,7 +219,7 @@ impl Endpoint {
             Self::Handler(handler) => handler
                 .handle(body)
                 .await
-                .map_err(|e| CallError::new(IN_PROCESS, error_chain(&e))),
+                .map_err(|e| CallError::new(IN_PROCESS, ErrorChain::new(&e).to_string())),
             Self::Raw(f) => f(body).map_err(|e| CallError::new(IN_PROCESS, e)),
             #[cfg(feature = "http")]
             Self::Http(template) => {
