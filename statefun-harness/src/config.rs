@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::egress::{EgressKind, EgressSemantics};
-use crate::endpoint::{Endpoint, EndpointOptions, Routes};
+use statefun_sdk::{EgressIdentifier, TypeName};
+
+use crate::endpoint::{Endpoint, EndpointOptions, Namespace, Routes};
 use crate::faults::Faults;
 use crate::placement;
 use crate::plan::{Batching, Plan};
@@ -23,9 +25,10 @@ pub(crate) struct Config {
     pub(crate) partitions: u32,
     pub(crate) max_parallelism: Option<u32>,
     /// Endpoints by exact function type, and by namespace.
-    pub(crate) exact: BTreeMap<String, (Endpoint, EndpointOptions)>,
-    pub(crate) namespaces: BTreeMap<String, (Endpoint, EndpointOptions)>,
-    pub(crate) egresses: BTreeMap<String, EgressKind>,
+    pub(crate) exact: BTreeMap<TypeName, (Endpoint, EndpointOptions)>,
+    pub(crate) namespaces: BTreeMap<Namespace, (Endpoint, EndpointOptions)>,
+    /// What each declared egress accepts.
+    pub(crate) egresses: BTreeMap<EgressIdentifier, EgressKind>,
     pub(crate) max_batch_requests: usize,
     pub(crate) max_steps: u64,
     pub(crate) egress_semantics: EgressSemantics,

@@ -1,9 +1,12 @@
 //! Egresses: what they accept ([`EgressKind`]), what they received
-//! ([`EgressRecord`], and its Kafka and Kinesis readings), and when a
-//! record becomes visible ([`EgressSemantics`]).
+//! ([`EgressRecord`], and its Kafka and Kinesis readings as the SDK's own
+//! [`KafkaRecord`] and [`KinesisRecord`]), and when a record becomes
+//! visible ([`EgressSemantics`]).
 
 use bytes::Bytes;
-use prost::Message as _;
+use statefun_sdk::{
+    KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, KafkaRecord, KinesisRecord, TypeName, ValueError,
+};
 
 /// A record an egress received: its typename and bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,30 +14,6 @@ pub struct EgressRecord {
     /// The typename.
     pub type_name: String,
     /// The encoded value.
-    pub value: Bytes,
-}
-
-/// A decoded `KafkaProducerRecord`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KafkaRecord {
-    /// The topic.
-    pub topic: String,
-    /// The key; `None` when empty (no key).
-    pub key: Option<String>,
-    /// The value bytes.
-    pub value: Bytes,
-}
-
-/// A decoded `KinesisEgressRecord`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KinesisRecord {
-    /// The stream.
-    pub stream: String,
-    /// The partition key.
-    pub partition_key: String,
-    /// The explicit hash key; `None` when empty.
-    pub explicit_hash_key: Option<String>,
-    /// The value bytes.
     pub value: Bytes,
 }
 
@@ -48,11 +27,11 @@ pub(crate) enum EgressKind {
 
 impl EgressKind {
     /// The one typename the egress accepts, if it is not generic.
-    pub(crate) fn required_type(self) -> Option<&'static str> {
+    pub(crate) fn required_type(self) -> Option<TypeName> {
         match self {
             Self::Generic => None,
-            Self::Kafka => Some("type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord"),
-            Self::Kinesis => Some("type.googleapis.com/io.statefun.sdk.egress.KinesisEgressRecord"),
+            Self::Kafka => Some(KAFKA_RECORD_TYPE),
+            Self::Kinesis => Some(KINESIS_RECORD_TYPE),
         }
     }
 }
@@ -72,33 +51,23 @@ pub enum EgressSemantics {
 }
 
 impl EgressRecord {
-    /// The record as a `KafkaProducerRecord`.
+    /// The record as the SDK's [`KafkaRecord`], read from the bytes of a
+    /// `KafkaProducerRecord` (see [`KafkaRecord::decode`]).
     ///
     /// # Errors
     ///
     /// When it is not one.
-    pub fn kafka(&self) -> Result<KafkaRecord, prost::DecodeError> {
-        let record = statefun_proto::egress::KafkaProducerRecord::decode(self.value.clone())?;
-        Ok(KafkaRecord {
-            topic: record.topic,
-            key: (!record.key.is_empty()).then_some(record.key),
-            value: record.value_bytes,
-        })
+    pub fn kafka(&self) -> Result<KafkaRecord, ValueError> {
+        KafkaRecord::decode(&self.value)
     }
 
-    /// The record as a `KinesisEgressRecord`.
+    /// The record as the SDK's [`KinesisRecord`], read from the bytes of a
+    /// `KinesisEgressRecord` (see [`KinesisRecord::decode`]).
     ///
     /// # Errors
     ///
     /// When it is not one.
-    pub fn kinesis(&self) -> Result<KinesisRecord, prost::DecodeError> {
-        let record = statefun_proto::egress::KinesisEgressRecord::decode(self.value.clone())?;
-        Ok(KinesisRecord {
-            stream: record.stream,
-            partition_key: record.partition_key,
-            explicit_hash_key: (!record.explicit_hash_key.is_empty())
-                .then_some(record.explicit_hash_key),
-            value: record.value_bytes,
-        })
+    pub fn kinesis(&self) -> Result<KinesisRecord, ValueError> {
+        KinesisRecord::decode(&self.value)
     }
 }

@@ -2,15 +2,14 @@
 //! (request bytes in, response bytes out, as over HTTP), or remotely over
 //! HTTP, by any StateFun SDK.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::{RequestReplyHandler, TypeName};
-
-use crate::error::error_chain;
+use statefun_sdk::{ErrorChain, RequestReplyHandler, TypeName};
 
 /// How the harness reaches a function type.
 #[derive(Clone)]
@@ -85,20 +84,37 @@ pub(crate) struct Route {
     pub(crate) max_batch_requests: usize,
 }
 
+/// The namespace of an endpoint pattern `ns/*`: a key of the endpoint
+/// table, looked up by a function type's [`TypeName::namespace`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Namespace(String);
+
+impl From<String> for Namespace {
+    fn from(namespace: String) -> Self {
+        Self(namespace)
+    }
+}
+
+impl Borrow<str> for Namespace {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Where each function type is served: by its exact type, else by its
 /// namespace (as in module.yaml), with the endpoint's settings resolved.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Routes {
-    exact: BTreeMap<String, Route>,
-    namespaces: BTreeMap<String, Route>,
+    exact: BTreeMap<TypeName, Route>,
+    namespaces: BTreeMap<Namespace, Route>,
 }
 
 impl Routes {
     /// The routes of the endpoints by exact type and by namespace; unset
     /// options take the harness's `call_timeout` and `max_batch_requests`.
     pub(crate) fn new(
-        exact: BTreeMap<String, (Endpoint, EndpointOptions)>,
-        namespaces: BTreeMap<String, (Endpoint, EndpointOptions)>,
+        exact: BTreeMap<TypeName, (Endpoint, EndpointOptions)>,
+        namespaces: BTreeMap<Namespace, (Endpoint, EndpointOptions)>,
         call_timeout: Duration,
         max_batch_requests: usize,
     ) -> Self {
@@ -117,7 +133,7 @@ impl Routes {
     /// namespace's.
     pub(crate) fn get(&self, function_type: &TypeName) -> Option<&Route> {
         self.exact
-            .get(function_type.as_str())
+            .get(function_type)
             .or_else(|| self.namespaces.get(function_type.namespace()))
     }
 }
@@ -203,7 +219,7 @@ impl Endpoint {
             Self::Handler(handler) => handler
                 .handle(body)
                 .await
-                .map_err(|e| CallError::new(IN_PROCESS, error_chain(&e))),
+                .map_err(|e| CallError::new(IN_PROCESS, ErrorChain::new(&e).to_string())),
             Self::Raw(f) => f(body).map_err(|e| CallError::new(IN_PROCESS, e)),
             #[cfg(feature = "http")]
             Self::Http(template) => {

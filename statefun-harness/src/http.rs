@@ -32,7 +32,7 @@ impl Client {
             .0
             .request(request)
             .await
-            .map_err(|e| crate::error::error_chain(&e))?;
+            .map_err(|e| statefun_sdk::ErrorChain::new(&e).to_string())?;
         let status = response.status();
         let content_type = response
             .headers()

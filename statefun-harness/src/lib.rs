@@ -88,13 +88,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
+use statefun_sdk::module_yaml::FunctionPattern;
 use statefun_sdk::{
     Address, EgressIdentifier, Functions, IntoTypedBytes, RequestReplyHandler, TypeName, Value,
     ValueError, ValueSpec,
 };
 
 pub use config::ConfigError;
-pub use egress::{EgressRecord, EgressSemantics, KafkaRecord, KinesisRecord};
+pub use egress::{EgressRecord, EgressSemantics};
 pub use endpoint::{Endpoint, EndpointOptions, RawEndpoint};
 pub use engine::Counters;
 pub use engine::checkpoint::{Checkpoint, CheckpointError};
@@ -105,6 +106,11 @@ pub use live::Progress;
 pub use plan::Batching;
 pub use schedule::Schedule;
 pub use trace::{Event, TraceEntry};
+
+/// The SDK's records of the generic egresses, which
+/// [`Harness::kafka_records`] and [`Harness::kinesis_records`] return:
+/// the same types a function sends.
+pub use statefun_sdk::{KafkaRecord, KinesisRecord};
 
 use config::Config;
 use egress::EgressKind;
@@ -210,10 +216,7 @@ impl HarnessBuilder {
     /// Serves every function of `functions` in process, through their
     /// request-reply handler.
     pub fn functions(mut self, functions: Functions) -> Self {
-        let types: Vec<String> = functions
-            .type_names()
-            .map(|t| t.as_str().to_owned())
-            .collect();
+        let types: Vec<TypeName> = functions.type_names().cloned().collect();
         let endpoint = Endpoint::Handler(RequestReplyHandler::new(functions));
         for t in types {
             self.config
@@ -223,46 +226,69 @@ impl HarnessBuilder {
         self
     }
 
-    /// Serves function types matching `pattern` (`ns/name`, or `ns/*` for a
-    /// whole namespace) from `endpoint`. An exact type wins over a
-    /// namespace, as in module.yaml.
-    pub fn endpoint(self, pattern: &str, endpoint: Endpoint) -> Self {
+    /// Serves the function types of `pattern` from `endpoint`: a
+    /// [`FunctionPattern`] (as module.yaml's `spec.functions` reads), a
+    /// [`TypeName`], or its text (`ns/name`, or `ns/*` for a whole
+    /// namespace), which [`build`](HarnessBuilder::build) refuses when it
+    /// is not a pattern. An exact type wins over a namespace, as in
+    /// module.yaml.
+    ///
+    /// ```
+    /// use statefun_harness::{Endpoint, Harness};
+    /// use statefun_sdk::module_yaml::FunctionPattern;
+    ///
+    /// let answer = || Endpoint::raw(|_request| Ok(bytes::Bytes::from_static(b"\xa2\x06\x00")));
+    /// let harness = Harness::builder()
+    ///     .endpoint("shop/*", answer())
+    ///     .endpoint(FunctionPattern::Namespace("bank".to_owned()), answer())
+    ///     .build()?;
+    /// # let _ = harness;
+    /// assert!(Harness::builder().endpoint("shop", answer()).build().is_err());
+    /// # Ok::<(), statefun_harness::ConfigError>(())
+    /// ```
+    pub fn endpoint<P>(self, pattern: P, endpoint: Endpoint) -> Self
+    where
+        P: TryInto<FunctionPattern>,
+        P::Error: fmt::Display,
+    {
         self.endpoint_with(pattern, endpoint, EndpointOptions::default())
     }
 
     /// As [`HarnessBuilder::endpoint`], with the endpoint's own call budget
     /// and backlog limit.
-    pub fn endpoint_with(
+    pub fn endpoint_with<P>(
         mut self,
-        pattern: &str,
+        pattern: P,
         endpoint: Endpoint,
         options: EndpointOptions,
-    ) -> Self {
-        match pattern.rsplit_once('/') {
-            Some((ns, "*")) if !ns.is_empty() => {
+    ) -> Self
+    where
+        P: TryInto<FunctionPattern>,
+        P::Error: fmt::Display,
+    {
+        match pattern.try_into() {
+            Ok(FunctionPattern::Type(t)) => {
+                self.config.exact.insert(t, (endpoint, options));
+            }
+            Ok(FunctionPattern::Namespace(ns)) => {
                 self.config
                     .namespaces
-                    .insert(ns.to_owned(), (endpoint, options));
+                    .insert(ns.into(), (endpoint, options));
             }
-            _ => match pattern.parse::<TypeName>() {
-                Ok(t) => {
-                    self.config
-                        .exact
-                        .insert(t.as_str().to_owned(), (endpoint, options));
-                }
-                Err(e) => self
-                    .config
-                    .errors
-                    .push(format!("endpoint pattern {pattern:?}: {e}")),
-            },
+            Err(e) => self.config.errors.push(format!("endpoint pattern: {e}")),
         }
         self
     }
 
-    /// Serves function types matching `pattern` from a remote endpoint, by
-    /// its module.yaml `urlPathTemplate` (`{function.name}` is replaced).
+    /// Serves function types matching `pattern` (as in
+    /// [`HarnessBuilder::endpoint`]) from a remote endpoint, by its
+    /// module.yaml `urlPathTemplate` (`{function.name}` is replaced).
     #[cfg(feature = "http")]
-    pub fn remote(self, pattern: &str, url_path_template: &str) -> Self {
+    pub fn remote<P>(self, pattern: P, url_path_template: &str) -> Self
+    where
+        P: TryInto<FunctionPattern>,
+        P::Error: fmt::Display,
+    {
         self.endpoint(pattern, Endpoint::Http(url_path_template.to_owned()))
     }
 
@@ -270,12 +296,16 @@ impl HarnessBuilder {
     /// and backlog limit (module.yaml `transport.call`,
     /// `maxNumBatchRequests`).
     #[cfg(feature = "http")]
-    pub fn remote_with(
+    pub fn remote_with<P>(
         self,
-        pattern: &str,
+        pattern: P,
         url_path_template: &str,
         options: EndpointOptions,
-    ) -> Self {
+    ) -> Self
+    where
+        P: TryInto<FunctionPattern>,
+        P::Error: fmt::Display,
+    {
         self.endpoint_with(
             pattern,
             Endpoint::Http(url_path_template.to_owned()),
@@ -300,9 +330,7 @@ impl HarnessBuilder {
     }
 
     fn egress_kind(mut self, id: &EgressIdentifier, kind: EgressKind) -> Self {
-        self.config
-            .egresses
-            .insert(id.type_name().as_str().to_owned(), kind);
+        self.config.egresses.insert(id.clone(), kind);
         self
     }
 
@@ -633,30 +661,26 @@ impl Harness {
     /// semantics, those committed by a completed checkpoint.
     #[must_use]
     pub fn egress(&self, id: &EgressIdentifier) -> &[EgressRecord] {
-        self.engine.visible_egress(id.type_name().as_str())
+        self.engine.visible_egress(id)
     }
 
-    /// The records a Kafka egress received, decoded.
+    /// The records a Kafka egress received, decoded into the SDK's
+    /// [`KafkaRecord`], the type the functions sent.
     ///
     /// # Errors
     ///
     /// When a record is not a `KafkaProducerRecord`.
-    pub fn kafka_records(
-        &self,
-        id: &EgressIdentifier,
-    ) -> Result<Vec<KafkaRecord>, prost::DecodeError> {
+    pub fn kafka_records(&self, id: &EgressIdentifier) -> Result<Vec<KafkaRecord>, ValueError> {
         self.egress(id).iter().map(EgressRecord::kafka).collect()
     }
 
-    /// The records a Kinesis egress received, decoded.
+    /// The records a Kinesis egress received, decoded into the SDK's
+    /// [`KinesisRecord`], the type the functions sent.
     ///
     /// # Errors
     ///
     /// When a record is not a `KinesisEgressRecord`.
-    pub fn kinesis_records(
-        &self,
-        id: &EgressIdentifier,
-    ) -> Result<Vec<KinesisRecord>, prost::DecodeError> {
+    pub fn kinesis_records(&self, id: &EgressIdentifier) -> Result<Vec<KinesisRecord>, ValueError> {
         self.egress(id).iter().map(EgressRecord::kinesis).collect()
     }
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::{Address, EgressIdentifier, TypeName};
+use statefun_sdk::{Address, EgressIdentifier};
 
 use crate::egress::EgressRecord;
 use crate::engine::Engine;
@@ -58,17 +58,8 @@ pub(crate) fn take_committed_egress(
     engine: &mut Engine,
 ) -> Vec<(EgressIdentifier, Vec<EgressRecord>)> {
     let mut taken = Vec::new();
-    for key in engine.egress_with_records() {
-        // Only declared egresses take records, and they are named by an
-        // `EgressIdentifier`.
-        let Some(id) = key
-            .parse::<TypeName>()
-            .ok()
-            .and_then(|t| EgressIdentifier::new(t).ok())
-        else {
-            continue;
-        };
-        let out = engine.take_visible_egress(&key);
+    for id in engine.egress_with_records() {
+        let out = engine.take_visible_egress(&id);
         if !out.is_empty() {
             taken.push((id, out));
         }

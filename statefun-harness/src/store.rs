@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::Address;
+use statefun_sdk::{Address, TypeName};
 
 /// How a registered state expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,7 +215,7 @@ impl std::fmt::Debug for AllValues {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Store {
     /// Function type → state name → registration.
-    pub(crate) registry: BTreeMap<String, BTreeMap<Name, Registered>>,
+    pub(crate) registry: BTreeMap<TypeName, BTreeMap<Name, Registered>>,
     /// Address → state name → value.
     pub(crate) values: AllValues,
 }
@@ -230,7 +230,7 @@ impl Store {
         }
     }
 
-    pub(crate) fn ttl_of(&self, function_type: &str, state: &str) -> Ttl {
+    pub(crate) fn ttl_of(&self, function_type: &TypeName, state: &str) -> Ttl {
         self.registry
             .get(function_type)
             .and_then(|states| states.get(state))

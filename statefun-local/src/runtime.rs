@@ -11,7 +11,9 @@ use statefun_harness::{
     Checkpoint, EgressRecord, EgressSemantics, EndpointOptions, Event, Harness, JobFailure,
     Progress, TraceEntry,
 };
-use statefun_sdk::{Address, EgressIdentifier, TypeName, TypedBytes};
+use statefun_sdk::{
+    Address, EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName, TypedBytes,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::input::Delivery;
@@ -108,7 +110,6 @@ pub(crate) struct Runtime {
     harness: Harness,
     store: StateDir,
     sink: Sink,
-    egress_kinds: BTreeMap<String, IoKind>,
     positions: BTreeMap<String, Position>,
     settings: Settings,
     clock: RealClock,
@@ -152,7 +153,7 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
         let options = EndpointOptions::new()
             .call_timeout(endpoint.call_timeout)
             .max_batch_requests(endpoint.max_batch_requests);
-        builder = builder.remote_with(&endpoint.functions.to_string(), &url, options);
+        builder = builder.remote_with(endpoint.functions.clone(), &url, options);
     }
     for egress in &module.egresses {
         builder = match egress.kind {
@@ -226,16 +227,11 @@ impl Runtime {
                 "replaying {replayed} inputs logged after the checkpoint"
             ));
         }
-        let mut egress_kinds = BTreeMap::new();
-        for egress in &module.egresses {
-            egress_kinds.insert(egress.id.type_name().as_str().to_owned(), egress.kind);
-        }
         let interval = settings.checkpoint_interval;
         Ok(Self {
             harness,
             store,
             sink,
-            egress_kinds,
             positions,
             inputs_open: settings.inputs,
             settings,
@@ -510,10 +506,9 @@ impl Runtime {
             .take_committed_egress()
             .into_iter()
             .flat_map(|(id, records)| {
-                let kind = self.egress_kinds.get(id.type_name().as_str()).copied();
                 records
                     .into_iter()
-                    .map(move |r| egress_line(&id, kind, &r))
+                    .map(move |r| egress_line(&id, &r))
                     .collect::<Vec<_>>()
             })
             .collect();
@@ -574,32 +569,35 @@ fn send_logged(harness: &mut Harness, logged: LoggedMessage) -> Result<(), Runti
 }
 
 /// An egress record as a JSON line: Kafka and Kinesis records decoded.
-fn egress_line(id: &EgressIdentifier, kind: Option<IoKind>, record: &EgressRecord) -> String {
+/// The harness lets a Kafka or Kinesis egress take only its own record
+/// type, so the record's typename says which egress kind it came from.
+fn egress_line(id: &EgressIdentifier, record: &EgressRecord) -> String {
     let mut line = Map::new();
     line.insert("egress".into(), json!(id.type_name().as_str()));
-    let (key, value) = match kind {
-        Some(IoKind::Kafka) => match record.kafka() {
+    let type_name = record.type_name.as_str();
+    let (key, value) = match type_name {
+        t if t == KAFKA_RECORD_TYPE.as_str() => match record.kafka() {
             Ok(kafka) => {
-                line.insert("topic".into(), json!(kafka.topic));
-                if let Some(key) = kafka.key {
+                line.insert("topic".into(), json!(kafka.topic()));
+                if let Some(key) = kafka.key() {
                     line.insert("key".into(), json!(key));
                 }
-                values::render(None, &kafka.value)
+                values::render(None, kafka.value())
             }
-            Err(_) => values::render(Some(&record.type_name), &record.value),
+            Err(_) => values::render(Some(type_name), &record.value),
         },
-        Some(IoKind::Kinesis) => match record.kinesis() {
+        t if t == KINESIS_RECORD_TYPE.as_str() => match record.kinesis() {
             Ok(kinesis) => {
-                line.insert("stream".into(), json!(kinesis.stream));
-                line.insert("partition_key".into(), json!(kinesis.partition_key));
-                if let Some(hash) = kinesis.explicit_hash_key {
+                line.insert("stream".into(), json!(kinesis.stream()));
+                line.insert("partition_key".into(), json!(kinesis.partition_key()));
+                if let Some(hash) = kinesis.explicit_hash_key() {
                     line.insert("explicit_hash_key".into(), json!(hash));
                 }
-                values::render(None, &kinesis.value)
+                values::render(None, kinesis.value())
             }
-            Err(_) => values::render(Some(&record.type_name), &record.value),
+            Err(_) => values::render(Some(type_name), &record.value),
         },
-        None => {
+        _ => {
             line.insert("type".into(), json!(record.type_name));
             values::render(Some(&record.type_name), &record.value)
         }

@@ -100,6 +100,7 @@ mod buffers;
 pub mod codec;
 mod context;
 mod egress;
+mod error_chain;
 mod function;
 mod handler;
 #[cfg(feature = "tower")]
@@ -122,6 +123,7 @@ pub use context::{Context, SendError};
 pub use egress::{
     EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, KafkaRecord, KinesisRecord,
 };
+pub use error_chain::ErrorChain;
 pub use function::{
     FunctionError, FunctionSpec, FunctionSpecBuilder, FunctionType, StatefulFunction,
 };

@@ -61,7 +61,7 @@ async fn greetings_count_up_and_the_count_expires_an_hour_after_the_last_one() {
         .kafka_records(&GREETINGS)
         .unwrap()
         .into_iter()
-        .map(|r| String::from_utf8(r.value.to_vec()).unwrap())
+        .map(|r| String::from_utf8(r.value().to_vec()).unwrap())
         .collect();
     assert_eq!(
         greetings,

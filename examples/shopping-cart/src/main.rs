@@ -82,9 +82,9 @@ async fn walkthrough() -> anyhow::Result<Vec<String>> {
     for record in harness.kafka_records(&RESULTS)? {
         out.push(format!(
             "  egress {} key {:?}: {}",
-            record.topic,
-            record.key.unwrap_or_default(),
-            String::from_utf8_lossy(&record.value)
+            record.topic(),
+            record.key().unwrap_or_default(),
+            String::from_utf8_lossy(record.value())
         ));
     }
     Ok(out)

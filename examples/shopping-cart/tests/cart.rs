@@ -48,8 +48,8 @@ fn results(h: &Harness) -> Vec<AddToCartResult> {
     h.kafka_records(&RESULTS)
         .unwrap()
         .into_iter()
-        .filter(|r| r.topic == RESULTS_TOPIC)
-        .map(|r| serde_json::from_slice(&r.value).unwrap())
+        .filter(|r| r.topic() == RESULTS_TOPIC)
+        .map(|r| serde_json::from_slice(r.value()).unwrap())
         .collect()
 }
 
@@ -57,8 +57,8 @@ fn receipts(h: &Harness) -> Vec<Receipt> {
     h.kafka_records(&RESULTS)
         .unwrap()
         .into_iter()
-        .filter(|r| r.topic == RECEIPTS_TOPIC)
-        .map(|r| serde_json::from_slice(&r.value).unwrap())
+        .filter(|r| r.topic() == RECEIPTS_TOPIC)
+        .map(|r| serde_json::from_slice(r.value()).unwrap())
         .collect()
 }
 
@@ -134,7 +134,7 @@ async fn the_walkthrough_kim_adds_two_socks_across_partitions() {
         }]
     );
     let record = &h.kafka_records(&RESULTS).unwrap()[0];
-    assert_eq!(record.key.as_deref(), Some("Kim"));
+    assert_eq!(record.key(), Some("Kim"));
 }
 
 #[tokio::test]
@@ -345,7 +345,13 @@ async fn crash_run(crash_after: Option<u64>) -> (Outcome, u64) {
         .kafka_records(&RESULTS)
         .unwrap()
         .into_iter()
-        .map(|r| (r.topic, r.key, String::from_utf8(r.value.to_vec()).unwrap()))
+        .map(|r| {
+            (
+                r.topic().to_owned(),
+                r.key().map(str::to_owned),
+                String::from_utf8(r.value().to_vec()).unwrap(),
+            )
+        })
         .collect();
     egress.sort();
     let outcome = Outcome {

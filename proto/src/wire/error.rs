@@ -115,8 +115,7 @@ impl fmt::Display for DecodeError {
             }
             Problem::TooDeep => write!(
                 f,
-                "messages or groups nested more than {} deep in {message}",
-                RECURSION_LIMIT
+                "messages or groups nested more than {RECURSION_LIMIT} deep in {message}"
             ),
             Problem::TooLarge => write!(f, "the {message} is larger than 4 GiB"),
             Problem::NoInvocationBatch => write!(f, "the {message} carries no invocation batch"),

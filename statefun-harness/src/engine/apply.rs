@@ -7,7 +7,7 @@
 use std::collections::btree_map::Entry;
 use std::time::Duration;
 
-use statefun_sdk::{Address, TypeName};
+use statefun_sdk::{Address, EgressIdentifier, TypeName};
 
 use super::Engine;
 use super::protocol::{Answer, Change, Effects, Missing, Outgoing, Reply};
@@ -68,7 +68,7 @@ impl Engine {
         batch: usize,
         missing: &Missing<'_>,
     ) -> Result<(), JobFailure> {
-        let function_type = address.function_type().as_str().to_owned();
+        let function_type = address.function_type();
         for spec in missing.states() {
             let state_name = spec.name;
             let type_name = match spec.type_name {
@@ -102,7 +102,7 @@ impl Engine {
                         },
                     );
                     self.known_ttls
-                        .insert((function_type.clone(), state_name.to_owned()), ttl);
+                        .insert((function_type.clone(), Name::from(state_name)), ttl);
                 }
             }
         }
@@ -111,7 +111,7 @@ impl Engine {
             .world
             .store
             .registry
-            .get(&function_type)
+            .get(function_type)
             .map(|s| s.keys().map(ToString::to_string).collect())
             .unwrap_or_default();
         self.record(Event::Handshake {
@@ -191,23 +191,27 @@ impl Engine {
         }
         // 3. Egress, in order.
         for egress in effects.egress() {
-            let id = format!("{}/{}", egress.namespace, egress.name);
-            let type_name = egress.type_name;
-            let Some(kind) = self.config.egresses.get(&id).copied() else {
+            let declared = TypeName::new(egress.namespace, egress.name)
+                .and_then(EgressIdentifier::new)
+                .ok()
+                .and_then(|id| Some((self.config.egresses.get(&id).copied()?, id)));
+            let Some((kind, id)) = declared else {
+                let id = format!("{}/{}", egress.namespace, egress.name);
                 return Err(self.fail(Some(address), Some(batch), Cause::UnknownEgress(id)));
             };
+            let type_name = egress.type_name;
             if let Some(expected) = kind.required_type() {
-                if type_name != expected {
+                if type_name != expected.as_str() {
                     let cause = Cause::EgressTypeMismatch {
-                        egress: id,
-                        expected: expected.to_owned(),
+                        egress: id.to_string(),
+                        expected: expected.to_string(),
                         actual: type_name.to_owned(),
                     };
                     return Err(self.fail(Some(address), Some(batch), cause));
                 }
             }
             self.record(Event::Egress {
-                egress: id.clone(),
+                egress: id.to_string(),
                 type_name: type_name.to_owned(),
             });
             self.world.counters.egress += 1;
@@ -217,7 +221,7 @@ impl Engine {
             });
         }
         // 4. State mutations, in order (later ones win).
-        let function_type = address.function_type().as_str();
+        let function_type = address.function_type();
         for mutation in effects.mutations() {
             let state_name = mutation.state;
             let Some((name, registered)) = self

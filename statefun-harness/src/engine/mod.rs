@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::Address;
+use statefun_sdk::{Address, EgressIdentifier, TypeName};
 
 pub use world::Counters;
 
@@ -57,12 +57,12 @@ pub(crate) struct Engine {
     last_periodic: Option<Duration>,
     last_checkpoint: Option<Checkpoint>,
     /// Records per egress covered by the last checkpoint.
-    committed: BTreeMap<String, usize>,
+    committed: BTreeMap<EgressIdentifier, usize>,
     /// Ingress sent since the last checkpoint, replayed by a crash.
     ingress_log: Vec<Envelope>,
     /// Every TTL ever registered, by (function type, state): kept across
     /// crashes, for inspection.
-    known_ttls: BTreeMap<(String, String), store::Ttl>,
+    known_ttls: BTreeMap<(TypeName, store::Name), store::Ttl>,
     /// Everything that happened, in order (not part of the world: a
     /// checkpoint does not hold it, a crash does not undo it).
     trace: Vec<TraceEntry>,
@@ -301,11 +301,11 @@ impl Engine {
         let value = self.world.store.values.get(address)?.get(name)?;
         // The registry is empty after a crash until the handshake; the TTL
         // last registered still decides what inspection shows.
-        let function_type = address.function_type().as_str();
+        let function_type = address.function_type();
         let ttl = match self.world.store.ttl_of(function_type, name) {
             store::Ttl::Never => self
                 .known_ttls
-                .get(&(function_type.to_owned(), name.to_owned()))
+                .get(&(function_type.clone(), store::Name::from(name)))
                 .copied()
                 .unwrap_or(store::Ttl::Never),
             ttl => ttl,
@@ -355,14 +355,14 @@ impl Engine {
         self.world.store.values.insert(address, &name, stored);
     }
 
-    /// The declared egresses, by typename.
-    pub(crate) fn egress_ids(&self) -> impl Iterator<Item = &str> {
-        self.config.egresses.keys().map(String::as_str)
+    /// The declared egresses, in order.
+    pub(crate) fn egress_ids(&self) -> impl Iterator<Item = &EgressIdentifier> {
+        self.config.egresses.keys()
     }
 
     /// The records egress `key` received that are visible: with
     /// exactly-once semantics, those a completed checkpoint committed.
-    pub(crate) fn visible_egress(&self, key: &str) -> &[EgressRecord] {
+    pub(crate) fn visible_egress(&self, key: &EgressIdentifier) -> &[EgressRecord] {
         let records = self.world.egress.get(key).map_or(&[][..], Vec::as_slice);
         match self.config.egress_semantics {
             EgressSemantics::AtLeastOnce => records,
@@ -375,14 +375,14 @@ impl Engine {
     }
 
     /// The egresses that hold records, visible or not.
-    pub(crate) fn egress_with_records(&self) -> Vec<String> {
+    pub(crate) fn egress_with_records(&self) -> Vec<EgressIdentifier> {
         self.world.egress.keys().cloned().collect()
     }
 
     /// Takes the visible records of egress `key` out of the engine: a later
     /// crash, or a restore from the last checkpoint, will not bring them
     /// back.
-    pub(crate) fn take_visible_egress(&mut self, key: &str) -> Vec<EgressRecord> {
+    pub(crate) fn take_visible_egress(&mut self, key: &EgressIdentifier) -> Vec<EgressRecord> {
         let visible = self.visible_egress(key).len();
         let Some(records) = self.world.egress.get_mut(key) else {
             return Vec::new();

@@ -256,7 +256,7 @@ impl Engine {
     fn dispatch(&mut self, address: Address, invocations: Vec<Envelope>) {
         let now = self.now;
         let store = &mut self.world.store;
-        let registered = store.registry.get(address.function_type().as_str());
+        let registered = store.registry.get(address.function_type());
         // Expired values go; the others are read now (which restarts an
         // after-invoke TTL).
         let mut expired = Vec::new();

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::Address;
+use statefun_sdk::{Address, EgressIdentifier};
 
 use super::protocol::Answer;
 use crate::clock::Timers;
@@ -72,7 +72,7 @@ pub(crate) struct World {
     pub(crate) next_request: u64,
     pub(crate) store: Store,
     pub(crate) timers: Timers,
-    pub(crate) egress: BTreeMap<String, Vec<EgressRecord>>,
+    pub(crate) egress: BTreeMap<EgressIdentifier, Vec<EgressRecord>>,
     pub(crate) counters: Counters,
     /// Per partition: addresses whose backlog reached the limit.
     pub(crate) blocked: Vec<usize>,

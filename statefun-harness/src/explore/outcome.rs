@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use bytes::Bytes;
-use statefun_sdk::Address;
+use statefun_sdk::{Address, EgressIdentifier};
 
 use crate::egress::EgressRecord;
 use crate::engine::Engine;
@@ -16,7 +16,7 @@ use crate::engine::Engine;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Outcome {
     states: BTreeMap<(Address, String), (String, Bytes)>,
-    egress: BTreeMap<String, Vec<(String, Bytes)>>,
+    egress: BTreeMap<EgressIdentifier, Vec<(String, Bytes)>>,
 }
 
 impl Outcome {
@@ -40,7 +40,7 @@ impl Outcome {
                     .map(|EgressRecord { type_name, value }| (type_name.clone(), value.clone()))
                     .collect();
                 records.sort();
-                (id.to_owned(), records)
+                (id.clone(), records)
             })
             .filter(|(_, records)| !records.is_empty())
             .collect();

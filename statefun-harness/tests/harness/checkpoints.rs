@@ -131,7 +131,7 @@ async fn leaky_run(crash_after: Option<u64>) -> (Option<i64>, Vec<String>) {
         .kafka_records(&RESULTS)
         .unwrap()
         .into_iter()
-        .map(|r| String::from_utf8(r.value.to_vec()).unwrap())
+        .map(|r| String::from_utf8(r.value().to_vec()).unwrap())
         .collect();
     (h.state(&leaky, &TOTAL).unwrap(), out)
 }

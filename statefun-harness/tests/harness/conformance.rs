@@ -237,7 +237,7 @@ async fn egress_to_an_undeclared_id_fails_the_job_and_a_declared_one_collects() 
     let records = h.kafka_records(&RESULTS).unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(
-        (records[0].topic.as_str(), records[0].key.as_deref()),
+        (records[0].topic(), records[0].key()),
         ("results", Some("e"))
     );
 

@@ -111,10 +111,7 @@ async fn committed_egress_is_taken_once_and_never_comes_back() {
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].0, RESULTS);
     let record = taken[0].1[0].kafka().unwrap();
-    assert_eq!(
-        (record.topic.as_str(), record.key.as_deref()),
-        ("results", Some("a"))
-    );
+    assert_eq!((record.topic(), record.key()), ("results", Some("a")));
     assert!(h.egress(&RESULTS).is_empty());
     // A crash goes back to the checkpoint, whose egress has been taken.
     h.crash();

@@ -24,7 +24,7 @@ use http_body::Body;
 use http_body_util::Full;
 use tracing::Instrument;
 
-use crate::{HandlerError, RequestReplyHandler};
+use crate::{ErrorChain, HandlerError, RequestReplyHandler};
 
 #[cfg(feature = "lambda")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lambda")))]
@@ -479,7 +479,7 @@ impl Rejection {
             HandlerError::UnknownFunction { .. } => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self::new(status, error_chain(error))
+        Self::new(status, ErrorChain::new(error).to_string())
     }
 
     fn into_response(self) -> Response<Full<Bytes>> {
@@ -497,18 +497,6 @@ impl Rejection {
         }
         response
     }
-}
-
-/// `error: cause: cause`, as one line.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
 }
 
 /// The path part of a `urlPathTemplate` (a full URL or a path).

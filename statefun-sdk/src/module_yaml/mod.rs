@@ -61,10 +61,10 @@ mod render;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use model::{
     ASYNC_TRANSPORT, AsyncTimeouts, AsyncTransport, Component, DeliverySemantic, ENDPOINT_V1,
-    ENDPOINT_V2, EndpointVersion, FunctionPattern, HttpEndpoint, IngressTopic, KAFKA_EGRESS,
-    KAFKA_INGRESS, KINESIS_EGRESS, KINESIS_INGRESS, KafkaEgress, KafkaIngress,
-    KafkaStartupPosition, KinesisEgress, KinesisIngress, OKHTTP_TRANSPORT, OkHttpTimeouts,
-    Transport,
+    ENDPOINT_V2, EndpointVersion, FunctionPattern, FunctionPatternError, HttpEndpoint,
+    IngressTopic, KAFKA_EGRESS, KAFKA_INGRESS, KINESIS_EGRESS, KINESIS_INGRESS, KafkaEgress,
+    KafkaIngress, KafkaStartupPosition, KinesisEgress, KinesisIngress, OKHTTP_TRANSPORT,
+    OkHttpTimeouts, Transport,
 };
 #[cfg(feature = "module-yaml")]
 #[cfg_attr(docsrs, doc(cfg(feature = "module-yaml")))]

@@ -1,9 +1,10 @@
 //! The typed model of a `module.yaml`'s components.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
-use crate::{EgressIdentifier, TypeName};
+use crate::{EgressIdentifier, TypeName, TypeNameError};
 
 /// `io.statefun.endpoints.v1/http`.
 pub const ENDPOINT_V1: &str = "io.statefun.endpoints.v1/http";
@@ -119,6 +120,111 @@ impl fmt::Display for FunctionPattern {
         match self {
             Self::Type(t) => f.write_str(t.as_str()),
             Self::Namespace(ns) => write!(f, "{ns}/*"),
+        }
+    }
+}
+
+/// Reads a pattern as module.yaml writes it: `ns/*` for a namespace (a
+/// `*` may stand only for the whole name), anything else a [`TypeName`].
+///
+/// ```
+/// use statefun_sdk::module_yaml::FunctionPattern;
+/// use statefun_sdk::TypeName;
+///
+/// let all: FunctionPattern = "shop/*".parse()?;
+/// assert_eq!(all, FunctionPattern::Namespace("shop".to_owned()));
+/// let one = FunctionPattern::try_from("shop/cart")?;
+/// assert_eq!(one, FunctionPattern::Type(TypeName::from_static("shop/cart")));
+/// assert!("shop/c*".parse::<FunctionPattern>().is_err());
+/// assert!("cart".parse::<FunctionPattern>().is_err());
+/// # Ok::<(), statefun_sdk::module_yaml::FunctionPatternError>(())
+/// ```
+impl FromStr for FunctionPattern {
+    type Err = FunctionPatternError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.rsplit_once('/') {
+            Some((ns, "*")) if !ns.is_empty() && !ns.contains('*') => {
+                Ok(Self::Namespace(ns.to_owned()))
+            }
+            _ if s.contains('*') => Err(FunctionPatternError::Wildcard(s.to_owned())),
+            _ => s
+                .parse::<TypeName>()
+                .map(Self::Type)
+                .map_err(FunctionPatternError::TypeName),
+        }
+    }
+}
+
+impl TryFrom<&str> for FunctionPattern {
+    type Error = FunctionPatternError;
+
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl TryFrom<String> for FunctionPattern {
+    type Error = FunctionPatternError;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+impl TryFrom<&String> for FunctionPattern {
+    type Error = FunctionPatternError;
+
+    fn try_from(value: &String) -> Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+
+/// One function type.
+impl From<TypeName> for FunctionPattern {
+    fn from(function_type: TypeName) -> Self {
+        Self::Type(function_type)
+    }
+}
+
+/// A string that is not a [`FunctionPattern`].
+///
+/// ```
+/// use statefun_sdk::module_yaml::{FunctionPattern, FunctionPatternError};
+///
+/// let error = "shop/*cart".parse::<FunctionPattern>().unwrap_err();
+/// assert!(matches!(error, FunctionPatternError::Wildcard(_)));
+/// assert_eq!(
+///     error.to_string(),
+///     "\"shop/*cart\": `*` may only stand for the whole name, as in `ns/*`"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FunctionPatternError {
+    /// A `*` that is not the whole name (`ns/*`).
+    Wildcard(String),
+    /// Not `ns/*`, and not a type name either.
+    TypeName(TypeNameError),
+}
+
+impl fmt::Display for FunctionPatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Wildcard(input) => write!(
+                f,
+                "{input:?}: `*` may only stand for the whole name, as in `ns/*`"
+            ),
+            Self::TypeName(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for FunctionPatternError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Wildcard(_) => None,
+            Self::TypeName(e) => Some(e),
         }
     }
 }

@@ -10,10 +10,10 @@ use serde_norway::{Mapping, Value};
 
 use super::model::{
     ASYNC_TRANSPORT, AsyncTimeouts, AsyncTransport, Component, DeliverySemantic, ENDPOINT_V1,
-    ENDPOINT_V2, EndpointVersion, FunctionPattern, HttpEndpoint, IngressTopic, KAFKA_EGRESS,
-    KAFKA_INGRESS, KINESIS_EGRESS, KINESIS_INGRESS, KafkaEgress, KafkaIngress,
-    KafkaStartupPosition, KinesisEgress, KinesisIngress, OKHTTP_TRANSPORT, OkHttpTimeouts,
-    Transport,
+    ENDPOINT_V2, EndpointVersion, FunctionPattern, FunctionPatternError, HttpEndpoint,
+    IngressTopic, KAFKA_EGRESS, KAFKA_INGRESS, KINESIS_EGRESS, KINESIS_INGRESS, KafkaEgress,
+    KafkaIngress, KafkaStartupPosition, KinesisEgress, KinesisIngress, OKHTTP_TRANSPORT,
+    OkHttpTimeouts, Transport,
 };
 use super::parse_duration;
 use crate::{EgressIdentifier, TypeName};
@@ -515,17 +515,15 @@ fn endpoint(doc: &Doc, spec: &Mapping, v2: bool) -> Result<HttpEndpoint, ReadErr
         &["functions", "urlPathTemplate", "maxNumBatchRequests", last],
     )?;
     let functions_text = doc.required(spec, "spec", "functions")?;
-    let functions = match functions_text.rsplit_once('/') {
-        Some((ns, "*")) if !ns.is_empty() && !ns.contains('*') => {
-            FunctionPattern::Namespace(ns.to_owned())
-        }
-        _ if functions_text.contains('*') => {
+    let functions = match functions_text.parse::<FunctionPattern>() {
+        Ok(functions) => functions,
+        Err(FunctionPatternError::TypeName(e)) => {
             return Err(doc.error(
                 "spec.functions",
-                format!("{functions_text:?}: `*` may only stand for the whole name, as in `ns/*`"),
+                format!("{functions_text:?} is not a typename: {e}"),
             ));
         }
-        _ => FunctionPattern::Type(doc.type_name(&functions_text, "spec.functions")?),
+        Err(e) => return Err(doc.error("spec.functions", e.to_string())),
     };
     let url_path_template = doc.required(spec, "spec", "urlPathTemplate")?;
     let max_num_batch_requests = match spec.get("maxNumBatchRequests") {

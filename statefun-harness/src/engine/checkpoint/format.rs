@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_sdk::{Address, TypeName};
+use statefun_sdk::{Address, EgressIdentifier, TypeName};
 
 use super::{Checkpoint, CheckpointError};
 use crate::egress::EgressRecord;
@@ -80,7 +80,7 @@ pub(super) fn write(checkpoint: &Checkpoint) -> Bytes {
             .egress
             .iter()
             .map(|(id, records)| schema::Egress {
-                id: id.clone(),
+                id: id.to_string(),
                 records: records
                     .iter()
                     .map(|r| schema::Record {
@@ -100,8 +100,8 @@ pub(super) fn write(checkpoint: &Checkpoint) -> Bytes {
                     Ttl::AfterInvoke(d) => (2, *d),
                 };
                 schema::Expiration {
-                    function_type: function_type.clone(),
-                    state: state.clone(),
+                    function_type: function_type.to_string(),
+                    state: state.to_string(),
                     mode,
                     after_nanos: nanos(d),
                 }
@@ -213,7 +213,12 @@ pub(super) fn read(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
                 value: r.value,
             })
             .collect();
-        world.egress.insert(egress.id, records);
+        let id = egress
+            .id
+            .parse::<TypeName>()
+            .and_then(EgressIdentifier::new)
+            .map_err(|e| CheckpointError::Invalid(format!("egress {:?}: {e}", egress.id)))?;
+        world.egress.insert(id, records);
     }
     let mut ttls = BTreeMap::new();
     for e in c.expirations {
@@ -229,7 +234,8 @@ pub(super) fn read(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
                 )));
             }
         };
-        ttls.insert((e.function_type, e.state), ttl);
+        let function_type = types.get(&e.function_type)?;
+        ttls.insert((function_type, Name::from(e.state.as_str())), ttl);
     }
     Ok(Checkpoint::new(
         c.id,

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use statefun_sdk::{EgressIdentifier, TypeName};
 
 use super::world::World;
-use crate::store::Ttl;
+use crate::store::{Name, Ttl};
 
 /// A completed checkpoint: every state value, every address's backlog and
 /// in-flight request, the delayed messages and their tokens, the messages
@@ -48,7 +49,7 @@ pub struct Checkpoint {
     world: Arc<World>,
     /// The expiration last registered per (function type, state): not the
     /// registry, only what inspecting a value after a restore needs.
-    ttls: BTreeMap<(String, String), Ttl>,
+    ttls: BTreeMap<(TypeName, Name), Ttl>,
 }
 
 /// A serialized checkpoint that cannot be read.
@@ -80,7 +81,7 @@ impl Checkpoint {
         id: u64,
         at: Duration,
         world: World,
-        ttls: BTreeMap<(String, String), Ttl>,
+        ttls: BTreeMap<(TypeName, Name), Ttl>,
     ) -> Self {
         Self {
             id,
@@ -124,13 +125,13 @@ impl Checkpoint {
     }
 
     /// The expiration last registered per (function type, state).
-    pub(in crate::engine) fn ttls(&self) -> &BTreeMap<(String, String), Ttl> {
+    pub(in crate::engine) fn ttls(&self) -> &BTreeMap<(TypeName, Name), Ttl> {
         &self.ttls
     }
 
     /// The first `taken` records of egress `key` were taken out of the
     /// harness: a restore from this checkpoint does not bring them back.
-    pub(in crate::engine) fn forget_egress(&mut self, key: &str, taken: usize) {
+    pub(in crate::engine) fn forget_egress(&mut self, key: &EgressIdentifier, taken: usize) {
         if taken > 0
             && self
                 .world
