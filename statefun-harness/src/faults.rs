@@ -189,41 +189,100 @@ impl std::str::FromStr for Faults {
     }
 }
 
-/// The runtime's first backoff (spec §2.3): 2 ms, doubling per attempt.
-const FIRST_BACKOFF: Duration = Duration::from_millis(2);
+/// What follows a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backoff {
+    /// Attempt again after this wait.
+    Retry(Duration),
+    /// No further attempt: the request fails once this wait is over (zero:
+    /// at once). The runtime sleeps out a backoff capped at the deadline,
+    /// then finds the budget spent and fails without attempting.
+    FailAfter(Duration),
+}
 
-/// How long to wait before attempt `attempts + 1`, or `None` when the
-/// budget is spent (less than 1 ms left).
-pub(crate) fn backoff(attempts: u32, elapsed: Duration, budget: Duration) -> Option<Duration> {
+/// The default (Netty) transport's first planned backoff, before it is
+/// doubled for the first time.
+const NETTY_BASE: Duration = Duration::from_millis(2);
+
+/// Below this much budget left, the runtime attempts no more.
+const LAST_MILLISECOND: Duration = Duration::from_millis(1);
+
+/// What follows failed attempt number `attempts` (1 for the first) of a
+/// request that has run for `elapsed` of its `budget`, under the default
+/// (Netty) transport's rule (`nettyclient/NettyRequest.java`): the attempt
+/// counter is incremented before the backoff `2 ms × 2^attempts` is
+/// computed, so the waits are 4, 8, 16… ms, each capped by the budget
+/// left; with 1 ms or less left, before the backoff or when its timer
+/// fires, the request fails (`RequestTimeoutException`) without another
+/// attempt.
+pub(crate) fn backoff(attempts: u32, elapsed: Duration, budget: Duration) -> Backoff {
     let remaining = budget.saturating_sub(elapsed);
-    if remaining < Duration::from_millis(1) {
-        return None;
+    if remaining <= LAST_MILLISECOND {
+        return Backoff::FailAfter(Duration::ZERO);
     }
-    let doubled = FIRST_BACKOFF.saturating_mul(1_u32 << attempts.saturating_sub(1).min(31));
-    Some(doubled.min(remaining))
+    let planned = NETTY_BASE.saturating_mul(1_u32 << attempts.min(31));
+    let wait = planned.min(remaining);
+    if remaining.saturating_sub(wait) <= LAST_MILLISECOND {
+        Backoff::FailAfter(wait)
+    } else {
+        Backoff::Retry(wait)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Attempt times (ms from the first) until the request fails, and when
+    /// it fails, for attempts that fail at once.
+    fn schedule(budget: Duration) -> (Vec<u128>, u128) {
+        let (mut at, mut attempts, mut times) = (Duration::ZERO, 0, Vec::new());
+        loop {
+            times.push(at.as_millis());
+            attempts += 1;
+            match backoff(attempts, at, budget) {
+                Backoff::Retry(wait) => at += wait,
+                Backoff::FailAfter(wait) => return (times, (at + wait).as_millis()),
+            }
+        }
+    }
+
     #[test]
-    fn backoff_doubles_from_two_milliseconds_within_the_budget() {
+    fn netty_backoff_is_4_8_16_ms_and_gives_up_at_the_deadline() {
+        // nettyclient/NettyRequest.java: the attempt counter is incremented
+        // before the backoff 2ms*2^attempts is computed (4, 8, 16… ms),
+        // capped by the remaining budget; a backoff that ends at the
+        // deadline is followed by RequestTimeoutException, not an attempt.
+        // Observed with `call: 100ms`: 5 attempts (sleeps 4, 8, 16, 32, then
+        // one capped at the deadline).
+        assert_eq!(
+            schedule(Duration::from_millis(100)),
+            (vec![0, 4, 12, 28, 60], 100)
+        );
+        // The default 2 minutes: 15 attempts, the last sleep capped.
+        let (times, failed_at) = schedule(Duration::from_secs(120));
+        assert_eq!(times.len(), 15, "{times:?}");
+        assert_eq!(times.last(), Some(&65_532));
+        assert_eq!(failed_at, 120_000);
+        // With 1 ms or less left, no backoff at all.
         let budget = Duration::from_secs(120);
-        let waits: Vec<_> = (1..=4)
-            .map(|n| backoff(n, Duration::ZERO, budget))
-            .collect();
         assert_eq!(
-            waits,
-            [2, 4, 8, 16].map(|ms| Some(Duration::from_millis(ms)))
+            backoff(3, Duration::from_micros(119_999_500), budget),
+            Backoff::FailAfter(Duration::ZERO)
         );
-        // Capped by what is left, and spent below 1 ms.
         assert_eq!(
-            backoff(20, Duration::from_millis(119_990), budget),
-            Some(Duration::from_millis(10))
+            backoff(1, Duration::ZERO, budget),
+            Backoff::Retry(Duration::from_millis(4))
         );
-        assert_eq!(backoff(3, Duration::from_micros(119_999_500), budget), None);
-        assert_eq!(backoff(100, Duration::ZERO, budget), Some(budget));
+        // A wait that would leave 1 ms or less is the last one.
+        assert_eq!(
+            backoff(1, Duration::ZERO, Duration::from_millis(5)),
+            Backoff::FailAfter(Duration::from_millis(4))
+        );
+        assert_eq!(
+            backoff(100, Duration::ZERO, budget),
+            Backoff::FailAfter(budget)
+        );
     }
 
     #[test]

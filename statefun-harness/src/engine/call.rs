@@ -10,7 +10,7 @@ use super::Engine;
 use super::protocol::Answer;
 use crate::endpoint;
 use crate::error::{Cause, JobFailure};
-use crate::faults::{self, Fault};
+use crate::faults::{self, Backoff, Fault};
 use crate::trace::Event;
 
 impl Engine {
@@ -26,8 +26,16 @@ impl Engine {
             self.waiting_retries -= 1;
         }
         let address = request.address.clone();
-        let body = request.body.clone();
         let batch = request.invocations.len();
+        // The last backoff ended at the deadline: no further attempt.
+        if let Some(cause) = request.give_up.take() {
+            let attempts = request.attempts;
+            self.drop_request(id);
+            return Err(self
+                .fail(Some(&address), Some(batch), cause)
+                .after_attempts(attempts));
+        }
+        let body = request.body.clone();
         #[cfg(feature = "http")]
         let request_started = request.started;
         // Borrowed from the endpoint tables alone, so the fault can be drawn
@@ -116,30 +124,42 @@ impl Engine {
         } else {
             now.saturating_sub(request.started)
         };
-        if let Some(wait) = faults::backoff(attempts, elapsed, budget) {
-            request.retry_at = Some(now.saturating_add(wait));
-            self.waiting_retries += 1;
-            self.world.counters.failed_attempts += 1;
-            self.record(Event::AttemptFailed {
-                address,
-                attempt: attempts,
-                reason: cause.to_string(),
-                retry_in: Some(wait),
-            });
-            return Ok(());
-        }
         let started = request.started;
         self.world.counters.failed_attempts += 1;
-        self.drop_request(id);
-        if timed_out {
-            self.now = self.now.max(started.saturating_add(budget));
-        }
+        let wait = match faults::backoff(attempts, elapsed, budget) {
+            Backoff::Retry(wait) => {
+                request.retry_at = Some(now.saturating_add(wait));
+                self.waiting_retries += 1;
+                self.record(Event::AttemptFailed {
+                    address,
+                    attempt: attempts,
+                    reason: cause.to_string(),
+                    retry_in: Some(wait),
+                });
+                return Ok(());
+            }
+            Backoff::FailAfter(wait) => wait,
+        };
         self.record(Event::AttemptFailed {
             address: address.clone(),
             attempt: attempts,
             reason: cause.to_string(),
             retry_in: None,
         });
+        if wait > Duration::ZERO {
+            // The runtime sleeps out the capped backoff, then fails: other
+            // work goes on meanwhile, and the job fails at the deadline.
+            if let Some(request) = self.world.in_flight.get_mut(&id) {
+                request.retry_at = Some(now.saturating_add(wait));
+                request.give_up = Some(cause);
+                self.waiting_retries += 1;
+            }
+            return Ok(());
+        }
+        self.drop_request(id);
+        if timed_out {
+            self.now = self.now.max(started.saturating_add(budget));
+        }
         Err(self
             .fail(Some(&address), Some(batch), cause)
             .after_attempts(attempts))

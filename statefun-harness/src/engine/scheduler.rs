@@ -322,6 +322,7 @@ impl Engine {
                 started: now,
                 attempts: 0,
                 retry_at: None,
+                give_up: None,
                 response: None,
             },
         );

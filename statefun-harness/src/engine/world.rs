@@ -12,6 +12,7 @@ use super::protocol::Answer;
 use crate::clock::Timers;
 use crate::egress::EgressRecord;
 use crate::envelope::Envelope;
+use crate::error::Cause;
 use crate::store::Store;
 
 /// What the harness counted during a run.
@@ -58,6 +59,10 @@ pub(crate) struct InFlight {
     pub(crate) attempts: u32,
     /// After a failed attempt: when the next one may start.
     pub(crate) retry_at: Option<Duration>,
+    /// After the last failed attempt, when the runtime sleeps out a backoff
+    /// capped at the deadline: the failure that fails the job at
+    /// `retry_at` instead of another attempt.
+    pub(crate) give_up: Option<Cause>,
     /// The answer, once it arrived; applied by a later step.
     pub(crate) response: Option<Answer>,
 }
@@ -108,6 +113,7 @@ impl World {
                         started: r.started,
                         attempts: r.attempts,
                         retry_at: r.retry_at,
+                        give_up: None,
                         response: None,
                     };
                     (*id, request)

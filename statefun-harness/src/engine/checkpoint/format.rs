@@ -179,6 +179,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
                 started: Duration::ZERO,
                 attempts: 0,
                 retry_at: None,
+                give_up: None,
                 response: None,
             },
         );
