@@ -33,7 +33,8 @@ pub(crate) struct Config {
     pub(crate) max_steps: u64,
     pub(crate) egress_semantics: EgressSemantics,
     pub(crate) checkpoint_interval: Option<Duration>,
-    pub(crate) call_timeout: Duration,
+    /// The harness-wide call budget; unset: each transport's default.
+    pub(crate) call_timeout: Option<Duration>,
     pub(crate) batching: Batching,
     pub(crate) faults: Faults,
     pub(crate) plan: Plan,
@@ -56,7 +57,7 @@ impl Default for Config {
             max_steps: 1_000_000,
             egress_semantics: EgressSemantics::default(),
             checkpoint_interval: None,
-            call_timeout: Duration::from_secs(120),
+            call_timeout: None,
             batching: Batching::Natural,
             faults: Faults::none(),
             plan: Plan::default(),

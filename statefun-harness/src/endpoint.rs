@@ -27,20 +27,103 @@ pub enum Endpoint {
     Raw(RawEndpoint),
 }
 
-/// Per-endpoint settings of module.yaml (spec §2.4.1): the transport's
-/// `call` budget and `maxNumBatchRequests`. Unset ones take the harness's
-/// defaults ([`HarnessBuilder::call_timeout`](crate::HarnessBuilder::call_timeout),
-/// [`HarnessBuilder::max_batch_requests`](crate::HarnessBuilder::max_batch_requests)).
+/// The HTTP client the runtime calls an endpoint with (module.yaml
+/// `transport.type`), which decides what is retried and after which
+/// backoff (spec §2.3).
 ///
 /// ```
 /// use std::time::Duration;
-/// use statefun_harness::{EndpointOptions, Harness};
+/// use statefun_harness::Transport;
+///
+/// // A v2 endpoint's default; OkHttp is what a v1 endpoint always uses.
+/// assert_eq!(Transport::default(), Transport::Netty);
+/// assert_eq!(Transport::Netty.default_call_timeout(), Duration::from_secs(120));
+/// assert_eq!(Transport::OkHttp.default_call_timeout(), Duration::from_secs(60));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Transport {
+    /// `io.statefun.transports.v1/async`, the default of
+    /// `io.statefun.endpoints.v2/http` (`nettyclient/NettyRequest.java`):
+    /// every failed attempt is retried (any non-2xx status, another content
+    /// type, a body that is not a `FromFunction`, an I/O error) after 4, 8,
+    /// 16… ms, within the call budget (default 2 minutes).
+    #[default]
+    Netty,
+    /// `io.statefun.transports.v1/okhttp`, and every
+    /// `io.statefun.endpoints.v1/http` endpoint
+    /// (`httpfn/RetryingCallback.java`): I/O errors, 5xx and 408, 409, 420,
+    /// 429, 499 are retried after 10, 20, 40… ms within the call budget
+    /// (default 1 minute); any other non-2xx status, another content type
+    /// than exactly `application/octet-stream`, or a body that is not a
+    /// `FromFunction` fails the job at once.
+    OkHttp,
+}
+
+impl Transport {
+    /// The transport's call budget when none is configured: 2 minutes for
+    /// Netty, 1 minute for OkHttp.
+    #[must_use]
+    pub const fn default_call_timeout(self) -> Duration {
+        match self {
+            Self::Netty => Duration::from_secs(120),
+            Self::OkHttp => Duration::from_secs(60),
+        }
+    }
+
+    /// Whether the transport tries again after an attempt failed so.
+    pub(crate) fn retries(self, failure: Failure) -> bool {
+        match (self, failure) {
+            (_, Failure::Timeout) => false,
+            (Self::Netty, _) | (Self::OkHttp, Failure::Io) => true,
+            (Self::OkHttp, Failure::Status(code)) => {
+                code >= 500 || matches!(code, 408 | 409 | 420 | 429 | 499)
+            }
+            (Self::OkHttp, Failure::ContentType | Failure::Malformed) => false,
+        }
+    }
+
+    /// The name of the transport in failures.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Netty => "the default (Netty) transport",
+            Self::OkHttp => "the OkHttp transport",
+        }
+    }
+}
+
+/// How an attempt failed, which decides whether the transport retries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// No answer: the connection was refused or reset, the answer could
+    /// not be read or was too large.
+    Io,
+    /// An answer with a non-2xx status (an in-process handler's error is
+    /// the SDK server's 500).
+    Status(u16),
+    /// A 2xx answer of another content type.
+    ContentType,
+    /// A 2xx answer whose body is not a `FromFunction`.
+    Malformed,
+    /// No answer within the call budget.
+    Timeout,
+}
+
+/// Per-endpoint settings of module.yaml (spec §2.4.1): the transport, its
+/// `call` budget and `maxNumBatchRequests`. Unset ones take the harness's
+/// defaults ([`HarnessBuilder::call_timeout`](crate::HarnessBuilder::call_timeout),
+/// else the transport's; [`HarnessBuilder::max_batch_requests`](crate::HarnessBuilder::max_batch_requests)).
+///
+/// ```
+/// use std::time::Duration;
+/// use statefun_harness::{EndpointOptions, Harness, Transport};
 ///
 /// let harness = Harness::builder()
 ///     .remote_with(
 ///         "shop/*",
 ///         "http://localhost:8000/statefun",
 ///         EndpointOptions::new()
+///             .transport(Transport::OkHttp)
 ///             .call_timeout(Duration::from_secs(30))
 ///             .max_batch_requests(500),
 ///     )
@@ -51,6 +134,7 @@ pub enum Endpoint {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[must_use]
 pub struct EndpointOptions {
+    pub(crate) transport: Transport,
     pub(crate) call_timeout: Option<std::time::Duration>,
     pub(crate) max_batch_requests: Option<usize>,
 }
@@ -59,6 +143,21 @@ impl EndpointOptions {
     /// The harness's defaults.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The transport (module.yaml `transport.type`; default
+    /// [`Transport::Netty`], as for a v2 endpoint; a v1 endpoint is
+    /// [`Transport::OkHttp`]).
+    ///
+    /// ```
+    /// use statefun_harness::{EndpointOptions, Transport};
+    ///
+    /// let v1 = EndpointOptions::new().transport(Transport::OkHttp);
+    /// # let _ = v1;
+    /// ```
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// The total budget of a request, all attempts and backoffs included
@@ -80,6 +179,7 @@ impl EndpointOptions {
 #[derive(Debug, Clone)]
 pub(crate) struct Route {
     pub(crate) endpoint: Endpoint,
+    pub(crate) transport: Transport,
     pub(crate) call_budget: std::time::Duration,
     pub(crate) max_batch_requests: usize,
 }
@@ -111,16 +211,21 @@ pub(crate) struct Routes {
 
 impl Routes {
     /// The routes of the endpoints by exact type and by namespace; unset
-    /// options take the harness's `call_timeout` and `max_batch_requests`.
+    /// options take the harness's `call_timeout` (else the transport's
+    /// default) and `max_batch_requests`.
     pub(crate) fn new(
         exact: BTreeMap<TypeName, (Endpoint, EndpointOptions)>,
         namespaces: BTreeMap<Namespace, (Endpoint, EndpointOptions)>,
-        call_timeout: Duration,
+        call_timeout: Option<Duration>,
         max_batch_requests: usize,
     ) -> Self {
         let route = |(endpoint, options): (Endpoint, EndpointOptions)| Route {
             endpoint,
-            call_budget: options.call_timeout.unwrap_or(call_timeout),
+            transport: options.transport,
+            call_budget: options
+                .call_timeout
+                .or(call_timeout)
+                .unwrap_or_else(|| options.transport.default_call_timeout()),
             max_batch_requests: options.max_batch_requests.unwrap_or(max_batch_requests),
         };
         Self {
@@ -170,21 +275,22 @@ impl fmt::Debug for Endpoint {
 /// What calling an endpoint produced: response bytes, or a failure.
 pub(crate) type CallResult = Result<Bytes, CallError>;
 
-/// A failed call: where it went, what went wrong, and whether it ran out
-/// of time (which spends the call budget).
+/// A failed call: where it went, what went wrong, and how (a timeout
+/// spends the call budget).
 #[derive(Debug)]
 pub(crate) struct CallError {
     pub(crate) url: String,
     pub(crate) reason: String,
-    pub(crate) timed_out: bool,
+    pub(crate) failure: Failure,
 }
 
 impl CallError {
-    fn new(url: impl Into<String>, reason: String) -> Self {
+    /// An in-process handler's error: the SDK's server answers it with 500.
+    fn in_process(reason: String) -> Self {
         Self {
-            url: url.into(),
+            url: IN_PROCESS.to_owned(),
             reason,
-            timed_out: false,
+            failure: Failure::Status(500),
         }
     }
 }
@@ -206,32 +312,38 @@ impl Endpoint {
         }
     }
 
-    /// Sends one request for a function type named `name`; a remote call
-    /// may take `timeout` of wall-clock time.
+    /// Sends one request for a function type named `name`, as `transport`
+    /// sends and reads it; a remote call may take `timeout` of wall-clock
+    /// time.
     pub(crate) async fn call(
         &self,
         #[cfg_attr(not(feature = "http"), allow(unused_variables))] name: &str,
         body: Bytes,
         #[cfg(feature = "http")] client: &crate::http::Client,
+        #[cfg(feature = "http")] transport: Transport,
         #[cfg(feature = "http")] timeout: std::time::Duration,
     ) -> CallResult {
         match self {
             Self::Handler(handler) => handler
                 .handle(body)
                 .await
-                .map_err(|e| CallError::new(IN_PROCESS, ErrorChain::new(&e).to_string())),
-            Self::Raw(f) => f(body).map_err(|e| CallError::new(IN_PROCESS, e)),
+                .map_err(|e| CallError::in_process(ErrorChain::new(&e).to_string())),
+            Self::Raw(f) => f(body).map_err(CallError::in_process),
             #[cfg(feature = "http")]
             Self::Http(template) => {
                 let url = template.replace("{function.name}", name);
-                match tokio::time::timeout(timeout, client.post(&url, body)).await {
-                    Ok(result) => result.map_err(|reason| CallError::new(url, reason)),
+                match tokio::time::timeout(timeout, client.post(&url, body, transport)).await {
+                    Ok(result) => result.map_err(|(failure, reason)| CallError {
+                        url,
+                        reason,
+                        failure,
+                    }),
                     Err(_) => Err(CallError {
                         url,
                         reason: format!(
                             "no response within the {timeout:?} left of the call budget"
                         ),
-                        timed_out: true,
+                        failure: Failure::Timeout,
                     }),
                 }
             }

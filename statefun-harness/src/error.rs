@@ -11,7 +11,7 @@ use statefun_sdk::Address;
     self.0.seed,
     context(self.0.address.as_ref(), self.0.batch_size),
     self.0.cause,
-    attempts(self.0.attempts)
+    attempts(self.0.attempts, self.0.not_retried_by)
 )]
 pub struct JobFailure(Box<Details>);
 
@@ -22,6 +22,8 @@ struct Details {
     batch_size: Option<usize>,
     cause: Cause,
     attempts: Option<u32>,
+    /// The transport that does not retry the last attempt's failure.
+    not_retried_by: Option<&'static str>,
 }
 
 impl JobFailure {
@@ -37,6 +39,7 @@ impl JobFailure {
             batch_size,
             cause,
             attempts: None,
+            not_retried_by: None,
         }))
     }
 
@@ -46,7 +49,14 @@ impl JobFailure {
         self
     }
 
-    /// How many call attempts failed before the call budget ran out, for a
+    /// The same failure, which `transport` does not retry.
+    pub(crate) fn not_retried_by(mut self, transport: &'static str) -> Self {
+        self.0.not_retried_by = Some(transport);
+        self
+    }
+
+    /// How many call attempts failed before the call budget ran out (or
+    /// before one failed in a way the transport does not retry), for a
     /// failure of a call.
     #[must_use]
     pub fn attempts(&self) -> Option<u32> {
@@ -78,11 +88,13 @@ impl JobFailure {
     }
 }
 
-fn attempts(attempts: Option<u32>) -> String {
-    match attempts {
-        Some(1) => " (1 attempt)".to_owned(),
-        Some(n) => format!(" ({n} attempts, the call budget is spent)"),
-        None => String::new(),
+fn attempts(attempts: Option<u32>, not_retried_by: Option<&str>) -> String {
+    match (attempts, not_retried_by) {
+        (Some(1), None) => " (1 attempt)".to_owned(),
+        (Some(n), None) => format!(" ({n} attempts, the call budget is spent)"),
+        (Some(1), Some(t)) => format!(" (1 attempt; {t} does not retry this)"),
+        (Some(n), Some(t)) => format!(" ({n} attempts; {t} does not retry the last one)"),
+        (None, _) => String::new(),
     }
 }
 

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::endpoint::{Failure, Transport};
 use crate::rng::Rng;
 
 /// Faults injected into calls to functions, each as a rate per mille of
@@ -48,6 +49,15 @@ pub(crate) enum Fault {
 impl Fault {
     pub(crate) fn runs_function(self) -> bool {
         matches!(self, Self::LostResponse | Self::Timeout)
+    }
+
+    /// How the attempt failed, for the transport's retry rule.
+    pub(crate) fn failure(self) -> Failure {
+        match self {
+            Self::Refused | Self::LostResponse => Failure::Io,
+            Self::ServerError => Failure::Status(503),
+            Self::Timeout => Failure::Timeout,
+        }
     }
 
     pub(crate) fn reason(self) -> &'static str {
@@ -208,14 +218,43 @@ const NETTY_BASE: Duration = Duration::from_millis(2);
 const LAST_MILLISECOND: Duration = Duration::from_millis(1);
 
 /// What follows failed attempt number `attempts` (1 for the first) of a
-/// request that has run for `elapsed` of its `budget`, under the default
-/// (Netty) transport's rule (`nettyclient/NettyRequest.java`): the attempt
+/// request that has run for `elapsed` of its `budget`, when `transport`
+/// retries the failure.
+pub(crate) fn backoff(
+    transport: Transport,
+    attempts: u32,
+    elapsed: Duration,
+    budget: Duration,
+) -> Backoff {
+    match transport {
+        Transport::Netty => netty_backoff(attempts, elapsed, budget),
+        Transport::OkHttp => okhttp_backoff(attempts, elapsed, budget),
+    }
+}
+
+/// The OkHttp transport's first backoff.
+const OKHTTP_BASE: Duration = Duration::from_millis(10);
+
+/// The OkHttp transport's rule (`httpfn/RetryingCallback.java`,
+/// `backpressure/BoundedExponentialBackoff.java`): sleeps of 10, 20, 40…
+/// ms, each capped by the budget left; only when nothing is left does the
+/// request fail, so an attempt may start right at the deadline.
+fn okhttp_backoff(attempts: u32, elapsed: Duration, budget: Duration) -> Backoff {
+    let remaining = budget.saturating_sub(elapsed);
+    let planned = OKHTTP_BASE.saturating_mul(1_u32 << attempts.saturating_sub(1).min(31));
+    match planned.min(remaining) {
+        Duration::ZERO => Backoff::FailAfter(Duration::ZERO),
+        wait => Backoff::Retry(wait),
+    }
+}
+
+/// The default (Netty) transport's rule (`nettyclient/NettyRequest.java`): the attempt
 /// counter is incremented before the backoff `2 ms × 2^attempts` is
 /// computed, so the waits are 4, 8, 16… ms, each capped by the budget
 /// left; with 1 ms or less left, before the backoff or when its timer
 /// fires, the request fails (`RequestTimeoutException`) without another
 /// attempt.
-pub(crate) fn backoff(attempts: u32, elapsed: Duration, budget: Duration) -> Backoff {
+fn netty_backoff(attempts: u32, elapsed: Duration, budget: Duration) -> Backoff {
     let remaining = budget.saturating_sub(elapsed);
     if remaining <= LAST_MILLISECOND {
         return Backoff::FailAfter(Duration::ZERO);
@@ -235,12 +274,12 @@ mod tests {
 
     /// Attempt times (ms from the first) until the request fails, and when
     /// it fails, for attempts that fail at once.
-    fn schedule(budget: Duration) -> (Vec<u128>, u128) {
+    fn schedule(transport: Transport, budget: Duration) -> (Vec<u128>, u128) {
         let (mut at, mut attempts, mut times) = (Duration::ZERO, 0, Vec::new());
         loop {
             times.push(at.as_millis());
             attempts += 1;
-            match backoff(attempts, at, budget) {
+            match backoff(transport, attempts, at, budget) {
                 Backoff::Retry(wait) => at += wait,
                 Backoff::FailAfter(wait) => return (times, (at + wait).as_millis()),
             }
@@ -256,33 +295,46 @@ mod tests {
         // Observed with `call: 100ms`: 5 attempts (sleeps 4, 8, 16, 32, then
         // one capped at the deadline).
         assert_eq!(
-            schedule(Duration::from_millis(100)),
+            schedule(Transport::Netty, Duration::from_millis(100)),
             (vec![0, 4, 12, 28, 60], 100)
         );
         // The default 2 minutes: 15 attempts, the last sleep capped.
-        let (times, failed_at) = schedule(Duration::from_secs(120));
+        let (times, failed_at) = schedule(Transport::Netty, Duration::from_secs(120));
         assert_eq!(times.len(), 15, "{times:?}");
         assert_eq!(times.last(), Some(&65_532));
         assert_eq!(failed_at, 120_000);
         // With 1 ms or less left, no backoff at all.
         let budget = Duration::from_secs(120);
         assert_eq!(
-            backoff(3, Duration::from_micros(119_999_500), budget),
+            netty_backoff(3, Duration::from_micros(119_999_500), budget),
             Backoff::FailAfter(Duration::ZERO)
         );
         assert_eq!(
-            backoff(1, Duration::ZERO, budget),
+            netty_backoff(1, Duration::ZERO, budget),
             Backoff::Retry(Duration::from_millis(4))
         );
         // A wait that would leave 1 ms or less is the last one.
         assert_eq!(
-            backoff(1, Duration::ZERO, Duration::from_millis(5)),
+            netty_backoff(1, Duration::ZERO, Duration::from_millis(5)),
             Backoff::FailAfter(Duration::from_millis(4))
         );
         assert_eq!(
-            backoff(100, Duration::ZERO, budget),
+            netty_backoff(100, Duration::ZERO, budget),
             Backoff::FailAfter(budget)
         );
+    }
+
+    #[test]
+    fn okhttp_backoff_is_10_20_40_ms_and_attempts_at_the_deadline() {
+        // httpfn/RetryingCallback.java with BoundedExponentialBackoff: sleeps
+        // of 10 ms doubling, each capped by the time left; the request fails
+        // only when no time is left, so the last attempt is at the deadline.
+        assert_eq!(
+            schedule(Transport::OkHttp, Duration::from_millis(100)),
+            (vec![0, 10, 30, 70, 100], 100)
+        );
+        let (times, _) = schedule(Transport::OkHttp, Duration::from_secs(60));
+        assert_eq!(&times[..6], [0, 10, 30, 70, 150, 310]);
     }
 
     #[test]

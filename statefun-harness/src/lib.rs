@@ -96,7 +96,7 @@ use statefun_sdk::{
 
 pub use config::ConfigError;
 pub use egress::{EgressRecord, EgressSemantics};
-pub use endpoint::{Endpoint, EndpointOptions, RawEndpoint};
+pub use endpoint::{Endpoint, EndpointOptions, RawEndpoint, Transport};
 pub use engine::Counters;
 pub use engine::checkpoint::{Checkpoint, CheckpointError};
 pub use error::{Cause, JobFailure};
@@ -130,14 +130,15 @@ impl HarnessBuilder {
         self
     }
 
-    /// The runtime's `call` budget (default 2 minutes): a failed attempt
-    /// is retried after a backoff of 2 ms doubling per attempt, on the
-    /// virtual clock, until the budget is spent; then the job fails (spec
-    /// §2.3). A remote attempt may take what is left of the budget (at
+    /// The runtime's `call` budget of every endpoint that sets none
+    /// (default: its [`Transport`]'s, 2 minutes for Netty, 1 minute for
+    /// OkHttp): a failed attempt is retried after the transport's backoff
+    /// (Netty 4, 8, 16… ms; OkHttp 10, 20, 40… ms), on the virtual clock,
+    /// until the budget is spent; then the job fails (spec §2.3). A remote attempt may take what is left of the budget (at
     /// least 10 ms) in wall-clock time; one that takes it all spends the
     /// budget, as the runtime's per-attempt timeout does.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
-        self.config.call_timeout = timeout;
+        self.config.call_timeout = Some(timeout);
         self
     }
 

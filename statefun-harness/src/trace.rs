@@ -142,8 +142,9 @@ pub enum Event {
         attempt: u32,
         /// What went wrong.
         reason: String,
-        /// When the next attempt starts; `None` when the call budget is
-        /// spent and the job fails.
+        /// When the next attempt starts; `None` when there is none: the
+        /// call budget is spent, or the transport does not retry this
+        /// failure, and the job fails.
         retry_in: Option<Duration>,
     },
     /// The job failed and restarts from its last checkpoint.
@@ -274,7 +275,7 @@ fn display(event: &Event, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             ),
             None => write!(
                 f,
-                "attempt {attempt} at {address} failed: {reason}; the call budget is spent"
+                "attempt {attempt} at {address} failed: {reason}; no further attempt"
             ),
         },
         Event::JobFailed { reason } => write!(f, "JOB FAILED, restarting: {reason}"),

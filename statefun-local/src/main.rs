@@ -239,10 +239,14 @@ fn check(args: &Args) -> Result<(), String> {
     let mut out = String::new();
     for endpoint in &module.endpoints {
         out.push_str(&format!(
-            "endpoint  {} -> {} (document {}; call budget {:?}, maxNumBatchRequests {})\n",
+            "endpoint  {} -> {} (document {}; {} transport, call budget {:?}, maxNumBatchRequests {})\n",
             endpoint.functions,
             endpoint.url_path_template,
             endpoint.document,
+            match endpoint.transport {
+                statefun_harness::Transport::OkHttp => "okhttp",
+                _ => "async",
+            },
             endpoint.call_timeout,
             endpoint.max_batch_requests
         ));

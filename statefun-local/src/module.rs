@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use statefun_harness::Transport;
 use statefun_sdk::module_yaml::{
     self, Component, FunctionPattern, HttpEndpoint, ReadError, ReadOptions, UnknownKeys,
 };
@@ -35,6 +36,11 @@ pub(crate) struct Endpoint {
     pub(crate) max_batch_requests: usize,
     /// The transport's total budget per request.
     pub(crate) call_timeout: Duration,
+    /// The client the runtime calls it with: Netty (`transport.type`
+    /// async, the v2 default) or OkHttp (`transport.type` okhttp, or any
+    /// v1 endpoint), which decides what is retried and after which
+    /// backoff.
+    pub(crate) transport: Transport,
 }
 
 impl Endpoint {
@@ -45,6 +51,10 @@ impl Endpoint {
             url_path_template: e.url_path_template.clone(),
             max_batch_requests: e.max_batch_requests(),
             call_timeout: e.call_timeout(),
+            transport: match e.transport {
+                module_yaml::Transport::OkHttp(_) => Transport::OkHttp,
+                _ => Transport::Netty,
+            },
         }
     }
 }
@@ -252,6 +262,7 @@ spec:
         let ns = module.endpoint_for(&session).unwrap();
         assert_eq!(ns.call_timeout, Duration::from_secs(30));
         assert_eq!(ns.max_batch_requests, 500);
+        assert_eq!(ns.transport, Transport::Netty);
         assert_eq!(
             ns.url_path_template,
             "http://fns:8000/statefun/{function.name}"
@@ -261,6 +272,9 @@ spec:
         assert_eq!(exact.document, 2);
         assert_eq!(exact.call_timeout, Duration::from_secs(120));
         assert_eq!(exact.max_batch_requests, 0);
+        // httpfn/: a v1 endpoint is always called with OkHttp, whose
+        // retry rules differ (RetryingCallback.java).
+        assert_eq!(exact.transport, Transport::OkHttp);
         assert!(module.endpoint_for(&"other/x".parse().unwrap()).is_none());
         assert_eq!(module.ingresses[0].kind, IoKind::Kinesis);
         assert_eq!(module.egresses[0].kind, IoKind::Kinesis);
@@ -289,6 +303,17 @@ spec:
                 "  transport:\n    type: io.statefun.transports.v1/okhttp\n    timeouts:\n      call: 7s\n      connect: 1s\n      read: 5s\n      write: 5s\n"
             ),
             Ok(Duration::from_secs(7))
+        );
+        let transport = |text: &str| {
+            let text = format!(
+                "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/b\n  urlPathTemplate: http://h/x\n{text}"
+            );
+            parse(&text).map(|m| m.endpoints[0].transport)
+        };
+        assert_eq!(transport(""), Ok(Transport::Netty));
+        assert_eq!(
+            transport("  transport:\n    type: io.statefun.transports.v1/okhttp\n"),
+            Ok(Transport::OkHttp)
         );
         let error = with("  transport:\n    type: io.statefun.transports.v1/okhttp\n    timeouts:\n      call: 7s\n      connect: 1s\n      read: 8s\n      write: 1s\n").unwrap_err();
         assert!(error.contains("spec.transport.timeouts.read"), "{error}");

@@ -151,6 +151,7 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
             }
         }
         let options = EndpointOptions::new()
+            .transport(endpoint.transport)
             .call_timeout(endpoint.call_timeout)
             .max_batch_requests(endpoint.max_batch_requests);
         builder = builder.remote_with(endpoint.functions.clone(), &url, options);

@@ -8,7 +8,7 @@ use statefun_sdk::Address;
 
 use super::Engine;
 use super::protocol::Answer;
-use crate::endpoint;
+use crate::endpoint::{self, Failure, Transport};
 use crate::error::{Cause, JobFailure};
 use crate::faults::{self, Backoff, Fault};
 use crate::trace::Event;
@@ -56,9 +56,9 @@ impl Engine {
             .call_budget
             .saturating_sub(self.now.saturating_sub(request_started))
             .max(Duration::from_millis(10));
-        let mut timed_out = fault == Some(Fault::Timeout);
-        let outcome = if fault.is_some_and(|f| !f.runs_function()) {
-            Err(None)
+        let transport = route.transport;
+        let outcome = if let Some(f) = fault.filter(|f| !f.runs_function()) {
+            Err((None, f.failure()))
         } else {
             let answer = route
                 .endpoint
@@ -68,22 +68,24 @@ impl Engine {
                     #[cfg(feature = "http")]
                     &self.client,
                     #[cfg(feature = "http")]
+                    transport,
+                    #[cfg(feature = "http")]
                     left,
                 )
                 .await;
             match answer {
-                _ if fault.is_some() => Err(None),
+                _ if fault.is_some() => Err((None, fault.map_or(Failure::Io, Fault::failure))),
                 Err(e) if e.url == endpoint::IN_PROCESS => {
-                    Err(Some(Cause::FunctionFailed(e.reason)))
+                    Err((Some(Cause::FunctionFailed(e.reason)), e.failure))
                 }
-                Err(e) => {
-                    timed_out |= e.timed_out;
-                    Err(Some(Cause::Transport {
+                Err(e) => Err((
+                    Some(Cause::Transport {
                         url: e.url,
                         reason: e.reason,
-                    }))
-                }
-                Ok(bytes) => Answer::read(bytes).map_err(Some),
+                    }),
+                    e.failure,
+                )),
+                Ok(bytes) => Answer::read(bytes).map_err(|c| (Some(c), Failure::Malformed)),
             }
         };
         match outcome {
@@ -94,19 +96,26 @@ impl Engine {
                 self.record(Event::Answered { address });
                 Ok(())
             }
-            Err(cause) => {
+            Err((cause, failure)) => {
                 let cause = cause.unwrap_or_else(|| Cause::Transport {
                     url: route.endpoint.describe(address.function_type().name()),
                     reason: fault.map(|f| f.reason()).unwrap_or_default().to_owned(),
                 });
-                self.attempt_failed(id, cause, timed_out)
+                self.attempt_failed(id, cause, failure, transport)
             }
         }
     }
 
-    /// Retries a failed attempt after the runtime's backoff, or fails the
-    /// job when the budget is spent; a timeout waits out the whole budget.
-    fn attempt_failed(&mut self, id: u64, cause: Cause, timed_out: bool) -> Result<(), JobFailure> {
+    /// Retries a failed attempt after the transport's backoff, or fails the
+    /// job when the transport does not retry the failure or the budget is
+    /// spent; a timeout waits out the whole budget.
+    fn attempt_failed(
+        &mut self,
+        id: u64,
+        cause: Cause,
+        failure: Failure,
+        transport: Transport,
+    ) -> Result<(), JobFailure> {
         let now = self.now;
         let Some(request) = self.world.in_flight.get(&id) else {
             return Ok(());
@@ -119,6 +128,7 @@ impl Engine {
         let attempts = request.attempts;
         let address = request.address.clone();
         let batch = request.invocations.len();
+        let timed_out = failure == Failure::Timeout;
         let elapsed = if timed_out {
             budget
         } else {
@@ -126,19 +136,24 @@ impl Engine {
         };
         let started = request.started;
         self.world.counters.failed_attempts += 1;
-        let wait = match faults::backoff(attempts, elapsed, budget) {
-            Backoff::Retry(wait) => {
-                request.retry_at = Some(now.saturating_add(wait));
-                self.waiting_retries += 1;
-                self.record(Event::AttemptFailed {
-                    address,
-                    attempt: attempts,
-                    reason: cause.to_string(),
-                    retry_in: Some(wait),
-                });
-                return Ok(());
+        let retried = transport.retries(failure);
+        let wait = if retried {
+            match faults::backoff(transport, attempts, elapsed, budget) {
+                Backoff::Retry(wait) => {
+                    request.retry_at = Some(now.saturating_add(wait));
+                    self.waiting_retries += 1;
+                    self.record(Event::AttemptFailed {
+                        address,
+                        attempt: attempts,
+                        reason: cause.to_string(),
+                        retry_in: Some(wait),
+                    });
+                    return Ok(());
+                }
+                Backoff::FailAfter(wait) => wait,
             }
-            Backoff::FailAfter(wait) => wait,
+        } else {
+            Duration::ZERO
         };
         self.record(Event::AttemptFailed {
             address: address.clone(),
@@ -160,9 +175,14 @@ impl Engine {
         if timed_out {
             self.now = self.now.max(started.saturating_add(budget));
         }
-        Err(self
+        let failed = self
             .fail(Some(&address), Some(batch), cause)
-            .after_attempts(attempts))
+            .after_attempts(attempts);
+        Err(if retried {
+            failed
+        } else {
+            failed.not_retried_by(transport.name())
+        })
     }
 
     /// Forgets a request that failed the job: its address has nothing in

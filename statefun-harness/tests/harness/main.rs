@@ -21,3 +21,6 @@ mod live;
 // The same run in process and over HTTP.
 #[cfg(feature = "http")]
 mod remote;
+// The Netty and OkHttp transports against a real HTTP server.
+#[cfg(feature = "http")]
+mod transports;
