@@ -102,6 +102,7 @@ pub(crate) enum Failure {
     /// the SDK server's 500).
     Status(u16),
     /// A 2xx answer of another content type.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     ContentType,
     /// A 2xx answer whose body is not a `FromFunction`.
     Malformed,
@@ -137,12 +138,36 @@ pub struct EndpointOptions {
     pub(crate) transport: Transport,
     pub(crate) call_timeout: Option<std::time::Duration>,
     pub(crate) max_batch_requests: Option<usize>,
+    pub(crate) payload_max_bytes: Option<usize>,
 }
 
 impl EndpointOptions {
+    /// The Netty transport's default answer size limit
+    /// (`payload_max_bytes`): 32 MiB.
+    pub const DEFAULT_PAYLOAD_MAX_BYTES: usize = 32 * 1024 * 1024;
+
     /// The harness's defaults.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The largest answer the Netty transport takes, decoded (module.yaml
+    /// `transport.payload_max_bytes`; default
+    /// [`DEFAULT_PAYLOAD_MAX_BYTES`](Self::DEFAULT_PAYLOAD_MAX_BYTES)). A
+    /// larger one fails the attempt, which is retried like an I/O error
+    /// (`nettyclient/HttpConnectionPoolManager.java`'s
+    /// `HttpObjectAggregator`). The OkHttp transport has no limit.
+    ///
+    /// ```
+    /// use statefun_harness::EndpointOptions;
+    ///
+    /// let options = EndpointOptions::new().payload_max_bytes(1024 * 1024);
+    /// # let _ = options;
+    /// assert_eq!(EndpointOptions::DEFAULT_PAYLOAD_MAX_BYTES, 33_554_432);
+    /// ```
+    pub fn payload_max_bytes(mut self, max: usize) -> Self {
+        self.payload_max_bytes = Some(max);
+        self
     }
 
     /// The transport (module.yaml `transport.type`; default
@@ -182,6 +207,9 @@ pub(crate) struct Route {
     pub(crate) transport: Transport,
     pub(crate) call_budget: std::time::Duration,
     pub(crate) max_batch_requests: usize,
+    /// Netty's answer size limit.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) payload_max_bytes: usize,
 }
 
 /// The namespace of an endpoint pattern `ns/*`: a key of the endpoint
@@ -227,6 +255,9 @@ impl Routes {
                 .or(call_timeout)
                 .unwrap_or_else(|| options.transport.default_call_timeout()),
             max_batch_requests: options.max_batch_requests.unwrap_or(max_batch_requests),
+            payload_max_bytes: options
+                .payload_max_bytes
+                .unwrap_or(EndpointOptions::DEFAULT_PAYLOAD_MAX_BYTES),
         };
         Self {
             exact: exact.into_iter().map(|(k, v)| (k, route(v))).collect(),
@@ -313,7 +344,8 @@ impl Endpoint {
     }
 
     /// Sends one request for a function type named `name`, as `transport`
-    /// sends and reads it; a remote call may take `timeout` of wall-clock
+    /// sends and reads it (with Netty, an answer of at most
+    /// `payload_max_bytes`); a remote call may take `timeout` of wall-clock
     /// time.
     pub(crate) async fn call(
         &self,
@@ -321,6 +353,7 @@ impl Endpoint {
         body: Bytes,
         #[cfg(feature = "http")] client: &crate::http::Client,
         #[cfg(feature = "http")] transport: Transport,
+        #[cfg(feature = "http")] payload_max_bytes: usize,
         #[cfg(feature = "http")] timeout: std::time::Duration,
     ) -> CallResult {
         match self {
@@ -332,7 +365,12 @@ impl Endpoint {
             #[cfg(feature = "http")]
             Self::Http(template) => {
                 let url = template.replace("{function.name}", name);
-                match tokio::time::timeout(timeout, client.post(&url, body, transport)).await {
+                match tokio::time::timeout(
+                    timeout,
+                    client.post(&url, body, transport, payload_max_bytes),
+                )
+                .await
+                {
                     Ok(result) => result.map_err(|(failure, reason)| CallError {
                         url,
                         reason,

@@ -70,6 +70,8 @@ impl Engine {
                     #[cfg(feature = "http")]
                     transport,
                     #[cfg(feature = "http")]
+                    route.payload_max_bytes,
+                    #[cfg(feature = "http")]
                     left,
                 )
                 .await;

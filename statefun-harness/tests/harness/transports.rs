@@ -276,3 +276,105 @@ async fn okhttp_fails_at_once_on_a_body_that_is_not_a_from_function() {
     .await;
     assert_eq!(failure.unwrap().attempts(), Some(5));
 }
+
+/// `bytes` encoded as `encoding` (gzip, or zlib for deflate).
+fn encoded(encoding: &str, bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    if encoding.eq_ignore_ascii_case("deflate") {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    } else {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+}
+
+/// A 200 `application/octet-stream` answer of `body` with `Content-Encoding:
+/// encoding`.
+fn compressed(encoding: &'static str, body: &[u8]) -> impl Fn(usize) -> Response<Full<Bytes>> {
+    let body = Bytes::from(encoded(encoding, body));
+    move |_| {
+        Response::builder()
+            .header("content-type", "application/octet-stream")
+            .header("content-encoding", encoding)
+            .body(Full::new(body.clone()))
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_answers_are_decoded_by_both_transports() {
+    // nettyclient/HttpConnectionPoolManager.java puts an
+    // HttpContentDecompressor before the aggregator, and NettyHeaders.java
+    // asks for `gzip,deflate`; OkHttp asks for gzip and decodes it
+    // transparently. Observed: both accept `Content-Encoding: gzip` answers.
+    let server = Canned::start(compressed("gzip", EMPTY_ANSWER)).await;
+    for (options, asked) in [(EndpointOptions::new(), "gzip,deflate"), (okhttp(), "gzip")] {
+        let before = server.requests();
+        let (h, failure) = run_one(&server.url, options).await;
+        assert!(failure.is_none(), "{failure:?}");
+        assert_eq!(h.counters().failed_attempts, 0);
+        assert_eq!(
+            server.header(before, "accept-encoding").as_deref(),
+            Some(asked)
+        );
+    }
+    // Netty's decompressor takes deflate too (and any letter case).
+    let server = Canned::start(compressed("Deflate", EMPTY_ANSWER)).await;
+    let (_, failure) = run_one(&server.url, EndpointOptions::new()).await;
+    assert!(failure.is_none(), "{failure:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netty_fails_an_attempt_whose_answer_exceeds_payload_max_bytes() {
+    // nettyclient/HttpConnectionPoolManager.java: HttpObjectAggregator(
+    // payload_max_bytes) throws TooLongHttpContentException for a larger
+    // (decoded) answer; NettyRequest.java retries it like any failure.
+    // OkHttp has no such limit.
+    let server = Canned::start(|_| response(200, OCTET_STREAM, EMPTY_ANSWER)).await;
+    let (h, failure) = run_one(
+        &server.url,
+        EndpointOptions::new()
+            .payload_max_bytes(2)
+            .call_timeout(Duration::from_millis(100)),
+    )
+    .await;
+    let failure = failure.unwrap();
+    assert_eq!(failure.attempts(), Some(5), "{failure}");
+    assert!(
+        failure.to_string().contains("payload_max_bytes"),
+        "{failure}"
+    );
+    assert_eq!(attempts(&h)[0], (0, 1, Some(4)));
+    for options in [
+        EndpointOptions::new().payload_max_bytes(3),
+        okhttp().payload_max_bytes(2),
+    ] {
+        let (_, failure) = run_one(&server.url, options).await;
+        assert!(failure.is_none(), "{failure:?}");
+    }
+    // The limit applies to the decoded answer: 3 bytes, sent as ~23.
+    let server = Canned::start(compressed("gzip", EMPTY_ANSWER)).await;
+    let (_, failure) = run_one(&server.url, EndpointOptions::new().payload_max_bytes(3)).await;
+    assert!(failure.is_none(), "{failure:?}");
+
+    // The default is 32 MiB: one byte more fails (announced by its
+    // Content-Length, so it is refused before it is read).
+    let big = Bytes::from(vec![0_u8; EndpointOptions::DEFAULT_PAYLOAD_MAX_BYTES + 1]);
+    let server = Canned::start(move |_| {
+        Response::builder()
+            .header("content-type", "application/octet-stream")
+            .body(Full::new(big.clone()))
+            .unwrap()
+    })
+    .await;
+    let (_, failure) = run_one(
+        &server.url,
+        EndpointOptions::new().call_timeout(Duration::from_millis(5)),
+    )
+    .await;
+    let failure = failure.unwrap();
+    assert!(failure.to_string().contains("33554433 bytes"), "{failure}");
+}
