@@ -9,8 +9,10 @@
 
 use std::time::Duration;
 
+use statefun_harness::EgressSemantics;
 use statefun_sdk::module_yaml::{
-    self, Component, FunctionPattern, HttpEndpoint, ReadError, ReadOptions, UnknownKeys,
+    self, Component, DeliverySemantic, FunctionPattern, HttpEndpoint, ReadError, ReadOptions,
+    UnknownKeys,
 };
 use statefun_sdk::{EgressIdentifier, TypeName};
 
@@ -70,6 +72,13 @@ pub(crate) struct Ingress {
 pub(crate) struct Egress {
     pub(crate) id: EgressIdentifier,
     pub(crate) kind: IoKind,
+    /// When its records become visible: a Kafka egress's
+    /// `deliverySemantic` (at least once unless `exactly-once`, as
+    /// `GenericKafkaEgressSpec.java` defaults it); a Kinesis egress is at
+    /// least once (`KinesisSinkProvider.java` sets `failOnError` "for
+    /// at-least-once delivery semantics to Kinesis"; it has no
+    /// transactions).
+    pub(crate) semantics: EgressSemantics,
 }
 
 /// A module.yaml that cannot be run.
@@ -121,10 +130,17 @@ impl Module {
                 Component::KafkaEgress(e) => module.egresses.push(Egress {
                     id: e.id.clone(),
                     kind: IoKind::Kafka,
+                    semantics: match e.delivery_semantic {
+                        Some(DeliverySemantic::ExactlyOnce(_)) => EgressSemantics::ExactlyOnce,
+                        // `none` (Flink's NONE: no flush at checkpoints)
+                        // is at least once here: nothing is lost.
+                        _ => EgressSemantics::AtLeastOnce,
+                    },
                 }),
                 Component::KinesisEgress(e) => module.egresses.push(Egress {
                     id: e.id.clone(),
                     kind: IoKind::Kinesis,
+                    semantics: EgressSemantics::AtLeastOnce,
                 }),
                 _ => {}
             }

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value as Json, json};
 use statefun_harness::{
-    Checkpoint, EgressRecord, EgressSemantics, EndpointOptions, Event, Harness, JobFailure,
-    Progress, TraceEntry,
+    Checkpoint, EgressRecord, EndpointOptions, Event, Harness, JobFailure, Progress, TraceEntry,
 };
 use statefun_sdk::{
     Address, EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName, TypedBytes,
@@ -139,7 +138,6 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
     let mut builder = Harness::builder()
         .seed(settings.seed)
         .partitions(settings.partitions)
-        .egress_semantics(EgressSemantics::ExactlyOnce)
         // Flink's restart strategy with checkpointing: keep restarting.
         .restart_on_failure(u32::MAX);
     for endpoint in &module.endpoints {
@@ -157,8 +155,8 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
     }
     for egress in &module.egresses {
         builder = match egress.kind {
-            IoKind::Kafka => builder.kafka_egress(&egress.id),
-            IoKind::Kinesis => builder.kinesis_egress(&egress.id),
+            IoKind::Kafka => builder.kafka_egress_with(&egress.id, egress.semantics),
+            IoKind::Kinesis => builder.kinesis_egress_with(&egress.id, egress.semantics),
         };
     }
     builder
@@ -277,6 +275,7 @@ impl Runtime {
             let progress = self.run_slice(&mut stop).await?;
             let trace = self.harness.take_trace();
             self.report(trace);
+            self.write_visible_egress()?;
             if Instant::now() >= self.next_checkpoint {
                 self.checkpoint_if_changed()?;
             }
@@ -495,14 +494,19 @@ impl Runtime {
         self.checkpoint()
     }
 
-    /// Completes a checkpoint, on disk, then writes the egress it
-    /// committed.
-    fn checkpoint(&mut self) -> Result<(), RuntimeError> {
-        self.steps_at_checkpoint = self.harness.counters().steps;
-        self.accepted_since_checkpoint = false;
-        self.harness.checkpoint();
-        let pending: Vec<String> = self
-            .harness
+    /// Writes the records that are visible before any checkpoint: those of
+    /// at-least-once egresses (exactly-once records become visible only
+    /// when a checkpoint commits them, and are written by it). A restart
+    /// from an earlier checkpoint writes them again.
+    fn write_visible_egress(&mut self) -> Result<(), RuntimeError> {
+        let lines = self.take_visible_egress();
+        self.sink.write(&lines)?;
+        Ok(())
+    }
+
+    /// The egress records visible now, as lines, taken out of the harness.
+    fn take_visible_egress(&mut self) -> Vec<String> {
+        self.harness
             .take_committed_egress()
             .into_iter()
             .flat_map(|(id, records)| {
@@ -511,7 +515,18 @@ impl Runtime {
                     .map(move |r| egress_line(&id, &r))
                     .collect::<Vec<_>>()
             })
-            .collect();
+            .collect()
+    }
+
+    /// Completes a checkpoint, on disk, then writes the exactly-once egress
+    /// it committed (at-least-once records written so far go out first, so
+    /// the checkpoint covers them).
+    fn checkpoint(&mut self) -> Result<(), RuntimeError> {
+        self.write_visible_egress()?;
+        self.steps_at_checkpoint = self.harness.counters().steps;
+        self.accepted_since_checkpoint = false;
+        self.harness.checkpoint();
+        let pending = self.take_visible_egress();
         let harness = self
             .harness
             .last_checkpoint()
