@@ -483,6 +483,25 @@ impl Harness {
         Ok(())
     }
 
+    /// Sends bytes typed `type_name` from the ingress (no caller) to `to`,
+    /// the typename taken as it is: an ingress topic's `valueType`, which
+    /// the runtime passes on verbatim (`RoutableKafkaIngressSpec.java`
+    /// reads it with `textValue()`, never as a `TypeName`), even without a
+    /// `/`.
+    ///
+    /// ```
+    /// use statefun_harness::Harness;
+    /// use statefun_sdk::{Address, TypeName};
+    ///
+    /// let mut harness = Harness::builder().build()?;
+    /// let to = Address::new(TypeName::from_static("shop/cart"), "kim");
+    /// harness.send_bytes(to, "PlainText", bytes::Bytes::from_static(b"hi"));
+    /// # Ok::<(), statefun_harness::ConfigError>(())
+    /// ```
+    pub fn send_bytes(&mut self, to: Address, type_name: &str, bytes: Bytes) {
+        self.engine.send(to, type_name, bytes);
+    }
+
     /// Runs until nothing is left to do: every message delivered, every
     /// request answered, every due timer fired. The virtual clock moves
     /// only to wait out retry backoffs (firing the timers and periodic

@@ -23,6 +23,9 @@ pub(crate) struct Module {
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) ingresses: Vec<Ingress>,
     pub(crate) egresses: Vec<Egress>,
+    /// What the runtime would load but is likely a mistake, one line each
+    /// naming the file, document and key.
+    pub(crate) warnings: Vec<String>,
     /// The model, for endpoint lookups.
     read: module_yaml::Module,
 }
@@ -145,6 +148,11 @@ impl Module {
                 _ => {}
             }
         }
+        module.warnings = read
+            .warnings()
+            .iter()
+            .map(|w| format!("{file}: warning: {w}"))
+            .collect();
         module.read = read;
         Ok(module)
     }

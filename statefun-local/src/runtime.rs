@@ -10,9 +10,7 @@ use serde_json::{Map, Value as Json, json};
 use statefun_harness::{
     Checkpoint, EgressRecord, EndpointOptions, Event, Harness, JobFailure, Progress, TraceEntry,
 };
-use statefun_sdk::{
-    Address, EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName, TypedBytes,
-};
+use statefun_sdk::{Address, EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::input::Delivery;
@@ -571,16 +569,14 @@ fn send_logged(harness: &mut Harness, logged: LoggedMessage) -> Result<(), Runti
         .function_type
         .parse()
         .map_err(|e| bad(format!("{}: {e}", logged.function_type)))?;
-    let type_name: TypeName = logged
-        .type_name
-        .parse()
-        .map_err(|e| bad(format!("{}: {e}", logged.type_name)))?;
-    harness
-        .send(
-            Address::new(function_type, logged.id),
-            TypedBytes::new(type_name, logged.value),
-        )
-        .map_err(|e| bad(e.to_string()))
+    // The typename as logged: a topic's `valueType` need not be
+    // `namespace/name` (the runtime passes it on verbatim).
+    harness.send_bytes(
+        Address::new(function_type, logged.id),
+        &logged.type_name,
+        logged.value,
+    );
+    Ok(())
 }
 
 /// An egress record as a JSON line: Kafka and Kinesis records decoded.

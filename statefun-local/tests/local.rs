@@ -749,3 +749,38 @@ fn an_exactly_once_egress_writes_only_at_checkpoints_and_never_twice() {
     assert!(local.terminate().success());
     assert_eq!(results(&egress), [kim], "never twice");
 }
+
+/// What the runtime loads but is likely a mistake is run, with one line on
+/// stderr naming the document and key: here a topic listed twice, which
+/// `RoutableKafkaIngressSpec.java` collects into a map (the last entry
+/// wins). statefun-local used to refuse the module.
+#[test]
+fn a_module_the_runtime_loads_is_run_with_warnings() {
+    let dir = scratch("warnings");
+    let module = dir.join("module.yaml");
+    fs::write(
+        &module,
+        "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/*\n  urlPathTemplate: http://h\n---\nkind: io.statefun.kafka.v1/ingress\nspec:\n  id: a/io\n  topics:\n    - topic: t\n      valueType: a/First\n      targets: [a/f]\n    - topic: t\n      valueType: a/Last\n      targets: [a/g]\n---\nkind: io.statefun.kafka.v1/egress\nspec:\n  id: a/io\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .arg("check")
+        .arg("--module")
+        .arg(&module)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("module.yaml: warning: document 2 (io.statefun.kafka.v1/ingress), spec.topics[1].topic: \"t\" is listed twice"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ingress   a/io \"t\" (a/Last) -> a/g"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("egress    a/io (Kafka)"), "{stdout}");
+}
