@@ -32,6 +32,9 @@ pub(crate) struct Config {
     pub(crate) max_batch_requests: usize,
     pub(crate) max_steps: u64,
     pub(crate) egress_semantics: EgressSemantics,
+    /// Egresses declared with their own semantics, which win over
+    /// `egress_semantics`.
+    pub(crate) egress_semantics_of: BTreeMap<EgressIdentifier, EgressSemantics>,
     pub(crate) checkpoint_interval: Option<Duration>,
     /// The harness-wide call budget; unset: each transport's default.
     pub(crate) call_timeout: Option<Duration>,
@@ -56,6 +59,7 @@ impl Default for Config {
             max_batch_requests: 1000,
             max_steps: 1_000_000,
             egress_semantics: EgressSemantics::default(),
+            egress_semantics_of: BTreeMap::new(),
             checkpoint_interval: None,
             call_timeout: None,
             batching: Batching::Natural,
@@ -68,6 +72,15 @@ impl Default for Config {
 }
 
 impl Config {
+    /// How the records of egress `id` become visible: its own semantics
+    /// when it was declared with them, else the harness's.
+    pub(crate) fn semantics_of(&self, id: &EgressIdentifier) -> EgressSemantics {
+        self.egress_semantics_of
+            .get(id)
+            .copied()
+            .unwrap_or(self.egress_semantics)
+    }
+
     /// Checks the settings and resolves them for the engine: Flink's max
     /// parallelism, and the endpoint tables (moved out of the config) with
     /// each endpoint's call budget and backlog limit.

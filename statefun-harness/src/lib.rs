@@ -124,7 +124,9 @@ pub struct HarnessBuilder {
 }
 
 impl HarnessBuilder {
-    /// How egress records become visible (default at least once).
+    /// How egress records become visible (default at least once), for
+    /// every egress not declared with its own semantics (see
+    /// [`HarnessBuilder::kafka_egress_with`]).
     pub fn egress_semantics(mut self, semantics: EgressSemantics) -> Self {
         self.config.egress_semantics = semantics;
         self
@@ -330,6 +332,51 @@ impl HarnessBuilder {
         self.egress_kind(id, EgressKind::Kinesis)
     }
 
+    /// Declares an egress that accepts any typed value, whose records become
+    /// visible as `semantics` says, whatever
+    /// [`HarnessBuilder::egress_semantics`] says for the others.
+    pub fn egress_with(self, id: &EgressIdentifier, semantics: EgressSemantics) -> Self {
+        self.egress_kind(id, EgressKind::Generic)
+            .egress_semantics_of(id, semantics)
+    }
+
+    /// Declares a generic Kafka egress (accepts only `KafkaProducerRecord`)
+    /// with its own semantics, as module.yaml's `deliverySemantic` gives
+    /// each Kafka egress its own: at least once (the runtime's default) or
+    /// exactly once (a transactional producer).
+    ///
+    /// ```
+    /// use statefun_harness::{EgressSemantics, Harness};
+    /// use statefun_sdk::EgressIdentifier;
+    ///
+    /// let harness = Harness::builder()
+    ///     .kafka_egress_with(
+    ///         &EgressIdentifier::from_static("shop/receipts"),
+    ///         EgressSemantics::ExactlyOnce,
+    ///     )
+    ///     .kafka_egress(&EgressIdentifier::from_static("shop/log"))
+    ///     .build();
+    /// assert!(harness.is_ok());
+    /// ```
+    pub fn kafka_egress_with(self, id: &EgressIdentifier, semantics: EgressSemantics) -> Self {
+        self.egress_kind(id, EgressKind::Kafka)
+            .egress_semantics_of(id, semantics)
+    }
+
+    /// Declares a generic Kinesis egress (accepts only
+    /// `KinesisEgressRecord`) with its own semantics.
+    pub fn kinesis_egress_with(self, id: &EgressIdentifier, semantics: EgressSemantics) -> Self {
+        self.egress_kind(id, EgressKind::Kinesis)
+            .egress_semantics_of(id, semantics)
+    }
+
+    fn egress_semantics_of(mut self, id: &EgressIdentifier, semantics: EgressSemantics) -> Self {
+        self.config
+            .egress_semantics_of
+            .insert(id.clone(), semantics);
+        self
+    }
+
     fn egress_kind(mut self, id: &EgressIdentifier, kind: EgressKind) -> Self {
         self.config.egresses.insert(id.clone(), kind);
         self
@@ -435,6 +482,25 @@ impl Harness {
         let (type_name, bytes) = value.into_typed_bytes()?.into_parts();
         self.engine.send(to, type_name.as_str(), bytes);
         Ok(())
+    }
+
+    /// Sends bytes typed `type_name` from the ingress (no caller) to `to`,
+    /// the typename taken as it is: an ingress topic's `valueType`, which
+    /// the runtime passes on verbatim (`RoutableKafkaIngressSpec.java`
+    /// reads it with `textValue()`, never as a `TypeName`), even without a
+    /// `/`.
+    ///
+    /// ```
+    /// use statefun_harness::Harness;
+    /// use statefun_sdk::{Address, TypeName};
+    ///
+    /// let mut harness = Harness::builder().build()?;
+    /// let to = Address::new(TypeName::from_static("shop/cart"), "kim");
+    /// harness.send_bytes(to, "PlainText", bytes::Bytes::from_static(b"hi"));
+    /// # Ok::<(), statefun_harness::ConfigError>(())
+    /// ```
+    pub fn send_bytes(&mut self, to: Address, type_name: &str, bytes: Bytes) {
+        self.engine.send(to, type_name, bytes);
     }
 
     /// Runs until nothing is left to do: every message delivered, every

@@ -26,7 +26,9 @@ use statefun_sdk::module_yaml::parse_duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Delivery {
     pub(crate) to: Address,
-    pub(crate) type_name: TypeName,
+    /// The typename, verbatim (a topic's `valueType` need not be
+    /// `namespace/name`).
+    pub(crate) type_name: String,
     pub(crate) value: Bytes,
 }
 
@@ -44,7 +46,7 @@ pub(crate) enum Line {
 /// A topic's routing: its value type and targets.
 #[derive(Debug, Clone)]
 struct Route {
-    value_type: TypeName,
+    value_type: String,
     targets: Vec<TypeName>,
 }
 
@@ -141,14 +143,13 @@ impl Routes {
             let key = text("key")?
                 .ok_or("a record needs a `key`: it is the id of the function it goes to")?;
             let (value_type, targets) = self.topic(text("ingress")?, topic)?;
-            let value =
-                values::encode(value_type.as_str(), &object, raw.get("value").map(|v| &**v))?;
+            let value = values::encode(value_type, &object, raw.get("value").map(|v| &**v))?;
             return Ok(Line::Deliver(
                 targets
                     .iter()
                     .map(|target| Delivery {
                         to: Address::new(target.clone(), key),
-                        type_name: value_type.clone(),
+                        type_name: value_type.to_owned(),
                         value: value.clone(),
                     })
                     .collect(),
@@ -170,7 +171,11 @@ impl Routes {
             text("type")?.ok_or("a message to an address needs its `type` (a typename)")?,
         )?;
         let value = values::encode(value_type.as_str(), &object, raw.get("value").map(|v| &**v))?;
-        Ok(Line::Deliver(vec![self.to_address(to, value_type, value)?]))
+        Ok(Line::Deliver(vec![self.to_address(
+            to,
+            &value_type,
+            value,
+        )?]))
     }
 
     /// A record of `topic` (of ingress `ingress`, or the only ingress with
@@ -187,7 +192,7 @@ impl Routes {
             .iter()
             .map(|target| Delivery {
                 to: Address::new(target.clone(), key),
-                type_name: value_type.clone(),
+                type_name: value_type.to_owned(),
                 value: value.clone(),
             })
             .collect())
@@ -197,7 +202,7 @@ impl Routes {
     pub(crate) fn to_address(
         &self,
         to: Address,
-        type_name: TypeName,
+        type_name: &TypeName,
         value: Bytes,
     ) -> Result<Delivery, String> {
         if self.module.endpoint_for(to.function_type()).is_none() {
@@ -208,16 +213,12 @@ impl Routes {
         }
         Ok(Delivery {
             to,
-            type_name,
+            type_name: type_name.as_str().to_owned(),
             value,
         })
     }
 
-    fn topic(
-        &self,
-        ingress: Option<&str>,
-        topic: &str,
-    ) -> Result<(&TypeName, &[TypeName]), String> {
+    fn topic(&self, ingress: Option<&str>, topic: &str) -> Result<(&str, &[TypeName]), String> {
         let found: Vec<(&(String, String), &Route)> = self
             .topics
             .iter()

@@ -231,7 +231,12 @@ fn main() -> ExitCode {
 fn load_module(args: &Args) -> Result<Module, String> {
     let name = args.module.display().to_string();
     let text = std::fs::read_to_string(&args.module).map_err(|e| format!("{name}: {e}"))?;
-    Module::parse(&name, &text, !args.allow_unknown_keys).map_err(|e| e.to_string())
+    let module =
+        Module::parse(&name, &text, !args.allow_unknown_keys).map_err(|e| e.to_string())?;
+    for warning in &module.warnings {
+        log(warning);
+    }
+    Ok(module)
 }
 
 fn check(args: &Args) -> Result<(), String> {

@@ -9,9 +9,10 @@
 
 use std::time::Duration;
 
-use statefun_harness::Transport;
+use statefun_harness::{EgressSemantics, Transport};
 use statefun_sdk::module_yaml::{
-    self, Component, FunctionPattern, HttpEndpoint, ReadError, ReadOptions, UnknownKeys,
+    self, Component, DeliverySemantic, FunctionPattern, HttpEndpoint, ReadError, ReadOptions,
+    UnknownKeys,
 };
 use statefun_sdk::{EgressIdentifier, TypeName};
 
@@ -22,6 +23,9 @@ pub(crate) struct Module {
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) ingresses: Vec<Ingress>,
     pub(crate) egresses: Vec<Egress>,
+    /// What the runtime would load but is likely a mistake, one line each
+    /// naming the file, document and key.
+    pub(crate) warnings: Vec<String>,
     /// The model, for endpoint lookups.
     read: module_yaml::Module,
 }
@@ -80,6 +84,13 @@ pub(crate) struct Ingress {
 pub(crate) struct Egress {
     pub(crate) id: EgressIdentifier,
     pub(crate) kind: IoKind,
+    /// When its records become visible: a Kafka egress's
+    /// `deliverySemantic` (at least once unless `exactly-once`, as
+    /// `GenericKafkaEgressSpec.java` defaults it); a Kinesis egress is at
+    /// least once (`KinesisSinkProvider.java` sets `failOnError` "for
+    /// at-least-once delivery semantics to Kinesis"; it has no
+    /// transactions).
+    pub(crate) semantics: EgressSemantics,
 }
 
 /// A module.yaml that cannot be run.
@@ -131,14 +142,26 @@ impl Module {
                 Component::KafkaEgress(e) => module.egresses.push(Egress {
                     id: e.id.clone(),
                     kind: IoKind::Kafka,
+                    semantics: match e.delivery_semantic {
+                        Some(DeliverySemantic::ExactlyOnce(_)) => EgressSemantics::ExactlyOnce,
+                        // `none` (Flink's NONE: no flush at checkpoints)
+                        // is at least once here: nothing is lost.
+                        _ => EgressSemantics::AtLeastOnce,
+                    },
                 }),
                 Component::KinesisEgress(e) => module.egresses.push(Egress {
                     id: e.id.clone(),
                     kind: IoKind::Kinesis,
+                    semantics: EgressSemantics::AtLeastOnce,
                 }),
                 _ => {}
             }
         }
+        module.warnings = read
+            .warnings()
+            .iter()
+            .map(|w| format!("{file}: warning: {w}"))
+            .collect();
         module.read = read;
         Ok(module)
     }

@@ -8,12 +8,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value as Json, json};
 use statefun_harness::{
-    Checkpoint, EgressRecord, EgressSemantics, EndpointOptions, Event, Harness, JobFailure,
-    Progress, TraceEntry,
+    Checkpoint, EgressRecord, EndpointOptions, Event, Harness, JobFailure, Progress, TraceEntry,
 };
-use statefun_sdk::{
-    Address, EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName, TypedBytes,
-};
+use statefun_sdk::{Address, EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::input::Delivery;
@@ -139,7 +136,6 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
     let mut builder = Harness::builder()
         .seed(settings.seed)
         .partitions(settings.partitions)
-        .egress_semantics(EgressSemantics::ExactlyOnce)
         // Flink's restart strategy with checkpointing: keep restarting.
         .restart_on_failure(u32::MAX);
     for endpoint in &module.endpoints {
@@ -158,8 +154,8 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
     }
     for egress in &module.egresses {
         builder = match egress.kind {
-            IoKind::Kafka => builder.kafka_egress(&egress.id),
-            IoKind::Kinesis => builder.kinesis_egress(&egress.id),
+            IoKind::Kafka => builder.kafka_egress_with(&egress.id, egress.semantics),
+            IoKind::Kinesis => builder.kinesis_egress_with(&egress.id, egress.semantics),
         };
     }
     builder
@@ -278,6 +274,7 @@ impl Runtime {
             let progress = self.run_slice(&mut stop).await?;
             let trace = self.harness.take_trace();
             self.report(trace);
+            self.write_visible_egress()?;
             if Instant::now() >= self.next_checkpoint {
                 self.checkpoint_if_changed()?;
             }
@@ -496,14 +493,19 @@ impl Runtime {
         self.checkpoint()
     }
 
-    /// Completes a checkpoint, on disk, then writes the egress it
-    /// committed.
-    fn checkpoint(&mut self) -> Result<(), RuntimeError> {
-        self.steps_at_checkpoint = self.harness.counters().steps;
-        self.accepted_since_checkpoint = false;
-        self.harness.checkpoint();
-        let pending: Vec<String> = self
-            .harness
+    /// Writes the records that are visible before any checkpoint: those of
+    /// at-least-once egresses (exactly-once records become visible only
+    /// when a checkpoint commits them, and are written by it). A restart
+    /// from an earlier checkpoint writes them again.
+    fn write_visible_egress(&mut self) -> Result<(), RuntimeError> {
+        let lines = self.take_visible_egress();
+        self.sink.write(&lines)?;
+        Ok(())
+    }
+
+    /// The egress records visible now, as lines, taken out of the harness.
+    fn take_visible_egress(&mut self) -> Vec<String> {
+        self.harness
             .take_committed_egress()
             .into_iter()
             .flat_map(|(id, records)| {
@@ -512,7 +514,18 @@ impl Runtime {
                     .map(move |r| egress_line(&id, &r))
                     .collect::<Vec<_>>()
             })
-            .collect();
+            .collect()
+    }
+
+    /// Completes a checkpoint, on disk, then writes the exactly-once egress
+    /// it committed (at-least-once records written so far go out first, so
+    /// the checkpoint covers them).
+    fn checkpoint(&mut self) -> Result<(), RuntimeError> {
+        self.write_visible_egress()?;
+        self.steps_at_checkpoint = self.harness.counters().steps;
+        self.accepted_since_checkpoint = false;
+        self.harness.checkpoint();
+        let pending = self.take_visible_egress();
         let harness = self
             .harness
             .last_checkpoint()
@@ -557,16 +570,14 @@ fn send_logged(harness: &mut Harness, logged: LoggedMessage) -> Result<(), Runti
         .function_type
         .parse()
         .map_err(|e| bad(format!("{}: {e}", logged.function_type)))?;
-    let type_name: TypeName = logged
-        .type_name
-        .parse()
-        .map_err(|e| bad(format!("{}: {e}", logged.type_name)))?;
-    harness
-        .send(
-            Address::new(function_type, logged.id),
-            TypedBytes::new(type_name, logged.value),
-        )
-        .map_err(|e| bad(e.to_string()))
+    // The typename as logged: a topic's `valueType` need not be
+    // `namespace/name` (the runtime passes it on verbatim).
+    harness.send_bytes(
+        Address::new(function_type, logged.id),
+        &logged.type_name,
+        logged.value,
+    );
+    Ok(())
 }
 
 /// An egress record as a JSON line: Kafka and Kinesis records decoded.

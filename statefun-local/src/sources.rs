@@ -274,7 +274,7 @@ async fn handle(
                 Ok(t) => t,
                 Err(e) => return bad_request(format!("{type_name:?} is not a typename: {e}")),
             };
-            match routes.to_address(to, type_name, body) {
+            match routes.to_address(to, &type_name, body) {
                 Ok(delivery) => vec![delivery],
                 Err(e) => return bad_request(e),
             }

@@ -12,9 +12,12 @@
 //!   before them.
 //! - `lock`: held while a run uses the directory.
 //!
-//! A restart restores the checkpoint, truncates the egress file to its
-//! length and writes the committed records again (so a record is in the
-//! file exactly once), then replays the log segments after it in order.
+//! A restart restores the checkpoint and repairs the egress file: the
+//! records the checkpoint committed (exactly-once egresses) are in it
+//! once, written again if the kill cut them; the at-least-once records
+//! written after them stay (the replay writes them again, as Flink's
+//! at-least-once Kafka producer does). Then it replays the log segments
+//! after the checkpoint in order.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read as _, Write as _};
@@ -352,17 +355,23 @@ impl Sink {
     }
 
     /// After a restart: the file the checkpoint wrote to (`target`) as it
-    /// left it: cut to `length`, then `pending` written. Another target
-    /// (egress moved to another file or to stdout, or the file shrank) is
-    /// never cut: `pending` is added at its end, as on stdout, where it is
-    /// written again since it may have been written before the kill.
-    /// Returns whether the file was repaired in place.
+    /// left it. When the checkpoint's `pending` (exactly-once) records
+    /// follow `length` whole, they were written: the file is kept, with
+    /// the at-least-once records written after them (cut to its last whole
+    /// line: a line torn by the kill was never a record). Otherwise the
+    /// kill came while they were being written: the file is cut to
+    /// `length` and `pending` written again. Another target (egress moved
+    /// to another file or to stdout, or the file shrank) is never cut:
+    /// `pending` is added at its end, as on stdout, where it is written
+    /// again since it may have been written before the kill. Returns
+    /// whether the file was repaired in place.
     pub(crate) fn recover(
         &mut self,
         target: &str,
         length: u64,
         pending: &[String],
     ) -> io::Result<bool> {
+        use std::io::Seek as _;
         let same = self.target() == target;
         let mut repaired = false;
         if let Self::File {
@@ -373,6 +382,21 @@ impl Sink {
             && same
             && *current >= length
         {
+            let mut tail = Vec::new();
+            file.seek(io::SeekFrom::Start(length))?;
+            file.read_to_end(&mut tail)?;
+            let written = lines_text(pending);
+            if tail.starts_with(written.as_bytes()) {
+                let whole = tail
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |i| i + 1)
+                    .max(written.len());
+                let keep = length + whole as u64;
+                file.set_len(keep)?;
+                *current = keep;
+                return Ok(true);
+            }
             file.set_len(length)?;
             *current = length;
             repaired = true;
@@ -386,11 +410,7 @@ impl Sink {
         if lines.is_empty() {
             return Ok(());
         }
-        let mut text = String::new();
-        for line in lines {
-            text.push_str(line);
-            text.push('\n');
-        }
+        let text = lines_text(lines);
         match self {
             Self::Stdout => {
                 let mut out = io::stdout().lock();
@@ -408,6 +428,16 @@ impl Sink {
             }
         }
     }
+}
+
+/// Lines as the egress file holds them, each ended by a newline.
+fn lines_text(lines: &[String]) -> String {
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]
@@ -504,6 +534,34 @@ mod tests {
         let mut sink = Sink::open(Some(&other)).unwrap();
         assert!(!sink.recover("-", 0, &["e".into()]).unwrap());
         assert_eq!(fs::read_to_string(&other).unwrap(), "keep me\ne\n");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// At-least-once records written after a checkpoint's exactly-once
+    /// ones stay after a kill (Flink's at-least-once Kafka producer does
+    /// not take them back, `KafkaSinkProvider.java`); a line torn by the
+    /// kill goes.
+    #[test]
+    fn at_least_once_records_after_the_checkpoint_stay() {
+        let dir = scratch("sink-alo");
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("egress.jsonl");
+        let mut sink = Sink::open(Some(&path)).unwrap();
+        sink.write(&["a".into()]).unwrap();
+        let length = sink.length();
+        // The checkpoint's record "c", then at-least-once "x" and a torn
+        // "y".
+        fs::write(&path, "a\nc\nx\ny").unwrap();
+        let mut sink = Sink::open(Some(&path)).unwrap();
+        let target = sink.target();
+        assert!(sink.recover(&target, length, &["c".into()]).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "a\nc\nx\n");
+        sink.write(&["x".into()]).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "a\nc\nx\nx\n");
+        // A checkpoint with no exactly-once records.
+        let mut sink = Sink::open(Some(&path)).unwrap();
+        assert!(sink.recover(&target, length, &[]).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "a\nc\nx\nx\n");
         let _ = fs::remove_dir_all(&dir);
     }
 }

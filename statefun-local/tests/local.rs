@@ -154,6 +154,11 @@ fn python_cart() -> (String, Process) {
 /// Starts statefun-local on the cart module, calling the cart at `url`;
 /// its log is appended to `dir/local.log`.
 fn start_local(dir: &Path, url: &str, args: &[&str]) -> Process {
+    start_local_module(dir, &module_yaml(), url, args)
+}
+
+/// As [`start_local`], with another module.
+fn start_local_module(dir: &Path, module: &Path, url: &str, args: &[&str]) -> Process {
     let log = OpenOptions::new()
         .create(true)
         .append(true)
@@ -161,7 +166,7 @@ fn start_local(dir: &Path, url: &str, args: &[&str]) -> Process {
         .unwrap();
     let child = Command::new(BIN)
         .arg("--module")
-        .arg(module_yaml())
+        .arg(module)
         .arg("--state-dir")
         .arg(dir.join("state"))
         .arg("--rewrite-url")
@@ -617,4 +622,165 @@ fn a_bad_module_is_refused_naming_the_document_and_key() {
     let output = Command::new(BIN).arg("--frobnicate").output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--help"));
+}
+
+/// The cart's module with its egress's `deliverySemantic` replaced by
+/// `delivery` (YAML lines under `spec`, or nothing for the default),
+/// written to `dir/module.yaml`.
+fn cart_module(dir: &Path, delivery: &str) -> PathBuf {
+    let text = fs::read_to_string(module_yaml()).unwrap();
+    let exactly_once =
+        "  deliverySemantic:\n    type: exactly-once\n    transactionTimeout: 900000ms\n";
+    assert!(text.contains(exactly_once), "{text}");
+    let path = dir.join("module.yaml");
+    fs::write(&path, text.replace(exactly_once, delivery)).unwrap();
+    path
+}
+
+/// A Kafka egress without `deliverySemantic` is at least once, the
+/// runtime's default (`GenericKafkaEgressSpec.java`: the builder starts
+/// with `KafkaProducerSemantic.atLeastOnce()`; `KafkaSinkProvider.java`
+/// makes it a `FlinkKafkaProducer` with `Semantic.AT_LEAST_ONCE`, which
+/// writes each record at once and, after a failure, writes again what the
+/// replay since the last checkpoint produces). Before, statefun-local held
+/// every record until a checkpoint: with a 1-hour interval this result
+/// would not be in the file before the kill, and not twice after it.
+#[test]
+fn an_at_least_once_egress_writes_at_once_and_again_after_a_kill() {
+    let cart = rust_cart_on("127.0.0.1:0");
+    let dir = scratch("at-least-once");
+    let module = cart_module(&dir, "");
+    let input = dir.join("input.jsonl");
+    let egress = dir.join("egress.jsonl");
+    append(&input, &[restock("socks", 10), add("kim", "socks", 2)]);
+    let args = [
+        "--input",
+        input.to_str().unwrap(),
+        "--follow",
+        "--egress",
+        egress.to_str().unwrap(),
+        "--checkpoint-interval",
+        "1h",
+    ];
+    let local = start_local_module(&dir, &module, &cart.url, &args);
+    wait_for("the result", Duration::from_secs(60), || {
+        !results(&egress).is_empty()
+    });
+    let error = try_dump_state(&dir).unwrap_err();
+    assert!(
+        error.contains("no checkpoint yet"),
+        "the record is out before any checkpoint: {error}"
+    );
+    local.kill_hard();
+    // No checkpoint: the restart replays both records from the ingress
+    // log, and the result is written again.
+    let local = start_local_module(&dir, &module, &cart.url, &args);
+    let kim = ("kim".to_owned(), "socks".to_owned(), 2, true);
+    wait_for("the replayed result", Duration::from_secs(60), || {
+        results(&egress).len() >= 2
+    });
+    assert!(local.terminate().success());
+    assert_eq!(results(&egress), [kim.clone(), kim], "written twice");
+    // State is exactly once all the same.
+    let state = dump_state(&dir);
+    assert_eq!(
+        state["com.example/inventory:socks"]["reserved"]["value"],
+        json!(2)
+    );
+    // After a checkpoint (the one SIGTERM took), nothing is written again.
+    let local = start_local_module(&dir, &module, &cart.url, &args);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(local.terminate().success());
+    assert_eq!(results(&egress).len(), 2);
+}
+
+/// `deliverySemantic: {type: exactly-once, transactionTimeout: ..}` makes
+/// the egress transactional (`KafkaSinkProvider.java`:
+/// `Semantic.EXACTLY_ONCE`, committed when the checkpoint completes): a
+/// record is visible only once a checkpoint covers it, and a kill before
+/// that discards it, so the replay's copy is the only one.
+#[test]
+fn an_exactly_once_egress_writes_only_at_checkpoints_and_never_twice() {
+    let cart = rust_cart_on("127.0.0.1:0");
+    let dir = scratch("exactly-once");
+    let module = cart_module(
+        &dir,
+        "  deliverySemantic:\n    type: exactly-once\n    transactionTimeout: 15min\n",
+    );
+    let input = dir.join("input.jsonl");
+    let egress = dir.join("egress.jsonl");
+    append(&input, &[restock("socks", 10), add("kim", "socks", 2)]);
+    let args = [
+        "--input",
+        input.to_str().unwrap(),
+        "--follow",
+        "--egress",
+        egress.to_str().unwrap(),
+        "--checkpoint-interval",
+        "1h",
+        "--verbose",
+    ];
+    let produced = || {
+        fs::read_to_string(dir.join("local.log"))
+            .unwrap_or_default()
+            .matches("egress com.example/results")
+            .count()
+    };
+    let local = start_local_module(&dir, &module, &cart.url, &args);
+    wait_for("the result", Duration::from_secs(60), || produced() >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        results(&egress).is_empty(),
+        "not visible before a checkpoint"
+    );
+    local.kill_hard();
+    let local = start_local_module(&dir, &module, &cart.url, &args);
+    wait_for("the replayed result", Duration::from_secs(60), || {
+        produced() >= 2
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(results(&egress).is_empty(), "still no checkpoint");
+    // SIGTERM takes a checkpoint, which commits it.
+    assert!(local.terminate().success());
+    let kim = ("kim".to_owned(), "socks".to_owned(), 2, true);
+    assert_eq!(results(&egress), std::slice::from_ref(&kim));
+    let local = start_local_module(&dir, &module, &cart.url, &args);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(local.terminate().success());
+    assert_eq!(results(&egress), [kim], "never twice");
+}
+
+/// What the runtime loads but is likely a mistake is run, with one line on
+/// stderr naming the document and key: here a topic listed twice, which
+/// `RoutableKafkaIngressSpec.java` collects into a map (the last entry
+/// wins). statefun-local used to refuse the module.
+#[test]
+fn a_module_the_runtime_loads_is_run_with_warnings() {
+    let dir = scratch("warnings");
+    let module = dir.join("module.yaml");
+    fs::write(
+        &module,
+        "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/*\n  urlPathTemplate: http://h\n---\nkind: io.statefun.kafka.v1/ingress\nspec:\n  id: a/io\n  topics:\n    - topic: t\n      valueType: a/First\n      targets: [a/f]\n    - topic: t\n      valueType: a/Last\n      targets: [a/g]\n---\nkind: io.statefun.kafka.v1/egress\nspec:\n  id: a/io\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .arg("check")
+        .arg("--module")
+        .arg(&module)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("module.yaml: warning: document 2 (io.statefun.kafka.v1/ingress), spec.topics[1].topic: \"t\" is listed twice"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ingress   a/io \"t\" (a/Last) -> a/g"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("egress    a/io (Kafka)"), "{stdout}");
 }

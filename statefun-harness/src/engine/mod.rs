@@ -364,7 +364,7 @@ impl Engine {
     /// exactly-once semantics, those a completed checkpoint committed.
     pub(crate) fn visible_egress(&self, key: &EgressIdentifier) -> &[EgressRecord] {
         let records = self.world.egress.get(key).map_or(&[][..], Vec::as_slice);
-        match self.config.egress_semantics {
+        match self.config.semantics_of(key) {
             EgressSemantics::AtLeastOnce => records,
             // Only what a completed checkpoint committed.
             EgressSemantics::ExactlyOnce => {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use statefun_sdk::Address;
+use statefun_sdk::{Address, EgressIdentifier};
 
 use super::Engine;
 use super::checkpoint::Checkpoint;
@@ -47,14 +47,28 @@ impl Engine {
     /// that was in flight at the checkpoint sent again (so invocations are
     /// at least once). The virtual clock does not go back.
     pub(crate) fn crash(&mut self) {
-        let (checkpoint, world) = match &self.last_checkpoint {
+        let (checkpoint, mut world) = match &self.last_checkpoint {
             Some(c) => (c.id(), World::clone(c.world())),
             None => (0, self.initial.clone()),
         };
         let replay: Vec<Envelope> = self.ingress_log.clone();
-        // Records already written stay written, with at-least-once egress.
-        let keep_egress = self.config.egress_semantics == EgressSemantics::AtLeastOnce;
-        self.install(checkpoint, world, replay, keep_egress);
+        // Records already written stay written, for each egress with
+        // at-least-once semantics; the others go back to the checkpoint.
+        let mut written = std::mem::take(&mut self.world.egress);
+        let at_least_once: Vec<EgressIdentifier> = world
+            .egress
+            .keys()
+            .chain(written.keys())
+            .filter(|id| self.config.semantics_of(id) == EgressSemantics::AtLeastOnce)
+            .cloned()
+            .collect();
+        for id in at_least_once {
+            match written.remove(&id) {
+                Some(records) => world.egress.insert(id, records),
+                None => world.egress.remove(&id),
+            };
+        }
+        self.install(checkpoint, world, replay);
     }
 
     /// Starts the job from `checkpoint` (taken by this harness or another,
@@ -81,26 +95,15 @@ impl Engine {
             checkpoint.id(),
             World::clone(checkpoint.world()),
             Vec::new(),
-            false,
         );
     }
 
     /// Replaces the running world with `world`: queues routed to this
     /// harness's partitions, backlogs re-counted, `replay` appended to the
-    /// ingress, in-flight requests sent again; the egress written so far
-    /// kept when `keep_egress`, else the world's.
-    fn install(
-        &mut self,
-        checkpoint: u64,
-        mut world: World,
-        replay: Vec<Envelope>,
-        keep_egress: bool,
-    ) {
+    /// ingress, in-flight requests sent again; the egress is `world`'s.
+    fn install(&mut self, checkpoint: u64, mut world: World, replay: Vec<Envelope>) {
         world.counters = self.world.counters;
         world.counters.restarts += 1;
-        if keep_egress {
-            world.egress = std::mem::take(&mut self.world.egress);
-        }
         let partitions = self.config.partitions as usize;
         let local = std::mem::replace(&mut world.local, vec![Default::default(); partitions]);
         let ingress = std::mem::replace(&mut world.ingress, vec![Default::default(); partitions]);

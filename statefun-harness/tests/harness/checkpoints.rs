@@ -175,6 +175,60 @@ async fn at_least_once_egress_shows_the_duplicates_exactly_once_hides() {
     assert_eq!(h.state(&leaky, &TOTAL).unwrap(), Some(6));
 }
 
+const LOG: EgressIdentifier = EgressIdentifier::from_static("test/log");
+
+/// Writes each number it gets to two egresses, `RESULTS` and `LOG`.
+struct Twice;
+
+#[async_trait]
+impl StatefulFunction for Twice {
+    async fn invoke(&self, ctx: &mut Context, message: Message) -> Result<(), FunctionError> {
+        let n = message.decode::<i64>()?;
+        ctx.send_egress(&RESULTS, KafkaRecord::new("out", n.to_string()))?;
+        ctx.send_egress(&LOG, KafkaRecord::new("log", n.to_string()))?;
+        Ok(())
+    }
+}
+
+/// module.yaml gives each Kafka egress its own `deliverySemantic`
+/// (`GenericKafkaEgressSpec.java`): in one job, an at-least-once egress
+/// shows its records at once and again after a crash, while an
+/// exactly-once one shows them only when a checkpoint commits them.
+#[tokio::test]
+async fn each_egress_has_its_own_semantics() {
+    let twice_type = TypeName::from_static("test/twice");
+    let spec = FunctionSpec::builder(twice_type.clone())
+        .build(Twice)
+        .unwrap();
+    let mut h = Harness::builder()
+        .seed(34)
+        .functions(Functions::new().with(spec).unwrap())
+        .egress_semantics(EgressSemantics::AtLeastOnce)
+        .kafka_egress_with(&RESULTS, EgressSemantics::ExactlyOnce)
+        .kafka_egress_with(&LOG, EgressSemantics::AtLeastOnce)
+        .build()
+        .unwrap();
+    let twice = Address::new(twice_type, "x");
+    for n in 1_i64..=3 {
+        h.send(twice.clone(), &n).unwrap();
+    }
+    h.run().await.unwrap();
+    let count = |h: &Harness, id: &EgressIdentifier| h.kafka_records(id).unwrap().len();
+    assert_eq!(count(&h, &LOG), 3, "at least once: visible at once");
+    assert_eq!(
+        count(&h, &RESULTS),
+        0,
+        "exactly once: not before a checkpoint"
+    );
+    h.crash();
+    h.run().await.unwrap();
+    assert_eq!(count(&h, &LOG), 6, "written again by the replay");
+    assert_eq!(count(&h, &RESULTS), 0, "the crash discarded them");
+    h.checkpoint();
+    assert_eq!(count(&h, &RESULTS), 3, "committed once");
+    assert_eq!(count(&h, &LOG), 6);
+}
+
 #[tokio::test]
 async fn periodic_checkpoints_on_the_virtual_clock() {
     let mut h = Harness::builder()

@@ -392,18 +392,22 @@ pub struct OkHttpTimeouts {
 pub struct IngressTopic {
     /// `topic` or `stream`.
     pub name: String,
-    /// `valueType`.
-    pub value_type: TypeName,
+    /// `valueType`: the typename the records carry, verbatim. By
+    /// convention `namespace/name`, but the runtime does not check it
+    /// (`RoutableKafkaIngressSpec.java` reads it with `textValue()`), so
+    /// neither does the reader (it warns).
+    pub value_type: String,
     /// `targets`.
     pub targets: Vec<TypeName>,
 }
 
 impl IngressTopic {
     /// A topic with no targets yet.
+    #[allow(clippy::needless_pass_by_value)] // a typename, by value as before
     pub fn new(name: impl Into<String>, value_type: TypeName) -> Self {
         Self {
             name: name.into(),
-            value_type,
+            value_type: value_type.as_str().to_owned(),
             targets: Vec::new(),
         }
     }

@@ -1,6 +1,7 @@
 //! The reader: parses a `module.yaml` into the model and checks it as the
 //! runtime's module loader would, with errors naming the document and key.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -148,6 +149,54 @@ impl fmt::Display for ReadError {
 
 impl std::error::Error for ReadError {}
 
+/// Something the runtime loads, that is likely a mistake: a topic listed
+/// twice (the runtime keeps the last), a topic with no targets, a
+/// `valueType` that is not `namespace/name`, a key the runtime ignores in
+/// its place. Its `Display` is that of a [`ReadError`].
+///
+/// ```
+/// use statefun_sdk::module_yaml::{Module, ReadOptions};
+///
+/// let module = Module::parse(
+///     "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/f\n  urlPathTemplate: http://h\n---\nkind: io.statefun.kafka.v1/ingress\nspec:\n  id: a/in\n  topics:\n    - topic: t\n      valueType: Text\n      targets: [a/f]\n",
+///     ReadOptions::new(),
+/// )?;
+/// let warning = &module.warnings()[0];
+/// assert_eq!(warning.key(), "spec.topics[0].valueType");
+/// assert!(warning.to_string().starts_with("document 2 (io.statefun.kafka.v1/ingress), spec.topics[0].valueType: \"Text\""));
+/// # Ok::<_, statefun_sdk::module_yaml::ReadError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadWarning(ReadError);
+
+impl ReadWarning {
+    /// The document, 1-based.
+    pub fn document(&self) -> usize {
+        self.0.document
+    }
+
+    /// The document's kind.
+    pub fn kind(&self) -> Option<&str> {
+        self.0.kind()
+    }
+
+    /// The key, as a path.
+    pub fn key(&self) -> &str {
+        &self.0.key
+    }
+
+    /// What is likely wrong.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+}
+
+impl fmt::Display for ReadWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// A component and the document it was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -162,9 +211,12 @@ pub struct Document {
 /// load, with the document it came from.
 ///
 /// Besides each component's keys, it checks what the runtime checks across
-/// documents: no function type bound twice, no ingress or egress id
-/// declared twice, every ingress target served by an endpoint. The legacy
-/// single-document format (`version: "3.0"`) is refused.
+/// documents: no function type bound twice, no ingress id declared twice
+/// and no egress id declared twice (an ingress and an egress may share
+/// one: the runtime keeps them in separate maps), every ingress target
+/// served by an endpoint. What the runtime loads but is likely a mistake
+/// comes back as [`Module::warnings`]. The legacy single-document format
+/// (`version: "3.0"`) is refused.
 ///
 /// ```
 /// use statefun_sdk::module_yaml::{Component, Module, ReadOptions};
@@ -182,6 +234,7 @@ pub struct Document {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Module {
     documents: Vec<Document>,
+    warnings: Vec<ReadWarning>,
 }
 
 impl Module {
@@ -209,7 +262,12 @@ impl Module {
         let mut module = Self::default();
         // Where each binding and id was declared, for duplicate errors.
         let mut bound: BTreeMap<String, usize> = BTreeMap::new();
-        let mut ids: BTreeMap<String, usize> = BTreeMap::new();
+        // Ingresses and egresses are bound in two maps
+        // (`StatefulFunctionsUniverse.java`: `ingress` and `egress`, each
+        // refusing a key bound twice with "A binding for the key ... was
+        // previously defined."): an ingress and an egress may share an id.
+        let mut ingress_ids: BTreeMap<String, usize> = BTreeMap::new();
+        let mut egress_ids: BTreeMap<String, usize> = BTreeMap::new();
         for (i, value) in values.iter().enumerate() {
             let mut doc = Doc::new(i + 1, options);
             if value.is_null() {
@@ -237,7 +295,7 @@ impl Module {
                 }
                 KAFKA_INGRESS => {
                     let (id, topics) = ingress(&doc, spec, true)?;
-                    unique_id(&doc, &mut ids, id.as_str())?;
+                    unique_id(&doc, &mut ingress_ids, id.as_str(), "an ingress")?;
                     let mut ingress = KafkaIngress::new(id);
                     ingress.address = lenient_string(spec, "address");
                     ingress.consumer_group_id = lenient_string(spec, "consumerGroupId");
@@ -247,13 +305,13 @@ impl Module {
                 }
                 KINESIS_INGRESS => {
                     let (id, streams) = ingress(&doc, spec, false)?;
-                    unique_id(&doc, &mut ids, id.as_str())?;
+                    unique_id(&doc, &mut ingress_ids, id.as_str(), "an ingress")?;
                     let mut ingress = KinesisIngress::new(id);
                     ingress.streams = streams;
                     Component::KinesisIngress(ingress)
                 }
                 KAFKA_EGRESS | KINESIS_EGRESS => {
-                    egress(&doc, spec, kind == KAFKA_EGRESS, &mut ids)?
+                    egress(&doc, spec, kind == KAFKA_EGRESS, &mut egress_ids)?
                 }
                 other => {
                     return Err(doc.error(
@@ -265,6 +323,7 @@ impl Module {
                     ));
                 }
             };
+            module.warnings.extend(doc.warnings.into_inner());
             module.documents.push(Document {
                 index: doc.index,
                 component,
@@ -277,6 +336,11 @@ impl Module {
     /// The components, in file order.
     pub fn documents(&self) -> &[Document] {
         &self.documents
+    }
+
+    /// What the runtime would load but is likely a mistake, in file order.
+    pub fn warnings(&self) -> &[ReadWarning] {
+        &self.warnings
     }
 
     /// The endpoints, in file order.
@@ -335,6 +399,7 @@ struct Doc {
     index: usize,
     kind: Option<String>,
     options: ReadOptions,
+    warnings: RefCell<Vec<ReadWarning>>,
 }
 
 impl Doc {
@@ -343,7 +408,14 @@ impl Doc {
             index,
             kind: None,
             options,
+            warnings: RefCell::new(Vec::new()),
         }
+    }
+
+    fn warn(&self, key: &str, message: impl Into<String>) {
+        self.warnings
+            .borrow_mut()
+            .push(ReadWarning(self.error(key, message)));
     }
 
     fn error(&self, key: &str, message: impl Into<String>) -> ReadError {
@@ -497,11 +569,16 @@ fn lenient_startup_position(spec: &Mapping) -> Option<KafkaStartupPosition> {
     }
 }
 
-fn unique_id(doc: &Doc, ids: &mut BTreeMap<String, usize>, id: &str) -> Result<(), ReadError> {
+fn unique_id(
+    doc: &Doc,
+    ids: &mut BTreeMap<String, usize>,
+    id: &str,
+    what: &str,
+) -> Result<(), ReadError> {
     match ids.insert(id.to_owned(), doc.index) {
         Some(first) => Err(doc.error(
             "spec.id",
-            format!("{id} is already declared by document {first}"),
+            format!("{id} is already declared as {what} by document {first}"),
         )),
         None => Ok(()),
     }
@@ -702,20 +779,60 @@ fn ingress(
         )?;
         ("streams", "stream")
     };
+    if kafka {
+        auto_offset_reset_position(doc, spec)?;
+    }
+    startup_position(doc, spec, kafka)?;
     let id = doc.required(spec, "spec", "id")?;
-    let id = doc.type_name(&id, "spec.id")?;
+    let id = runtime_type_name(doc, &id, "spec.id")?;
     let mut topics: Vec<IngressTopic> = Vec::new();
-    for (t, entry) in doc.list(spec, "spec", list_key)?.iter().enumerate() {
+    let entries = doc.list(spec, "spec", list_key)?;
+    if entries.is_empty() {
+        // `KafkaIngressSpec.java`: "Must define at least one Kafka topic to
+        // consume from."; `KinesisIngressSpec.java`: "Must have at least one
+        // stream to consume from specified."
+        return Err(doc.error(
+            &format!("spec.{list_key}"),
+            format!("lists no {name_key}: the runtime refuses an ingress with none"),
+        ));
+    }
+    for (t, entry) in entries.iter().enumerate() {
         let path = format!("spec.{list_key}[{t}]");
         let map = doc.mapping(entry, &path)?;
         doc.known_keys(map, &path, &[name_key, "valueType", "targets"])?;
         let name = doc.required(map, &path, name_key)?;
-        if topics.iter().any(|other| other.name == name) {
-            return Err(doc.error(&join(&path, name_key), format!("{name:?} is listed twice")));
+        // The runtime reads `valueType` with `textValue()`, verbatim, not as
+        // a TypeName (`RoutableKafkaIngressSpec.java`,
+        // `RoutableKinesisIngressSpec.java`): any string goes.
+        let value_type_key = join(&path, "valueType");
+        let value_type = match map.get("valueType") {
+            Some(Value::String(text)) => text.clone(),
+            None | Some(Value::Null) => {
+                return Err(doc.error(&value_type_key, "missing (it is required)"));
+            }
+            Some(other) => {
+                return Err(doc.error(
+                    &value_type_key,
+                    format!("expected a string, found {}", shape(other)),
+                ));
+            }
+        };
+        if !value_type
+            .parse::<TypeName>()
+            .is_ok_and(|t| t.has_single_slash())
+        {
+            doc.warn(
+                &value_type_key,
+                format!(
+                    "{value_type:?} is not a typename namespace/name: the runtime passes it to the functions as it is, where SDKs expect one"
+                ),
+            );
         }
-        let value_type = doc.required(map, &path, "valueType")?;
-        let value_type = doc.type_name(&value_type, &join(&path, "valueType"))?;
-        let mut topic = IngressTopic::new(name, value_type);
+        let mut topic = IngressTopic {
+            name: name.clone(),
+            value_type,
+            targets: Vec::new(),
+        };
         for (k, target) in doc.list(map, &path, "targets")?.iter().enumerate() {
             let key = format!("{path}.targets[{k}]");
             let Value::String(text) = target else {
@@ -724,14 +841,162 @@ fn ingress(
                     format!("expected a function type, found {}", shape(target)),
                 ));
             };
-            topic.targets.push(doc.type_name(text, &key)?);
+            topic.targets.push(runtime_type_name(doc, text, &key)?);
         }
         if topic.targets.is_empty() {
-            return Err(doc.error(&join(&path, "targets"), "lists no function type"));
+            // The runtime routes the records to nobody.
+            doc.warn(
+                &join(&path, "targets"),
+                format!("lists no function type: the records of {name_key} {name:?} go nowhere"),
+            );
+        }
+        // The routings are a map by topic: a topic listed again replaces
+        // the earlier entry (`result.put(...)` in
+        // `RoutableKafkaIngressSpec.java`).
+        if let Some(earlier) = topics.iter().position(|other| other.name == name) {
+            doc.warn(
+                &join(&path, name_key),
+                format!(
+                    "{name:?} is listed twice; the runtime keeps this entry and drops {list_key}[{earlier}]"
+                ),
+            );
+            topics.remove(earlier);
         }
         topics.push(topic);
     }
     Ok((id, topics))
+}
+
+/// A typename as the runtime parses one (`TypeName.parseFrom`, in
+/// `statefun-sdk-embedded/.../TypeName.java`): exactly one `/`.
+fn runtime_type_name(doc: &Doc, text: &str, key: &str) -> Result<TypeName, ReadError> {
+    let type_name = doc.type_name(text, key)?;
+    if !type_name.has_single_slash() {
+        return Err(doc.error(
+            key,
+            format!(
+                "{text:?} is not a typename: the runtime wants exactly one `/` (namespace/name)"
+            ),
+        ));
+    }
+    Ok(type_name)
+}
+
+/// A Kafka ingress's `autoOffsetResetPosition`: `earliest` or `latest`, in
+/// any case (`RoutableKafkaIngressSpec.java` upper-cases it into
+/// `KafkaIngressAutoResetPosition`; anything else fails startup with
+/// "Invalid autoOffsetResetPosition: ...").
+fn auto_offset_reset_position(doc: &Doc, spec: &Mapping) -> Result<(), ReadError> {
+    let Some(position) = doc.string(spec, "spec", "autoOffsetResetPosition")? else {
+        return Ok(());
+    };
+    match position.to_ascii_lowercase().as_str() {
+        "earliest" | "latest" => Ok(()),
+        _ => Err(doc.error(
+            "spec.autoOffsetResetPosition",
+            format!("{position:?} is not earliest or latest"),
+        )),
+    }
+}
+
+/// An ingress's `startupPosition`, checked as the runtime reads it
+/// (`RoutableKafkaIngressSpec.java`, `RoutableKinesisIngressSpec.java`):
+/// a mapping whose `type` is one of the ingress's (exactly as written;
+/// else "Invalid startup position type: ..."), a `date` in the pattern
+/// `yyyy-MM-dd HH:mm:ss.SSS Z`, Kafka `specific-offsets` not empty
+/// (`KafkaIngressStartupPosition.java`), each `<topic>/<partition>`
+/// (`KafkaTopicPartition.java`).
+fn startup_position(doc: &Doc, spec: &Mapping, kafka: bool) -> Result<(), ReadError> {
+    let path = "spec.startupPosition";
+    let Some(position) = spec.get("startupPosition") else {
+        return Ok(());
+    };
+    let position = doc.mapping(position, path)?;
+    let kind = doc.required(position, path, "type")?;
+    let types: &[&str] = if kafka {
+        &[
+            "group-offsets",
+            "earliest",
+            "latest",
+            "specific-offsets",
+            "date",
+        ]
+    } else {
+        &["earliest", "latest", "date"]
+    };
+    if !types.contains(&kind.as_str()) {
+        return Err(doc.error(
+            &join(path, "type"),
+            format!("{kind:?} is not one of {}", types.join(", ")),
+        ));
+    }
+    match kind.as_str() {
+        "date" => {
+            let date = doc.required(position, path, "date")?;
+            if !is_startup_date(&date) {
+                return Err(doc.error(
+                    &join(path, "date"),
+                    format!("{date:?} is not a date in the pattern yyyy-MM-dd HH:mm:ss.SSS Z, as 2020-02-01 04:15:00.000 +0000"),
+                ));
+            }
+        }
+        "specific-offsets" => {
+            let offsets = doc.list(position, path, "offsets")?;
+            if offsets.is_empty() {
+                return Err(doc.error(
+                    &join(path, "offsets"),
+                    "lists no offset (the runtime refuses empty specific offsets)",
+                ));
+            }
+            for (i, entry) in offsets.iter().enumerate() {
+                let key = format!("{path}.offsets[{i}]");
+                let entry = doc.mapping(entry, &key)?;
+                let Some((partition, _)) = entry.iter().next() else {
+                    return Err(doc.error(&key, "expected `- \"topic/partition\": offset`"));
+                };
+                let text = scalar_text(partition);
+                let valid = text.rsplit_once('/').is_some_and(|(topic, n)| {
+                    !topic.is_empty() && n.parse::<i32>().is_ok_and(|n| n >= 0)
+                });
+                if !valid {
+                    return Err(doc.error(
+                        &key,
+                        format!("{text:?} is not <topic>/<partition>, a partition being a whole number from 0"),
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `yyyy-MM-dd HH:mm:ss.SSS Z`: `Z` an offset `+HHMM` or `-HHMM`.
+fn is_startup_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range.clone())
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            .then(|| text[range].parse::<u32>().unwrap_or(u32::MAX))
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    b.len() == 29
+        && at(4, b'-')
+        && at(7, b'-')
+        && at(10, b' ')
+        && at(13, b':')
+        && at(16, b':')
+        && at(19, b'.')
+        && at(23, b' ')
+        && (at(24, b'+') || at(24, b'-'))
+        && digits(0..4).is_some()
+        && digits(5..7).is_some_and(|m| (1..=12).contains(&m))
+        && digits(8..10).is_some_and(|d| (1..=31).contains(&d))
+        && digits(11..13).is_some_and(|h| h < 24)
+        && digits(14..16).is_some_and(|m| m < 60)
+        && digits(17..19).is_some_and(|s| s < 60)
+        && digits(20..23).is_some()
+        && digits(25..29).is_some()
 }
 
 fn egress(
@@ -756,16 +1021,26 @@ fn egress(
                 &["type", "transactionTimeout", "transactionTimeoutMillis"],
             )?;
             let kind = doc.required(semantic, path, "type")?;
-            let timeout = |doc: &Doc| doc.duration(semantic, path, "transactionTimeout");
             delivery_semantic = Some(match kind.as_str() {
-                "at-least-once" => {
-                    timeout(doc)?;
-                    DeliverySemantic::AtLeastOnce
+                "at-least-once" | "none" => {
+                    for key in ["transactionTimeout", "transactionTimeoutMillis"] {
+                        if semantic.contains_key(key) {
+                            doc.warn(
+                                &join(path, key),
+                                format!(
+                                    "the runtime ignores it with {kind}; it applies to exactly-once"
+                                ),
+                            );
+                        }
+                    }
+                    if kind == "none" {
+                        DeliverySemantic::NoGuarantee
+                    } else {
+                        DeliverySemantic::AtLeastOnce
+                    }
                 }
-                "exactly-once" => DeliverySemantic::ExactlyOnce(timeout(doc)?),
-                "none" => {
-                    timeout(doc)?;
-                    DeliverySemantic::NoGuarantee
+                "exactly-once" => {
+                    DeliverySemantic::ExactlyOnce(Some(transaction_timeout(doc, semantic)?))
                 }
                 _ => {
                     return Err(doc.error(
@@ -792,7 +1067,7 @@ fn egress(
     let type_name = doc.type_name(&id, "spec.id")?;
     let id = EgressIdentifier::new(type_name)
         .map_err(|e| doc.error("spec.id", format!("{id:?} cannot name an egress: {e}")))?;
-    unique_id(doc, ids, id.type_name().as_str())?;
+    unique_id(doc, ids, id.type_name().as_str(), "an egress")?;
     Ok(if kafka {
         let mut egress = KafkaEgress::new(id);
         egress.address = lenient_string(spec, "address");
@@ -801,4 +1076,46 @@ fn egress(
     } else {
         Component::KinesisEgress(KinesisEgress::new(id))
     })
+}
+
+/// Exactly-once's transaction timeout, as `GenericKafkaEgressSpec.java`
+/// reads it: the deprecated `transactionTimeoutMillis` (a number) when
+/// present, else `transactionTimeout` (a duration), which is then required
+/// (without either, the runtime fails startup: "Error parsing a
+/// GenericKafkaEgressSpec."); longer than zero (`KafkaProducerSemantic.java`:
+/// "Transaction timeout durations must be larger than 0 when using
+/// exactly-once producer semantics.").
+fn transaction_timeout(doc: &Doc, semantic: &Mapping) -> Result<Duration, ReadError> {
+    let path = "spec.deliverySemantic";
+    let (key, timeout) = match semantic.get("transactionTimeoutMillis") {
+        Some(Value::Number(n)) => (
+            "transactionTimeoutMillis",
+            n.as_u64().map(Duration::from_millis).ok_or_else(|| {
+                doc.error(
+                    &join(path, "transactionTimeoutMillis"),
+                    format!("{n} is not a whole number of milliseconds"),
+                )
+            })?,
+        ),
+        Some(other) => {
+            return Err(doc.error(
+                &join(path, "transactionTimeoutMillis"),
+                format!("expected a number of milliseconds, found {}", shape(other)),
+            ));
+        }
+        None => (
+            "transactionTimeout",
+            doc.duration(semantic, path, "transactionTimeout")?
+                .ok_or_else(|| {
+                    doc.error(
+                        &join(path, "transactionTimeout"),
+                        "missing: exactly-once needs a transaction timeout (e.g. 15min, at most the brokers' transaction.max.timeout.ms)",
+                    )
+                })?,
+        ),
+    };
+    if timeout.is_zero() {
+        return Err(doc.error(&join(path, key), "must be longer than zero"));
+    }
+    Ok(timeout)
 }

@@ -205,3 +205,296 @@ fn the_shopping_cart_module_round_trips() {
     let again = Module::parse(&render(&components(&first)), ReadOptions::new()).unwrap();
     assert_eq!(components(&first), components(&again));
 }
+
+/// The reader agrees with the runtime's loader (#20, item 9): what it
+/// refuses at startup is an error, what it loads is read (with a warning
+/// where it is likely a mistake). The runtime's files are under
+/// `statefun-flink/statefun-flink-io-bundle/.../io/` (release-3.3.0).
+mod runtime_rules {
+    use std::time::Duration;
+
+    use statefun_sdk::module_yaml::{Component, DeliverySemantic, Module, ReadOptions};
+
+    const ENDPOINT: &str = "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/*\n  urlPathTemplate: http://h\n---\n";
+
+    fn read(yaml: &str) -> Result<Module, String> {
+        Module::parse(&format!("{ENDPOINT}{yaml}"), ReadOptions::new()).map_err(|e| e.to_string())
+    }
+
+    fn kafka_ingress(extra: &str, topics: &str) -> String {
+        format!("kind: io.statefun.kafka.v1/ingress\nspec:\n  id: a/in\n{extra}  topics:\n{topics}")
+    }
+
+    const TOPIC: &str = "    - topic: t\n      valueType: a/T\n      targets: [a/f]\n";
+
+    fn refused(yaml: &str, expected: &str) {
+        let error = read(yaml).unwrap_err();
+        assert!(error.contains(expected), "{error}\n  expected: {expected}");
+    }
+
+    fn warnings(module: &Module) -> Vec<String> {
+        module.warnings().iter().map(ToString::to_string).collect()
+    }
+
+    /// `RoutableKafkaIngressSpec.java`: `autoOffsetResetPosition` is
+    /// upper-cased into `KafkaIngressAutoResetPosition` (EARLIEST, LATEST);
+    /// anything else fails startup ("Invalid autoOffsetResetPosition").
+    /// The reader used to take any value.
+    #[test]
+    fn an_invalid_auto_offset_reset_position_is_refused() {
+        refused(
+            &kafka_ingress("  autoOffsetResetPosition: beginning\n", TOPIC),
+            "document 2 (io.statefun.kafka.v1/ingress), spec.autoOffsetResetPosition: \"beginning\" is not earliest or latest",
+        );
+        for ok in ["earliest", "LATEST", "Earliest"] {
+            read(&kafka_ingress(
+                &format!("  autoOffsetResetPosition: {ok}\n"),
+                TOPIC,
+            ))
+            .unwrap();
+        }
+    }
+
+    /// `RoutableKafkaIngressSpec.java` and `RoutableKinesisIngressSpec.java`:
+    /// `startupPosition.type` is matched exactly against the ingress's
+    /// types, else "Invalid startup position type"; a `date` must parse
+    /// with `yyyy-MM-dd HH:mm:ss.SSS Z`; specific offsets must not be
+    /// empty (`KafkaIngressStartupPosition.java`) and each key is
+    /// `<topic>/<partition>` (`KafkaTopicPartition.java`). The reader used
+    /// to ignore a startup position it did not understand.
+    #[test]
+    fn an_invalid_startup_position_is_refused() {
+        let position = |p: &str| kafka_ingress(&format!("  startupPosition:\n{p}"), TOPIC);
+        refused(
+            &position("    type: beginning\n"),
+            "spec.startupPosition.type: \"beginning\" is not one of group-offsets, earliest, latest, specific-offsets, date",
+        );
+        refused(
+            &position("    type: Earliest\n"),
+            "spec.startupPosition.type",
+        );
+        refused(
+            &position("    offsets: []\n"),
+            "spec.startupPosition.type: missing",
+        );
+        refused(
+            &position("    type: date\n    date: 2020-02-01\n"),
+            "spec.startupPosition.date: \"2020-02-01\" is not a date",
+        );
+        refused(
+            &position("    type: specific-offsets\n    offsets: []\n"),
+            "spec.startupPosition.offsets: lists no offset",
+        );
+        refused(
+            &position("    type: specific-offsets\n    offsets:\n      - t-0: 5\n"),
+            "spec.startupPosition.offsets[0]: \"t-0\" is not <topic>/<partition>",
+        );
+        for ok in [
+            "    type: group-offsets\n",
+            "    type: date\n    date: 2020-02-01 04:15:00.000 +0000\n",
+            "    type: specific-offsets\n    offsets:\n      - t/0: 5\n      - my/topic/1: 7\n",
+        ] {
+            read(&position(ok)).unwrap();
+        }
+        // Kinesis has no group offsets.
+        refused(
+            "kind: io.statefun.kinesis.v1/ingress\nspec:\n  id: a/in\n  startupPosition:\n    type: group-offsets\n  streams:\n    - stream: s\n      valueType: a/T\n      targets: [a/f]\n",
+            "spec.startupPosition.type: \"group-offsets\" is not one of earliest, latest, date",
+        );
+    }
+
+    /// `GenericKafkaEgressSpec.java`: exactly-once reads
+    /// `transactionTimeoutMillis` if present, else parses
+    /// `transactionTimeout`, which fails startup when absent ("Error
+    /// parsing a GenericKafkaEgressSpec."); `KafkaProducerSemantic.java`
+    /// refuses a zero timeout. The reader used to accept exactly-once
+    /// without a timeout.
+    #[test]
+    fn exactly_once_needs_a_transaction_timeout() {
+        let egress = |semantic: &str| {
+            format!(
+                "kind: io.statefun.kafka.v1/egress\nspec:\n  id: a/out\n  deliverySemantic:\n{semantic}"
+            )
+        };
+        refused(
+            &egress("    type: exactly-once\n"),
+            "document 2 (io.statefun.kafka.v1/egress), spec.deliverySemantic.transactionTimeout: missing: exactly-once needs a transaction timeout",
+        );
+        refused(
+            &egress("    type: exactly-once\n    transactionTimeout: 0ms\n"),
+            "spec.deliverySemantic.transactionTimeout: must be longer than zero",
+        );
+        let semantic = |module: &Module| match &module.documents()[1].component {
+            Component::KafkaEgress(e) => e.delivery_semantic,
+            other => panic!("{other:?}"),
+        };
+        let module = read(&egress(
+            "    type: exactly-once\n    transactionTimeout: 15min\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            semantic(&module),
+            Some(DeliverySemantic::ExactlyOnce(Some(Duration::from_secs(
+                900
+            ))))
+        );
+        // The deprecated millis win.
+        let module = read(&egress(
+            "    type: exactly-once\n    transactionTimeoutMillis: 60000\n    transactionTimeout: 15min\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            semantic(&module),
+            Some(DeliverySemantic::ExactlyOnce(Some(Duration::from_secs(60))))
+        );
+        // At least once ignores a timeout, with a warning.
+        let module = read(&egress(
+            "    type: at-least-once\n    transactionTimeout: soon\n",
+        ))
+        .unwrap();
+        assert_eq!(semantic(&module), Some(DeliverySemantic::AtLeastOnce));
+        assert!(
+            warnings(&module)[0].starts_with("document 2 (io.statefun.kafka.v1/egress), spec.deliverySemantic.transactionTimeout: the runtime ignores it"),
+            "{:?}",
+            warnings(&module)
+        );
+    }
+
+    /// `StatefulFunctionsUniverse.java` binds ingresses and egresses in two
+    /// maps, each refusing a key bound twice: an ingress and an egress may
+    /// share an id, two ingresses (or two egresses) may not. The reader
+    /// used to refuse the shared id.
+    #[test]
+    fn an_ingress_and_an_egress_may_share_an_id() {
+        let egress = "---\nkind: io.statefun.kafka.v1/egress\nspec:\n  id: a/in\n";
+        let module = read(&format!("{}{egress}", kafka_ingress("", TOPIC))).unwrap();
+        assert_eq!(module.documents().len(), 3);
+        assert!(module.warnings().is_empty());
+        refused(
+            &format!(
+                "{}---\n{}",
+                kafka_ingress("", TOPIC),
+                "kind: io.statefun.kinesis.v1/ingress\nspec:\n  id: a/in\n  streams:\n    - stream: s\n      valueType: a/T\n      targets: [a/f]\n"
+            ),
+            "document 3 (io.statefun.kinesis.v1/ingress), spec.id: a/in is already declared as an ingress by document 2",
+        );
+        refused(
+            &format!("{}{egress}", egress.trim_start_matches("---\n")),
+            "document 3 (io.statefun.kafka.v1/egress), spec.id: a/in is already declared as an egress by document 2",
+        );
+    }
+
+    /// `RoutableKafkaIngressSpec.java` (and the Kinesis one) reads
+    /// `valueType` with `textValue()` and passes it on verbatim: a
+    /// `valueType` without `/` loads. The reader used to refuse it; now it
+    /// reads it and warns.
+    #[test]
+    fn a_value_type_without_a_slash_is_read_with_a_warning() {
+        let module = read(&kafka_ingress(
+            "",
+            "    - topic: t\n      valueType: PlainText\n      targets: [a/f]\n",
+        ))
+        .unwrap();
+        let Component::KafkaIngress(ingress) = &module.documents()[1].component else {
+            panic!()
+        };
+        assert_eq!(ingress.topics[0].value_type, "PlainText");
+        assert_eq!(
+            warnings(&module),
+            [
+                "document 2 (io.statefun.kafka.v1/ingress), spec.topics[0].valueType: \"PlainText\" is not a typename namespace/name: the runtime passes it to the functions as it is, where SDKs expect one"
+            ]
+        );
+        // Not a string at all: `textValue()` is null, and startup fails.
+        refused(
+            &kafka_ingress(
+                "",
+                "    - topic: t\n      valueType: [a]\n      targets: [a/f]\n",
+            ),
+            "spec.topics[0].valueType: expected a string, found a list",
+        );
+    }
+
+    /// `RoutableKafkaIngressSpec.java` streams over `targets` as given: an
+    /// empty list loads (the records go nowhere). The reader used to refuse
+    /// it; now it warns. Missing `targets` still fails (a null iterable).
+    #[test]
+    fn empty_targets_are_read_with_a_warning() {
+        let module = read(&kafka_ingress(
+            "",
+            "    - topic: t\n      valueType: a/T\n      targets: []\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            warnings(&module),
+            [
+                "document 2 (io.statefun.kafka.v1/ingress), spec.topics[0].targets: lists no function type: the records of topic \"t\" go nowhere"
+            ]
+        );
+        refused(
+            &kafka_ingress("", "    - topic: t\n      valueType: a/T\n"),
+            "spec.topics[0].targets: missing",
+        );
+    }
+
+    /// `RoutableKafkaIngressSpec.java` collects the topics into a map with
+    /// `result.put(topic, ...)`: a topic listed again replaces the earlier
+    /// entry. The reader used to refuse it; now it keeps the last and warns.
+    #[test]
+    fn a_repeated_topic_keeps_the_last_with_a_warning() {
+        let module = read(&kafka_ingress(
+            "",
+            "    - topic: t\n      valueType: a/First\n      targets: [a/f]\n    - topic: u\n      valueType: a/U\n      targets: [a/f]\n    - topic: t\n      valueType: a/Last\n      targets: [a/g]\n",
+        ))
+        .unwrap();
+        let Component::KafkaIngress(ingress) = &module.documents()[1].component else {
+            panic!()
+        };
+        let topics: Vec<(&str, &str)> = ingress
+            .topics
+            .iter()
+            .map(|t| (t.name.as_str(), t.value_type.as_str()))
+            .collect();
+        assert_eq!(topics, [("u", "a/U"), ("t", "a/Last")]);
+        assert_eq!(
+            warnings(&module),
+            [
+                "document 2 (io.statefun.kafka.v1/ingress), spec.topics[2].topic: \"t\" is listed twice; the runtime keeps this entry and drops topics[0]"
+            ]
+        );
+    }
+
+    /// `KafkaIngressSpec.java`: "Must define at least one Kafka topic to
+    /// consume from."; `KinesisIngressSpec.java`: "Must have at least one
+    /// stream to consume from specified." The reader used to accept an
+    /// empty list.
+    #[test]
+    fn an_ingress_without_topics_is_refused() {
+        refused(
+            "kind: io.statefun.kafka.v1/ingress\nspec:\n  id: a/in\n  topics: []\n",
+            "spec.topics: lists no topic: the runtime refuses an ingress with none",
+        );
+        refused(
+            "kind: io.statefun.kinesis.v1/ingress\nspec:\n  id: a/in\n  streams: []\n",
+            "spec.streams: lists no stream",
+        );
+    }
+
+    /// `TypeName.parseFrom` (statefun-sdk-embedded `TypeName.java`), which
+    /// reads ingress ids (`IngressIdentifierJsonDeserializer.java`) and
+    /// targets, wants exactly one `/`. The reader used to take `a/b/c`.
+    #[test]
+    fn ingress_ids_and_targets_have_one_slash() {
+        refused(
+            &kafka_ingress(
+                "",
+                "    - topic: t\n      valueType: a/T\n      targets: [a/b/f]\n",
+            ),
+            "spec.topics[0].targets[0]: \"a/b/f\" is not a typename: the runtime wants exactly one `/`",
+        );
+        refused(
+            "kind: io.statefun.kafka.v1/ingress\nspec:\n  id: a/b/in\n  topics:\n    - topic: t\n      valueType: a/T\n      targets: [a/f]\n",
+            "spec.id: \"a/b/in\" is not a typename",
+        );
+    }
+}
