@@ -118,6 +118,28 @@ pub enum Cause {
         /// The type in the new spec.
         new: String,
     },
+    /// A state typename that is not of the form `namespace/name`, in a
+    /// handshake or a MODIFY: the runtime's `TypeName.parseFrom` refuses it
+    /// (`reqreply/PersistedRemoteFunctionValues.java`).
+    #[error(
+        "state {state:?}: Invalid type name string: {type_name}. Must be of format <namespace>/<name>."
+    )]
+    InvalidTypeName {
+        /// The state.
+        state: String,
+        /// The typename as written.
+        type_name: String,
+    },
+    /// A handshake registering a state that expires (after write or after
+    /// invoke) after zero or fewer milliseconds: Flink's `StateTtlConfig`
+    /// refuses it.
+    #[error("state {state:?} expires after {millis} ms: TTL is expected to be positive.")]
+    NonPositiveTtl {
+        /// The state.
+        state: String,
+        /// The expiration as written.
+        millis: i64,
+    },
     /// A mutation for a state the function never registered.
     #[error("mutation of state {0:?}, which is not registered")]
     UnregisteredState(String),
