@@ -161,8 +161,15 @@ pub enum Cause {
     /// A record for an egress that is not declared.
     #[error("egress {0} is not declared")]
     UnknownEgress(String),
-    /// A Kafka or Kinesis egress received a value of another type.
-    #[error("egress {egress} accepts only {expected}, but received {actual}")]
+    /// A Kafka or Kinesis egress received a value of another type: its
+    /// serializer fails the job (the io bundle's
+    /// `GenericKafkaEgressSerializer.java`,
+    /// `GenericKinesisEgressSerializer.java`), in its words.
+    #[error(
+        "egress {egress}: The generic {} egress expects only messages of type {} (received {actual:?})",
+        egress_kind(expected),
+        record_class(expected)
+    )]
     EgressTypeMismatch {
         /// The egress.
         egress: String,
@@ -170,6 +177,22 @@ pub enum Cause {
         expected: String,
         /// The received typename.
         actual: String,
+    },
+    /// A Kafka or Kinesis egress received a value of its type whose bytes
+    /// are not a record of that type: its serializer fails the job (the io
+    /// bundle's `GenericKafkaEgressSerializer.java`,
+    /// `GenericKinesisEgressSerializer.java`), in its words.
+    #[error(
+        "egress {egress}: Unable to unpack message as a {}: {reason}",
+        record_class(type_name)
+    )]
+    MalformedEgressRecord {
+        /// The egress.
+        egress: String,
+        /// The record's typename (the one the egress accepts).
+        type_name: String,
+        /// Why the bytes do not decode.
+        reason: String,
     },
     /// A delayed message with a negative delay.
     #[error("delayed message with a negative delay of {0} ms")]
@@ -199,4 +222,20 @@ pub enum Cause {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// The Java class the runtime names for a generic egress's record type
+/// (`type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord`).
+fn record_class(type_name: &str) -> String {
+    let short = type_name.rsplit('.').next().unwrap_or(type_name);
+    format!("org.apache.flink.statefun.sdk.egress.generated.{short}")
+}
+
+/// "Kafka" or "Kinesis", from the record type a generic egress accepts.
+fn egress_kind(type_name: &str) -> &'static str {
+    if type_name.ends_with("KafkaProducerRecord") {
+        "Kafka"
+    } else {
+        "Kinesis"
+    }
 }

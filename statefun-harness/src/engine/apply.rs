@@ -226,6 +226,16 @@ impl Engine {
                     };
                     return Err(self.fail(Some(address), Some(batch), cause));
                 }
+                // The serializer parses the record when the sink receives
+                // it, and fails the job when it cannot.
+                if let Err(reason) = kind.check(&egress.value) {
+                    let cause = Cause::MalformedEgressRecord {
+                        egress: id.to_string(),
+                        type_name: expected.to_string(),
+                        reason: reason.to_string(),
+                    };
+                    return Err(self.fail(Some(address), Some(batch), cause));
+                }
             }
             self.record(Event::Egress {
                 egress: id.to_string(),

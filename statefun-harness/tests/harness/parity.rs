@@ -9,7 +9,10 @@ use statefun_proto::reqreply::from_function::{
     persisted_value_mutation,
 };
 use statefun_proto::reqreply::{FromFunction, ToFunction, TypedValue, to_function};
-use statefun_sdk::{Address, TypeName};
+use statefun_sdk::{
+    Address, EgressIdentifier, IntoTypedBytes, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, KafkaRecord,
+    TypeName,
+};
 
 /// The address the raw endpoints serve.
 fn raw(id: &str) -> Address {
@@ -199,4 +202,135 @@ async fn a_modify_without_a_typename_writes_an_unset_state() {
             type_name: "int".into()
         }
     );
+}
+
+/// An answer with one record for egress `ns/name`.
+fn egress_answer(egress: &str, type_name: &str, value: Bytes) -> from_function::InvocationResponse {
+    let (namespace, name) = egress.split_once('/').unwrap();
+    from_function::InvocationResponse {
+        outgoing_egresses: vec![from_function::EgressMessage {
+            egress_namespace: namespace.into(),
+            egress_type: name.into(),
+            argument: Some(TypedValue {
+                typename: type_name.into(),
+                has_value: true,
+                value,
+            }),
+        }],
+        ..Default::default()
+    }
+}
+
+const KAFKA: EgressIdentifier = EgressIdentifier::from_static("out/kafka");
+const KINESIS: EgressIdentifier = EgressIdentifier::from_static("out/kinesis");
+const GENERIC: EgressIdentifier = EgressIdentifier::from_static("out/any");
+
+/// Runs one message to `raw/fn:1`, whose answer is one egress record,
+/// with the three kinds of egress declared.
+async fn run_egress(
+    answer: from_function::InvocationResponse,
+) -> (Harness, Result<(), JobFailure>) {
+    let mut h = Harness::builder()
+        .seed(20)
+        .endpoint("raw/*", scripted(Vec::new(), answer))
+        .kafka_egress(&KAFKA)
+        .kinesis_egress(&KINESIS)
+        .egress(&GENERIC)
+        .build()
+        .unwrap();
+    h.send(raw("1"), &1_i32).unwrap();
+    let outcome = h.run().await.map(drop);
+    (h, outcome)
+}
+
+/// The generic Kafka egress's serializer (the io bundle's
+/// `kafka/binders/egress/v1/GenericKafkaEgressSerializer.java`) parses
+/// each record it receives as a `KafkaProducerRecord` and fails the job
+/// when it cannot: "Unable to unpack message as a
+/// org.apache.flink.statefun.sdk.egress.generated.KafkaProducerRecord"; the
+/// Kinesis one (`kinesis/binders/egress/v1/GenericKinesisEgressSerializer.java`)
+/// likewise with `KinesisEgressRecord`. The harness used to take the bytes
+/// and fail only when a test decoded them.
+#[tokio::test]
+async fn an_egress_record_that_does_not_decode_fails_the_job_when_applied() {
+    let not_a_record = Bytes::from_static(b"\xff\xff");
+    for (egress, type_name, class) in [
+        (&KAFKA, KAFKA_RECORD_TYPE, "KafkaProducerRecord"),
+        (&KINESIS, KINESIS_RECORD_TYPE, "KinesisEgressRecord"),
+    ] {
+        let answer = egress_answer(
+            &egress.to_string(),
+            type_name.as_str(),
+            not_a_record.clone(),
+        );
+        let (h, outcome) = run_egress(answer).await;
+        let failure = outcome.unwrap_err();
+        assert!(
+            matches!(failure.cause(), Cause::MalformedEgressRecord { egress: e, .. } if *e == egress.to_string()),
+            "{failure}"
+        );
+        let expected = format!(
+            "egress {egress}: Unable to unpack message as a org.apache.flink.statefun.sdk.egress.generated.{class}: "
+        );
+        assert!(failure.to_string().contains(&expected), "{failure}");
+        assert!(h.egress(egress).is_empty(), "nothing written");
+    }
+    // A generic egress passes any typename and bytes through (observed).
+    let answer = egress_answer("out/any", "my/type", not_a_record.clone());
+    let (h, outcome) = run_egress(answer).await;
+    outcome.unwrap();
+    assert_eq!(h.egress(&GENERIC)[0].value, not_a_record);
+    // A record that decodes is written.
+    let record = KafkaRecord::new("topic", "v").into_typed_bytes().unwrap();
+    let answer = egress_answer(
+        "out/kafka",
+        record.type_name().as_str(),
+        record.bytes().clone(),
+    );
+    let (h, outcome) = run_egress(answer).await;
+    outcome.unwrap();
+    assert_eq!(h.kafka_records(&KAFKA).unwrap()[0].topic(), "topic");
+}
+
+/// The same serializers refuse a record of another typename, in these
+/// words: "The generic Kafka egress expects only messages of type
+/// org.apache.flink.statefun.sdk.egress.generated.KafkaProducerRecord"
+/// (`GenericKafkaEgressSerializer.java`, `TypedValueUtil.isProtobufTypeOf`),
+/// and likewise for Kinesis (`GenericKinesisEgressSerializer.java`).
+#[tokio::test]
+async fn an_egress_record_of_another_type_fails_the_job_in_the_runtime_words() {
+    for (egress, kind, class) in [
+        (&KAFKA, "Kafka", "KafkaProducerRecord"),
+        (&KINESIS, "Kinesis", "KinesisEgressRecord"),
+    ] {
+        let answer = egress_answer(
+            &egress.to_string(),
+            "io.statefun.types/string",
+            Bytes::new(),
+        );
+        let failure = run_egress(answer).await.1.unwrap_err();
+        assert!(
+            matches!(failure.cause(), Cause::EgressTypeMismatch { .. }),
+            "{failure}"
+        );
+        let expected = format!(
+            "egress {egress}: The generic {kind} egress expects only messages of type org.apache.flink.statefun.sdk.egress.generated.{class}"
+        );
+        assert!(failure.to_string().contains(&expected), "{failure}");
+    }
+}
+
+/// An answer to an egress the job does not declare fails the job
+/// (`functions/SideOutputSink.java`: "Unknown egress EgressKey(…)";
+/// observed).
+#[tokio::test]
+async fn an_egress_record_for_an_undeclared_egress_fails_the_job() {
+    let record = KafkaRecord::new("topic", "v").into_typed_bytes().unwrap();
+    let answer = egress_answer(
+        "out/nosuch",
+        record.type_name().as_str(),
+        record.bytes().clone(),
+    );
+    let failure = run_egress(answer).await.1.unwrap_err();
+    assert_eq!(failure.cause(), &Cause::UnknownEgress("out/nosuch".into()));
 }
