@@ -334,3 +334,72 @@ async fn an_egress_record_for_an_undeclared_egress_fails_the_job() {
     let failure = run_egress(answer).await.1.unwrap_err();
     assert_eq!(failure.cause(), &Cause::UnknownEgress("out/nosuch".into()));
 }
+
+/// Flink keeps a job's max parallelism (its number of key groups) in its
+/// checkpoints and savepoints, and a restore keeps it: the default one,
+/// `KeyGroupRangeAssignment.computeDefaultMaxParallelism`, is 128 at
+/// parallelism 2 but 256 at 100, and taking the new default on a restore
+/// into 86 or more partitions would move ids to other key groups. A
+/// checkpoint taken with 2 partitions restores into 100 with 128 key
+/// groups, placing every id as a job built with `max_parallelism(128)`
+/// does; the harness used to take 256.
+#[tokio::test]
+async fn a_restore_keeps_the_max_parallelism_of_the_checkpoint() {
+    use crate::fixture::{Command, functions, recorder, sum};
+    let ids: Vec<String> = (0..40).map(|i| format!("user-{i}")).collect();
+    let mut before = Harness::builder()
+        .seed(10)
+        .partitions(2)
+        .functions(functions())
+        .build()
+        .unwrap();
+    for id in &ids {
+        before.send(recorder(id), &Command::Add(2)).unwrap();
+    }
+    before.run().await.unwrap();
+    before.checkpoint();
+    let checkpoint = before.last_checkpoint().unwrap().clone();
+    assert_eq!(checkpoint.max_parallelism(), Some(128));
+    let bytes = checkpoint.to_bytes();
+    let read = statefun_harness::Checkpoint::from_bytes(&bytes).unwrap();
+    assert_eq!(read.max_parallelism(), Some(128), "kept in the bytes");
+
+    let build = |max_parallelism: Option<u32>| {
+        let builder = Harness::builder()
+            .seed(10)
+            .partitions(100)
+            .functions(functions());
+        match max_parallelism {
+            Some(m) => builder.max_parallelism(m),
+            None => builder,
+        }
+        .build()
+        .unwrap()
+    };
+    let mut restored = build(None);
+    restored.restore(&read);
+    let with_128 = build(Some(128));
+    let with_default = build(None);
+    let partitions =
+        |h: &Harness| -> Vec<u32> { ids.iter().map(|id| h.partition_of(&recorder(id))).collect() };
+    assert_eq!(partitions(&restored), partitions(&with_128));
+    assert_ne!(
+        partitions(&with_128),
+        partitions(&with_default),
+        "256 key groups place some of these ids elsewhere"
+    );
+    // The state followed, and the job runs on.
+    for id in &ids {
+        restored.send(recorder(id), &Command::Add(1)).unwrap();
+    }
+    restored.run().await.unwrap();
+    for id in &ids {
+        assert_eq!(sum(&restored, id), Some(3), "{id}");
+    }
+    // A checkpoint of the restored job keeps 128 in turn.
+    restored.checkpoint();
+    assert_eq!(
+        restored.last_checkpoint().unwrap().max_parallelism(),
+        Some(128)
+    );
+}
