@@ -24,6 +24,16 @@ impl Engine {
         let Some(request) = self.world.in_flight.remove(&id) else {
             return Ok(());
         };
+        // The first request of its type on its partition is completed: the
+        // partition goes on (its handshake's retry and the next batch are
+        // sent as usual).
+        let p = request.partition;
+        if self.world.bootstrapping[p].front() == Some(&id) {
+            self.world.bootstrapping[p].pop_front();
+            if self.world.bootstrapping[p].is_empty() {
+                self.world.bootstrapping_partitions -= 1;
+            }
+        }
         // On a failure this address has nothing in flight any more (the job
         // is failed; `crash()` sends the batch again from a checkpoint). With
         // nothing waiting either, it is idle: forgotten now, and no next
@@ -69,6 +79,9 @@ impl Engine {
         missing: &Missing<'_>,
     ) -> Result<(), JobFailure> {
         let function_type = address.function_type();
+        // The registry of the address's partition (one per type per
+        // subtask in the runtime).
+        let p = self.index(address);
         for spec in missing.states() {
             let state_name = spec.name;
             // The runtime parses the typename first, for a new name and a
@@ -83,10 +96,7 @@ impl Engine {
             };
             let type_name = &*type_name;
             let ttl = spec.ttl;
-            let states = self
-                .world
-                .store
-                .registry
+            let states = self.world.store.registry[p]
                 .entry(function_type.clone())
                 .or_default();
             match states.get(state_name) {
@@ -124,10 +134,7 @@ impl Engine {
             }
         }
         self.world.counters.handshakes += 1;
-        let registered = self
-            .world
-            .store
-            .registry
+        let registered = self.world.store.registry[p]
             .get(function_type)
             .map(|s| s.keys().map(ToString::to_string).collect())
             .unwrap_or_default();
@@ -247,14 +254,13 @@ impl Engine {
                 value: egress.value,
             });
         }
-        // 4. State mutations, in order (later ones win).
+        // 4. State mutations, in order (later ones win), against the
+        // registry of the address's partition.
         let function_type = address.function_type();
+        let p = self.index(address);
         for mutation in effects.mutations() {
             let state_name = mutation.state;
-            let Some((name, registered)) = self
-                .world
-                .store
-                .registry
+            let Some((name, registered)) = self.world.store.registry[p]
                 .get(function_type)
                 .and_then(|s| s.get_key_value(state_name))
                 .map(|(name, r)| (Name::clone(name), Name::clone(&r.type_name)))

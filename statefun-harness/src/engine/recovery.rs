@@ -112,7 +112,9 @@ impl Engine {
         let local = std::mem::replace(&mut world.local, vec![Default::default(); partitions]);
         let ingress = std::mem::replace(&mut world.ingress, vec![Default::default(); partitions]);
         world.blocked = vec![0; partitions];
-        self.world = world;
+        // Empty registries, and every type's next request on a partition
+        // its first there (blocking it), as after any restart.
+        self.world = world.with_partitions(partitions);
         for envelope in local.into_iter().flatten() {
             self.route(envelope);
         }

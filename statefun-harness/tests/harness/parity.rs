@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_harness::{Cause, Endpoint, Harness, JobFailure};
+use statefun_harness::{Cause, Endpoint, Event, Harness, JobFailure};
 use statefun_proto::reqreply::from_function::{
     self, ExpirationSpec, PersistedValueMutation, PersistedValueSpec, expiration_spec,
     persisted_value_mutation,
@@ -402,4 +402,142 @@ async fn a_restore_keeps_the_max_parallelism_of_the_checkpoint() {
         restored.last_checkpoint().unwrap().max_parallelism(),
         Some(128)
     );
+}
+
+/// Two recorder ids on different partitions of `h`, and a third on the
+/// first one's partition.
+fn spread(h: &Harness) -> (String, String, String) {
+    use crate::fixture::recorder;
+    let ids: Vec<String> = (0..100).map(|i| format!("id-{i}")).collect();
+    let p = |id: &String| h.partition_of(&recorder(id));
+    let first = ids[0].clone();
+    let other = ids.iter().find(|id| p(id) != p(&first)).unwrap().clone();
+    let same = ids[1..]
+        .iter()
+        .find(|id| p(id) == p(&first))
+        .unwrap()
+        .clone();
+    (first, other, same)
+}
+
+/// The handshakes of a trace: (address, partition of the address).
+fn handshakes(h: &Harness) -> Vec<(Address, u32)> {
+    h.trace()
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::Handshake { address, .. } => Some((address.clone(), h.partition_of(address))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The runtime keeps one `RequestReplyFunction` per function type per
+/// subtask, each with its own state registry
+/// (`reqreply/RequestReplyFunction.java` holds its
+/// `PersistedRemoteFunctionValues`), not checkpointed: a type goes through
+/// the state handshake once on every partition it runs on (observed: a
+/// second address on another subtask got its own handshake), and again on
+/// each after a restart. The harness used to keep one registry per
+/// harness: one handshake per type.
+#[tokio::test]
+async fn the_state_handshake_happens_once_per_type_per_partition() {
+    use crate::fixture::{Command, functions, recorder, sum};
+    let mut h = Harness::builder()
+        .seed(6)
+        .partitions(2)
+        .functions(functions())
+        .build()
+        .unwrap();
+    let (first, other, same) = spread(&h);
+    for id in [&first, &other, &same] {
+        h.send(recorder(id), &Command::Add(1)).unwrap();
+    }
+    h.run().await.unwrap();
+    let partitions: Vec<u32> = handshakes(&h).iter().map(|(_, p)| *p).collect();
+    assert_eq!(partitions.len(), 2, "{}", h.trace_text());
+    assert_ne!(partitions[0], partitions[1], "one per partition");
+    assert_eq!(h.counters().handshakes, 2);
+    // Registered on a partition, a type is not asked again there.
+    for id in [&first, &other, &same] {
+        h.send(recorder(id), &Command::Add(1)).unwrap();
+    }
+    h.run().await.unwrap();
+    assert_eq!(h.counters().handshakes, 2);
+    // A restart empties every partition's registry: once more on each.
+    h.checkpoint();
+    h.crash();
+    for id in [&first, &other] {
+        h.send(recorder(id), &Command::Add(1)).unwrap();
+    }
+    h.run().await.unwrap();
+    assert_eq!(h.counters().handshakes, 4);
+    for id in [&first, &other, &same] {
+        let expected = if *id == same { 2 } else { 3 };
+        assert_eq!(sum(&h, id), Some(expected), "{id}");
+    }
+}
+
+/// The first request of a function type on a subtask is synchronous: the
+/// subtask does nothing else until it is completed
+/// (`reqreply/RequestReplyFunction.java`, `isFirstRequestSent`: "Bootstrapping
+/// function … Blocking processing until first request is completed";
+/// observed), once per type per subtask and again after a restart. In the
+/// harness the partition takes no message and steps no other request
+/// until that request's answer is applied (here, the handshake); the other
+/// partitions go on. The harness used to let the partition deliver more
+/// messages meanwhile, so that for some seeds a second message waited in
+/// the backlog of the first request.
+#[tokio::test]
+async fn the_first_request_of_a_type_blocks_its_partition_until_it_completes() {
+    use crate::fixture::{Command, functions, recorder};
+    for seed in 0..30 {
+        let mut h = Harness::builder()
+            .seed(seed)
+            .partitions(2)
+            .functions(functions())
+            .build()
+            .unwrap();
+        let (first, other, same) = spread(&h);
+        for id in [&first, &same, &first, &other, &same] {
+            h.send(recorder(id), &Command::Add(1)).unwrap();
+        }
+        h.run().await.unwrap();
+        // On each partition: from the first request until its handshake is
+        // applied, nothing else happens there.
+        let trace = h.trace();
+        for partition in 0..2 {
+            let on_partition = |a: &Address| h.partition_of(a) == partition;
+            let start = trace
+                .iter()
+                .position(|e| matches!(&e.event, Event::RequestSent { address, .. } if on_partition(address)))
+                .unwrap();
+            let Event::RequestSent {
+                address: bootstrapping,
+                ..
+            } = &trace[start].event
+            else {
+                unreachable!()
+            };
+            let end = start
+                + trace[start..]
+                    .iter()
+                    .position(|e| matches!(&e.event, Event::Handshake { address, .. } if address == bootstrapping))
+                    .unwrap();
+            for e in &trace[start + 1..end] {
+                let elsewhere = match &e.event {
+                    Event::Delivered { to, .. } => !on_partition(to),
+                    Event::RequestSent { address, .. } | Event::Answered { address, .. } => {
+                        address == bootstrapping || !on_partition(address)
+                    }
+                    _ => true,
+                };
+                assert!(
+                    elsewhere,
+                    "seed {seed}: {:?} while partition {partition} waits for its first request\n{}",
+                    e.event,
+                    h.trace_text()
+                );
+            }
+        }
+    }
 }

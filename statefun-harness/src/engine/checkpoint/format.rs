@@ -177,6 +177,8 @@ pub(super) fn read(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
             id,
             InFlight {
                 address,
+                // Placed again when the restore sends it.
+                partition: 0,
                 invocations,
                 body: Bytes::new(),
                 started: Duration::ZERO,
