@@ -34,6 +34,19 @@ impl EgressKind {
             Self::Kinesis => Some(KINESIS_RECORD_TYPE),
         }
     }
+
+    /// Whether `bytes` are a record this egress accepts, as its serializer
+    /// reads them when the sink receives them (the io bundle's
+    /// `GenericKafkaEgressSerializer.java` and
+    /// `GenericKinesisEgressSerializer.java` parse the protobuf record):
+    /// any bytes for a generic egress.
+    pub(crate) fn check(self, bytes: &Bytes) -> Result<(), ValueError> {
+        match self {
+            Self::Generic => Ok(()),
+            Self::Kafka => KafkaRecord::decode(bytes).map(drop),
+            Self::Kinesis => KinesisRecord::decode(bytes).map(drop),
+        }
+    }
 }
 
 /// How egress records become visible.

@@ -130,6 +130,28 @@ pub enum Cause {
         /// The type in the new spec.
         new: String,
     },
+    /// A state typename that is not of the form `namespace/name`, in a
+    /// handshake or a MODIFY: the runtime's `TypeName.parseFrom` refuses it
+    /// (`reqreply/PersistedRemoteFunctionValues.java`).
+    #[error(
+        "state {state:?}: Invalid type name string: {type_name}. Must be of format <namespace>/<name>."
+    )]
+    InvalidTypeName {
+        /// The state.
+        state: String,
+        /// The typename as written.
+        type_name: String,
+    },
+    /// A handshake registering a state that expires (after write or after
+    /// invoke) after zero or fewer milliseconds: Flink's `StateTtlConfig`
+    /// refuses it.
+    #[error("state {state:?} expires after {millis} ms: TTL is expected to be positive.")]
+    NonPositiveTtl {
+        /// The state.
+        state: String,
+        /// The expiration as written.
+        millis: i64,
+    },
     /// A mutation for a state the function never registered.
     #[error("mutation of state {0:?}, which is not registered")]
     UnregisteredState(String),
@@ -151,8 +173,15 @@ pub enum Cause {
     /// A record for an egress that is not declared.
     #[error("egress {0} is not declared")]
     UnknownEgress(String),
-    /// A Kafka or Kinesis egress received a value of another type.
-    #[error("egress {egress} accepts only {expected}, but received {actual}")]
+    /// A Kafka or Kinesis egress received a value of another type: its
+    /// serializer fails the job (the io bundle's
+    /// `GenericKafkaEgressSerializer.java`,
+    /// `GenericKinesisEgressSerializer.java`), in its words.
+    #[error(
+        "egress {egress}: The generic {} egress expects only messages of type {} (received {actual:?})",
+        egress_kind(expected),
+        record_class(expected)
+    )]
     EgressTypeMismatch {
         /// The egress.
         egress: String,
@@ -160,6 +189,22 @@ pub enum Cause {
         expected: String,
         /// The received typename.
         actual: String,
+    },
+    /// A Kafka or Kinesis egress received a value of its type whose bytes
+    /// are not a record of that type: its serializer fails the job (the io
+    /// bundle's `GenericKafkaEgressSerializer.java`,
+    /// `GenericKinesisEgressSerializer.java`), in its words.
+    #[error(
+        "egress {egress}: Unable to unpack message as a {}: {reason}",
+        record_class(type_name)
+    )]
+    MalformedEgressRecord {
+        /// The egress.
+        egress: String,
+        /// The record's typename (the one the egress accepts).
+        type_name: String,
+        /// Why the bytes do not decode.
+        reason: String,
     },
     /// A delayed message with a negative delay.
     #[error("delayed message with a negative delay of {0} ms")]
@@ -189,4 +234,20 @@ pub enum Cause {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// The Java class the runtime names for a generic egress's record type
+/// (`type.googleapis.com/io.statefun.sdk.egress.KafkaProducerRecord`).
+fn record_class(type_name: &str) -> String {
+    let short = type_name.rsplit('.').next().unwrap_or(type_name);
+    format!("org.apache.flink.statefun.sdk.egress.generated.{short}")
+}
+
+/// "Kafka" or "Kinesis", from the record type a generic egress accepts.
+fn egress_kind(type_name: &str) -> &'static str {
+    if type_name.ends_with("KafkaProducerRecord") {
+        "Kafka"
+    } else {
+        "Kinesis"
+    }
 }

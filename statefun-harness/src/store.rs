@@ -212,10 +212,17 @@ impl std::fmt::Debug for AllValues {
     }
 }
 
+/// The states registered on one partition: function type → state name →
+/// registration.
+pub(crate) type Registry = BTreeMap<TypeName, BTreeMap<Name, Registered>>;
+
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Store {
-    /// Function type → state name → registration.
-    pub(crate) registry: BTreeMap<TypeName, BTreeMap<Name, Registered>>,
+    /// Per partition, the states registered there: the runtime keeps one
+    /// registry per function type per subtask
+    /// (`reqreply/RequestReplyFunction.java` holds its
+    /// `PersistedRemoteFunctionValues`, one instance per type per subtask).
+    pub(crate) registry: Vec<Registry>,
     /// Address → state name → value.
     pub(crate) values: AllValues,
 }
@@ -230,9 +237,12 @@ impl Store {
         }
     }
 
-    pub(crate) fn ttl_of(&self, function_type: &TypeName, state: &str) -> Ttl {
+    /// The expiration of `state` of `function_type` as registered on
+    /// `partition` (never, when it is not registered there).
+    pub(crate) fn ttl_of(&self, partition: usize, function_type: &TypeName, state: &str) -> Ttl {
         self.registry
-            .get(function_type)
+            .get(partition)
+            .and_then(|registry| registry.get(function_type))
             .and_then(|states| states.get(state))
             .map_or(Ttl::Never, |r| r.ttl)
     }

@@ -14,7 +14,7 @@ use super::protocol::{Answer, Change, Effects, Missing, Outgoing, Reply};
 use crate::egress::EgressRecord;
 use crate::envelope::Envelope;
 use crate::error::{Cause, JobFailure};
-use crate::store::{Name, Registered, Stored};
+use crate::store::{Name, Registered, Stored, Ttl};
 use crate::trace::Event;
 
 impl Engine {
@@ -24,6 +24,16 @@ impl Engine {
         let Some(request) = self.world.in_flight.remove(&id) else {
             return Ok(());
         };
+        // The first request of its type on its partition is completed: the
+        // partition goes on (its handshake's retry and the next batch are
+        // sent as usual).
+        let p = request.partition;
+        if self.world.bootstrapping[p].front() == Some(&id) {
+            self.world.bootstrapping[p].pop_front();
+            if self.world.bootstrapping[p].is_empty() {
+                self.world.bootstrapping_partitions -= 1;
+            }
+        }
         // On a failure this address has nothing in flight any more (the job
         // is failed; `crash()` sends the batch again from a checkpoint). With
         // nothing waiting either, it is idle: forgotten now, and no next
@@ -69,17 +79,24 @@ impl Engine {
         missing: &Missing<'_>,
     ) -> Result<(), JobFailure> {
         let function_type = address.function_type();
+        // The registry of the address's partition (one per type per
+        // subtask in the runtime).
+        let p = self.index(address);
         for spec in missing.states() {
             let state_name = spec.name;
-            let type_name = match spec.type_name {
-                "" => "io.statefun.types/unset",
-                t => t,
+            // The runtime parses the typename first, for a new name and a
+            // registered one alike (`PersistedRemoteFunctionValues.java`,
+            // `sdkStateType`).
+            let Some(type_name) = state_type(spec.type_name) else {
+                let cause = Cause::InvalidTypeName {
+                    state: state_name.to_owned(),
+                    type_name: spec.type_name.to_owned(),
+                };
+                return Err(self.fail(Some(address), Some(batch), cause));
             };
+            let type_name = &*type_name;
             let ttl = spec.ttl;
-            let states = self
-                .world
-                .store
-                .registry
+            let states = self.world.store.registry[p]
                 .entry(function_type.clone())
                 .or_default();
             match states.get(state_name) {
@@ -93,6 +110,16 @@ impl Engine {
                 }
                 // A changed TTL is ignored until the next restart.
                 Some(_) => {}
+                // A new name's expiration becomes a Flink `StateTtlConfig`,
+                // which refuses a TTL of zero or less: after write or after
+                // invoke, not none (`state/ExpirationUtil.java`).
+                None if matches!(ttl, Ttl::AfterWrite(d) | Ttl::AfterInvoke(d) if d.is_zero()) => {
+                    let cause = Cause::NonPositiveTtl {
+                        state: state_name.to_owned(),
+                        millis: spec.expire_after_millis,
+                    };
+                    return Err(self.fail(Some(address), Some(batch), cause));
+                }
                 None => {
                     states.insert(
                         Name::from(state_name),
@@ -107,10 +134,7 @@ impl Engine {
             }
         }
         self.world.counters.handshakes += 1;
-        let registered = self
-            .world
-            .store
-            .registry
+        let registered = self.world.store.registry[p]
             .get(function_type)
             .map(|s| s.keys().map(ToString::to_string).collect())
             .unwrap_or_default();
@@ -209,6 +233,16 @@ impl Engine {
                     };
                     return Err(self.fail(Some(address), Some(batch), cause));
                 }
+                // The serializer parses the record when the sink receives
+                // it, and fails the job when it cannot.
+                if let Err(reason) = kind.check(&egress.value) {
+                    let cause = Cause::MalformedEgressRecord {
+                        egress: id.to_string(),
+                        type_name: expected.to_string(),
+                        reason: reason.to_string(),
+                    };
+                    return Err(self.fail(Some(address), Some(batch), cause));
+                }
             }
             self.record(Event::Egress {
                 egress: id.to_string(),
@@ -220,14 +254,13 @@ impl Engine {
                 value: egress.value,
             });
         }
-        // 4. State mutations, in order (later ones win).
+        // 4. State mutations, in order (later ones win), against the
+        // registry of the address's partition.
         let function_type = address.function_type();
+        let p = self.index(address);
         for mutation in effects.mutations() {
             let state_name = mutation.state;
-            let Some((name, registered)) = self
-                .world
-                .store
-                .registry
+            let Some((name, registered)) = self.world.store.registry[p]
                 .get(function_type)
                 .and_then(|s| s.get_key_value(state_name))
                 .map(|(name, r)| (Name::clone(name), Name::clone(&r.type_name)))
@@ -254,16 +287,30 @@ impl Engine {
                     type_name_text,
                     value,
                 } => {
+                    // As written (the usual case), or as the runtime reads
+                    // it: empty is `unset`, and `TypeName.parseFrom`'s
+                    // reading (`PersistedRemoteFunctionValues.java`,
+                    // `validateType`).
                     if type_name != registered.as_bytes() {
-                        let cause = Cause::ModifyTypeMismatch {
-                            state: state_name.to_owned(),
-                            registered: registered.to_string(),
-                            written: type_name_text.to_owned(),
+                        let Some(written) = state_type(type_name_text) else {
+                            let cause = Cause::InvalidTypeName {
+                                state: state_name.to_owned(),
+                                type_name: type_name_text.to_owned(),
+                            };
+                            return Err(self.fail(Some(address), Some(batch), cause));
                         };
-                        return Err(self.fail(Some(address), Some(batch), cause));
+                        // Else the same type, written another way.
+                        if *written != *registered {
+                            let cause = Cause::ModifyTypeMismatch {
+                                state: state_name.to_owned(),
+                                registered: registered.to_string(),
+                                written: type_name_text.to_owned(),
+                            };
+                            return Err(self.fail(Some(address), Some(batch), cause));
+                        }
                     }
                     let stored = Stored {
-                        // The registered typename, which it equals.
+                        // The registered typename, which it reads as.
                         type_name: registered,
                         bytes: value,
                         written: self.now,
@@ -307,5 +354,53 @@ impl Engine {
             type_name: message.type_name.to_owned(),
             value: message.value,
         })
+    }
+}
+
+/// The typename of a state as the runtime reads it
+/// (`reqreply/PersistedRemoteFunctionValues.java`, `sdkStateType`): empty
+/// is `io.statefun.types/unset`; otherwise Java's `TypeName.parseFrom`,
+/// which splits at every `/` (Java's `String.split`, which drops trailing
+/// empty parts) and wants exactly two parts, written back as
+/// `namespace/name`. `None` where the runtime fails ("Invalid type name
+/// string").
+pub(super) fn state_type(type_name: &str) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    if type_name.is_empty() {
+        return Some(Cow::Borrowed(UNSET_TYPE));
+    }
+    let mut parts: Vec<&str> = type_name.split('/').collect();
+    while parts.last().is_some_and(|p| p.is_empty()) {
+        parts.pop();
+    }
+    match parts[..] {
+        [namespace, name] if namespace.len() + 1 + name.len() == type_name.len() => {
+            Some(Cow::Borrowed(type_name))
+        }
+        [namespace, name] => Some(Cow::Owned(format!("{namespace}/{name}"))),
+        _ => None,
+    }
+}
+
+/// The type of a state registered without one.
+const UNSET_TYPE: &str = "io.statefun.types/unset";
+
+#[cfg(test)]
+mod tests {
+    use super::state_type;
+
+    /// Java's `TypeName.parseFrom` over `String.split("/")`: exactly two
+    /// parts once trailing empty ones are dropped; empty is `unset`.
+    #[test]
+    fn state_types_read_as_the_runtime_reads_them() {
+        let read = |t: &str| state_type(t).map(|c| c.into_owned());
+        assert_eq!(read("").as_deref(), Some("io.statefun.types/unset"));
+        assert_eq!(read("a/b").as_deref(), Some("a/b"));
+        assert_eq!(read("/b").as_deref(), Some("/b"));
+        assert_eq!(read("a/b/").as_deref(), Some("a/b"));
+        assert_eq!(read("a/b//").as_deref(), Some("a/b"));
+        for invalid in ["int", "a/", "/", "a/b/c", "a//b", "//"] {
+            assert_eq!(read(invalid), None, "{invalid:?}");
+        }
     }
 }

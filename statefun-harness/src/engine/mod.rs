@@ -302,7 +302,8 @@ impl Engine {
         // The registry is empty after a crash until the handshake; the TTL
         // last registered still decides what inspection shows.
         let function_type = address.function_type();
-        let ttl = match self.world.store.ttl_of(function_type, name) {
+        let partition = self.index(address);
+        let ttl = match self.world.store.ttl_of(partition, function_type, name) {
             store::Ttl::Never => self
                 .known_ttls
                 .get(&(function_type.clone(), store::Name::from(name)))

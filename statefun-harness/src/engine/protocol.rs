@@ -174,6 +174,8 @@ pub(super) struct MissingState<'a> {
     pub(super) name: &'a str,
     pub(super) type_name: &'a str,
     pub(super) ttl: Ttl,
+    /// The expiration's milliseconds as written (0 without one).
+    pub(super) expire_after_millis: i64,
 }
 
 impl<'a> Missing<'a> {
@@ -198,6 +200,10 @@ impl<'a> Missing<'a> {
                 name: answer.str(spec.state_name),
                 type_name: answer.str(spec.type_typename),
                 ttl,
+                expire_after_millis: spec
+                    .expiration_spec
+                    .as_ref()
+                    .map_or(0, |e| e.expire_after_millis),
             }
         })
     }

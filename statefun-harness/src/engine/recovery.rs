@@ -30,6 +30,7 @@ impl Engine {
             self.now,
             world,
             self.known_ttls.clone(),
+            Some(self.max_parallelism),
         ));
         self.record(Event::Checkpoint { id });
         id
@@ -73,12 +74,18 @@ impl Engine {
 
     /// Starts the job from `checkpoint` (taken by this harness or another,
     /// perhaps with another partition count, and perhaps read from bytes),
-    /// as Flink starts a job from a savepoint: its state, queues, timers
-    /// and committed egress (which is what [`Harness::egress`](crate::Harness::egress) shows
+    /// as Flink starts a job from a savepoint: its max parallelism (when it
+    /// keeps one), state, queues, timers and committed egress (which is what [`Harness::egress`](crate::Harness::egress) shows
     /// next), the registry empty, its in-flight requests sent again.
     /// Ingress sent before this call is not replayed; later crashes go back
     /// to this checkpoint until the next one completes.
     pub(crate) fn restore(&mut self, checkpoint: &Checkpoint) {
+        // The key groups are the checkpoint's, as Flink restores a
+        // savepoint with its max parallelism (`KeyGroupRangeAssignment`):
+        // ids keep their key groups on any partition count.
+        if let Some(max_parallelism) = checkpoint.max_parallelism() {
+            self.max_parallelism = max_parallelism;
+        }
         self.now = self.now.max(checkpoint.taken_at());
         self.last_checkpoint = Some(checkpoint.clone());
         self.known_ttls.extend(checkpoint.ttls().clone());
@@ -108,7 +115,9 @@ impl Engine {
         let local = std::mem::replace(&mut world.local, vec![Default::default(); partitions]);
         let ingress = std::mem::replace(&mut world.ingress, vec![Default::default(); partitions]);
         world.blocked = vec![0; partitions];
-        self.world = world;
+        // Empty registries, and every type's next request on a partition
+        // its first there (blocking it), as after any restart.
+        self.world = world.with_partitions(partitions);
         for envelope in local.into_iter().flatten() {
             self.route(envelope);
         }

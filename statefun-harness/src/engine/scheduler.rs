@@ -36,6 +36,23 @@ impl Engine {
         self.world.blocked[p] > 0
     }
 
+    /// Whether partition `p` is blocked on the first request of a function
+    /// type there: it then takes no message (local or ingress) and steps
+    /// no other request until that one is completed
+    /// (`reqreply/RequestReplyFunction.java`: "Blocking processing until
+    /// first request is completed").
+    fn bootstrapping(&self, p: usize) -> bool {
+        !self.world.bootstrapping[p].is_empty()
+    }
+
+    /// Whether the request `id` is held back by the first request of
+    /// another (or the same) type on its partition.
+    fn held(&self, id: u64, request: &InFlight) -> bool {
+        self.world.bootstrapping[request.partition]
+            .front()
+            .is_some_and(|first| *first != id)
+    }
+
     /// Whether an in-flight request can take its next step now: it has an
     /// answer to apply, or its backoff (if any) is over.
     fn ready(&self, request: &InFlight) -> bool {
@@ -52,7 +69,7 @@ impl Engine {
     fn delivery_count(&self) -> usize {
         let mut n = usize::from(self.timers_due());
         for p in 0..self.world.local.len() {
-            n += usize::from(!self.world.local[p].is_empty());
+            n += usize::from(self.takes_local(p));
             n += usize::from(self.takes_ingress(p));
         }
         n
@@ -63,23 +80,40 @@ impl Engine {
         if !self.requests_may_step(deliveries) {
             return deliveries;
         }
-        let ready = if self.waiting_retries == 0 {
+        let ready = if self.waiting_retries == 0 && self.world.bootstrapping_partitions == 0 {
             self.world.in_flight.len()
         } else {
             self.world
                 .in_flight
-                .values()
-                .filter(|r| self.ready(r))
+                .iter()
+                .filter(|(id, r)| self.steps_now(**id, r))
                 .count()
         };
         deliveries + ready
     }
 
+    /// Whether an in-flight request may take a step now: ready, and not
+    /// held back by a first request on its partition.
+    fn steps_now(&self, id: u64, request: &InFlight) -> bool {
+        (self.waiting_retries == 0 || self.ready(request))
+            && (self.world.bootstrapping_partitions == 0 || !self.held(id, request))
+    }
+
+    /// Whether partition `p` delivers its next local message now: not while
+    /// it is blocked on a first request.
+    fn takes_local(&self, p: usize) -> bool {
+        !self.world.local[p].is_empty() && !self.bootstrapping(p)
+    }
+
     /// Whether partition `p` takes its next ingress record now: the runtime
     /// drains the messages a partition produced itself before it reads more
-    /// input (spec §3.1), and a blocked partition reads none (§3.5).
+    /// input (spec §3.1), and a blocked partition reads none (§3.5), nor
+    /// one blocked on a first request.
     fn takes_ingress(&self, p: usize) -> bool {
-        !self.world.ingress[p].is_empty() && self.world.local[p].is_empty() && !self.blocked(p)
+        !self.world.ingress[p].is_empty()
+            && self.world.local[p].is_empty()
+            && !self.blocked(p)
+            && !self.bootstrapping(p)
     }
 
     fn timers_due(&self) -> bool {
@@ -93,7 +127,7 @@ impl Engine {
     /// ingress queues, in-flight requests by id, then due timers.
     fn action(&self, mut k: usize, deliveries: usize) -> Option<Action> {
         for p in 0..self.world.local.len() {
-            if !self.world.local[p].is_empty() {
+            if self.takes_local(p) {
                 if k == 0 {
                     return Some(Action::DeliverLocal(p));
                 }
@@ -108,7 +142,7 @@ impl Engine {
         }
         if self.requests_may_step(deliveries) {
             for (id, request) in &self.world.in_flight {
-                if self.waiting_retries != 0 && !self.ready(request) {
+                if !self.steps_now(*id, request) {
                     continue;
                 }
                 if k == 0 {
@@ -255,8 +289,12 @@ impl Engine {
     /// next request id in flight.
     fn dispatch(&mut self, address: Address, invocations: Vec<Envelope>) {
         let now = self.now;
+        let partition = self.index(&address);
         let store = &mut self.world.store;
-        let registered = store.registry.get(address.function_type());
+        let registered = store
+            .registry
+            .get(partition)
+            .and_then(|registry| registry.get(address.function_type()));
         // Expired values go; the others are read now (which restarts an
         // after-invoke TTL).
         let mut expired = Vec::new();
@@ -313,10 +351,23 @@ impl Engine {
             batch_size: invocations.len(),
             states: sent,
         });
+        // The first request of its type on this partition blocks the
+        // partition until it is completed (`RequestReplyFunction`'s
+        // `isFirstRequestSent`, per type per subtask).
+        let bootstrapped = &mut self.world.bootstrapped[partition];
+        if !bootstrapped.contains(address.function_type()) {
+            bootstrapped.insert(address.function_type().clone());
+            let first = &mut self.world.bootstrapping[partition];
+            if first.is_empty() {
+                self.world.bootstrapping_partitions += 1;
+            }
+            first.push_back(id);
+        }
         self.world.in_flight.insert(
             id,
             InFlight {
                 address,
+                partition,
                 invocations,
                 body,
                 started: now,

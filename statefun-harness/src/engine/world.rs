@@ -2,18 +2,18 @@
 //! crash puts back (partition queues, addresses and their requests, state
 //! values, timers, egress, counters).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::{Address, EgressIdentifier};
+use statefun_sdk::{Address, EgressIdentifier, TypeName};
 
 use super::protocol::Answer;
 use crate::clock::Timers;
 use crate::egress::EgressRecord;
 use crate::envelope::Envelope;
 use crate::error::Cause;
-use crate::store::Store;
+use crate::store::{Registry, Store};
 
 /// What the harness counted during a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,6 +51,8 @@ pub(crate) struct AddressState {
 #[derive(Debug, Clone)]
 pub(crate) struct InFlight {
     pub(crate) address: Address,
+    /// The partition of `address`.
+    pub(crate) partition: usize,
     pub(crate) invocations: Vec<Envelope>,
     pub(crate) body: Bytes,
     /// When the first attempt could start: the call budget counts from here.
@@ -81,6 +83,17 @@ pub(crate) struct World {
     pub(crate) counters: Counters,
     /// Per partition: addresses whose backlog reached the limit.
     pub(crate) blocked: Vec<usize>,
+    /// Per partition: the function types that sent their first request
+    /// there (the runtime's `isFirstRequestSent`, one per type per
+    /// subtask; not in checkpoints).
+    pub(crate) bootstrapped: Vec<BTreeSet<TypeName>>,
+    /// Per partition: the first requests of their types, in the order
+    /// they were sent. While there is one, the partition does nothing but
+    /// complete the first of them ("Blocking processing until first
+    /// request is completed", `reqreply/RequestReplyFunction.java`).
+    pub(crate) bootstrapping: Vec<VecDeque<u64>>,
+    /// How many partitions have a first request in flight.
+    pub(crate) bootstrapping_partitions: usize,
 }
 
 impl World {
@@ -92,10 +105,21 @@ impl World {
             blocked: vec![0; partitions],
             ..Self::default()
         }
+        .with_partitions(partitions)
+    }
+
+    /// The world with `partitions` empty registries and no first request
+    /// sent anywhere, as after a (re)start.
+    pub(crate) fn with_partitions(mut self, partitions: usize) -> Self {
+        self.store.registry = vec![Registry::default(); partitions];
+        self.bootstrapped = vec![BTreeSet::new(); partitions];
+        self.bootstrapping = vec![VecDeque::new(); partitions];
+        self.bootstrapping_partitions = 0;
+        self
     }
 
     /// What a checkpoint keeps of the world: everything but the state
-    /// registry and the answers not yet applied (the restore sends those
+    /// registries, the first requests sent, and the answers not yet applied (the restore sends those
     /// requests again). The state values are shared, not copied.
     pub(crate) fn snapshot(&self) -> Self {
         Self {
@@ -108,6 +132,7 @@ impl World {
                 .map(|(id, r)| {
                     let request = InFlight {
                         address: r.address.clone(),
+                        partition: r.partition,
                         invocations: r.invocations.clone(),
                         body: r.body.clone(),
                         started: r.started,
@@ -121,13 +146,18 @@ impl World {
                 .collect(),
             next_request: self.next_request,
             store: Store {
-                registry: BTreeMap::new(),
+                registry: Vec::new(),
                 values: self.store.values.clone(),
             },
             timers: self.timers.clone(),
             egress: self.egress.clone(),
             counters: self.counters,
             blocked: self.blocked.clone(),
+            // Neither the registries nor the first requests are in a
+            // checkpoint: a restart sets them up empty.
+            bootstrapped: Vec::new(),
+            bootstrapping: Vec::new(),
+            bootstrapping_partitions: 0,
         }
     }
 }

@@ -35,7 +35,10 @@ async fn a_crash_restores_the_checkpoint_replays_ingress_and_resends_in_flight_b
     }
     expected.run().await.unwrap();
     // Crash with work in flight: the checkpoint's state, then the replay.
-    for _ in 0..3 {
+    // Eight steps: c's first request on its partition (blocking it until it
+    // completes, `reqreply/RequestReplyFunction.java`) sends to a, whose
+    // request is then in flight with one message waiting behind it.
+    for _ in 0..8 {
         h.step().await.unwrap();
     }
     h.crash();
@@ -66,7 +69,7 @@ async fn a_crash_before_any_checkpoint_starts_over() {
     for n in 1..=3 {
         h.send(recorder("b"), &Command::Add(n)).unwrap();
     }
-    for _ in 0..4 {
+    for _ in 0..8 {
         h.step().await.unwrap();
     }
     h.crash();
@@ -331,7 +334,7 @@ async fn busy_checkpoint() -> (Harness, statefun_harness::Checkpoint) {
         },
     )
     .unwrap();
-    for _ in 0..6 {
+    for _ in 0..8 {
         h.step().await.unwrap();
     }
     h.checkpoint();
@@ -407,7 +410,7 @@ async fn a_serialized_checkpoint_restores_the_same_run_even_on_other_partitions(
 #[tokio::test]
 async fn a_checkpoint_kept_as_a_fixture_still_restores() {
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/fixtures");
-    let path = fixtures.join("checkpoint-v2.bin");
+    let path = fixtures.join("checkpoint-v3.bin");
     let (_, checkpoint) = busy_checkpoint().await;
     if std::env::var_os("STATEFUN_BLESS").is_some() {
         std::fs::write(&path, checkpoint.to_bytes()).unwrap();
@@ -418,18 +421,24 @@ async fn a_checkpoint_kept_as_a_fixture_still_restores() {
         kept,
         "the same run gives the same bytes"
     );
-    // Format 1 (every value with its whole address) is still read, and
-    // holds the same checkpoint.
+    let read = |bytes: &[u8]| statefun_harness::Checkpoint::from_bytes(bytes).unwrap();
+    // Format 3 keeps the max parallelism (two partitions: Flink's 128).
+    assert_eq!(read(&kept).max_parallelism(), Some(128));
+    // Formats 1 (every value with its whole address) and 2 (values per
+    // address, without the max parallelism) are still read, and hold the
+    // same checkpoint (of the same run before first requests blocked their
+    // partition, so of another schedule than format 3's), without a max
+    // parallelism.
+    let v2 = std::fs::read(fixtures.join("checkpoint-v2.bin")).unwrap();
     let v1 = std::fs::read(fixtures.join("checkpoint-v1.bin")).unwrap();
-    assert!(v1.len() > kept.len(), "format 2 is the smaller");
+    assert!(v1.len() > v2.len(), "format 2 is the smaller");
+    assert_eq!(read(&v2).max_parallelism(), None);
     assert_eq!(
-        statefun_harness::Checkpoint::from_bytes(&v1)
-            .unwrap()
-            .to_bytes(),
-        kept,
-        "format 1 read, written as format 2"
+        read(&v1).to_bytes(),
+        read(&v2).to_bytes(),
+        "format 1 and 2 read as the same checkpoint"
     );
-    for bytes in [kept, v1] {
+    for bytes in [kept, v2, v1] {
         let mut h = Harness::builder()
             .functions(functions())
             .kafka_egress(&crate::fixture::RESULTS)
@@ -452,10 +461,10 @@ fn bytes_that_are_not_a_checkpoint_are_refused() {
         Checkpoint::from_bytes(b"\xff\xff\xff"),
         Err(CheckpointError::Decode(_))
     ));
-    // Field 1 (the format) = 3.
-    let error = Checkpoint::from_bytes(b"\x08\x03").unwrap_err();
-    assert!(matches!(error, CheckpointError::Format { found: 3 }));
-    assert!(error.to_string().contains("format 3"), "{error}");
+    // Field 1 (the format) = 4 (format 3 added the max parallelism).
+    let error = Checkpoint::from_bytes(b"\x08\x04").unwrap_err();
+    assert!(matches!(error, CheckpointError::Format { found: 4 }));
+    assert!(error.to_string().contains("format 4"), "{error}");
     // Format 2 with nothing else: an empty checkpoint.
     assert_eq!(Checkpoint::from_bytes(b"\x08\x02").unwrap().id(), 0);
     // Format 2 with values of an address whose type is name 1 of a table

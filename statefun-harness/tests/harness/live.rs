@@ -166,7 +166,17 @@ async fn the_trace_is_taken_out_and_states_are_listed() {
 
 #[tokio::test]
 async fn each_endpoint_has_its_own_budget_and_backlog_limit() {
-    let failing = Endpoint::raw(|_| Err("down".into()));
+    // The first request of a type on a partition blocks it until it
+    // completes (`reqreply/RequestReplyFunction.java`): it succeeds (an
+    // empty answer), so that the later ones fail while messages wait.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let failing = Endpoint::raw(move |_| {
+        if calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+            Ok(bytes::Bytes::new())
+        } else {
+            Err("down".into())
+        }
+    });
     let mut h = Harness::builder()
         .endpoint_with(
             "test/recorder",
@@ -179,6 +189,8 @@ async fn each_endpoint_has_its_own_budget_and_backlog_limit() {
         .call_timeout(Duration::from_secs(120))
         .build()
         .unwrap();
+    h.send(recorder("a"), &Command::Add(0)).unwrap();
+    h.run().await.unwrap();
     h.send(recorder("a"), &Command::Add(1)).unwrap();
     h.send(recorder("a"), &Command::Add(2)).unwrap();
     h.send(recorder("a"), &Command::Add(3)).unwrap();

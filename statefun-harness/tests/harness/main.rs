@@ -18,6 +18,8 @@ mod faults;
 mod fixture;
 // Driving a harness from a long-lived loop.
 mod live;
+// Where the harness follows StateFun 3.3.0's runtime (issue 20).
+mod parity;
 // The same run in process and over HTTP.
 #[cfg(feature = "http")]
 mod remote;

@@ -20,10 +20,12 @@ use statefun_proto::wire::{
     DecodeError, LEN, Reader, VARINT, Writer, bytes_field_len, message_field_len, varint_field_len,
 };
 
-/// The serialized format's version: 2 writes the state values grouped per
-/// address, with the names they repeat in one table; 1 (still read) wrote
-/// every value with its whole address.
-pub(super) const FORMAT: u32 = 2;
+/// The serialized format's version: 3 adds the max parallelism (field
+/// 14), which a restore keeps; 2 (still read) wrote the state values
+/// grouped per address, with the names they repeat in one table; 1 (still
+/// read) wrote every value with its whole address. Formats 1 and 2 read
+/// as checkpoints without a max parallelism.
+pub(super) const FORMAT: u32 = 3;
 
 /// The serialized `checkpoint`.
 pub(super) fn write(checkpoint: &Checkpoint) -> Bytes {
@@ -108,6 +110,7 @@ pub(super) fn write(checkpoint: &Checkpoint) -> Bytes {
             })
             .collect(),
         names: names.names.iter().map(|n| (*n).to_owned()).collect(),
+        max_parallelism: checkpoint.max_parallelism.unwrap_or(0),
     };
     // The rest goes in front of the state values, which move up within
     // their buffer rather than into a second one.
@@ -174,6 +177,8 @@ pub(super) fn read(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
             id,
             InFlight {
                 address,
+                // Placed again when the restore sends it.
+                partition: 0,
                 invocations,
                 body: Bytes::new(),
                 started: Duration::ZERO,
@@ -238,11 +243,14 @@ pub(super) fn read(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
         let function_type = types.get(&e.function_type)?;
         ttls.insert((function_type, Name::from(e.state.as_str())), ttl);
     }
+    // Formats 1 and 2 did not keep it; 0 is none either.
+    let max_parallelism = (c.format >= 3 && c.max_parallelism > 0).then_some(c.max_parallelism);
     Ok(Checkpoint::new(
         c.id,
         Duration::from_nanos(c.at_nanos),
         world,
         ttls,
+        max_parallelism,
     ))
 }
 
@@ -598,6 +606,9 @@ mod schema {
         // Format 2: field 13, repeated `AddressValues`, the state values per
         // address in address order, is written and read by hand (see
         // `put_address_values` and `values_v2`): decoding skips it.
+        /// Format 3: the job's max parallelism (0: none kept).
+        #[prost(uint32, tag = "14")]
+        pub(super) max_parallelism: u32,
     }
 
     /// Format 2: the values of one address (the checkpoint's field 13;
@@ -843,7 +854,13 @@ mod tests {
             },
             ..World::default()
         };
-        Checkpoint::new(3, Duration::from_millis(5), world, BTreeMap::new())
+        Checkpoint::new(
+            3,
+            Duration::from_millis(5),
+            world,
+            BTreeMap::new(),
+            Some(128),
+        )
     }
 
     /// Every cut and many a damaged byte of a checkpoint: read or refused,
@@ -865,7 +882,7 @@ mod tests {
     }
 
     #[test]
-    fn a_checkpoint_round_trips_through_format_2() {
+    fn a_checkpoint_round_trips_through_format_3() {
         let checkpoint = sample_checkpoint();
         let bytes = checkpoint.to_bytes();
         let read = Checkpoint::from_bytes(&bytes).expect("read");
@@ -875,5 +892,6 @@ mod tests {
             format!("{:?}", checkpoint.world().store.values)
         );
         assert_eq!((read.id(), read.taken_at()), (3, Duration::from_millis(5)));
+        assert_eq!(read.max_parallelism(), Some(128));
     }
 }

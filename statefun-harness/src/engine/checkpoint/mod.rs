@@ -50,6 +50,9 @@ pub struct Checkpoint {
     /// The expiration last registered per (function type, state): not the
     /// registry, only what inspecting a value after a restore needs.
     ttls: BTreeMap<(TypeName, Name), Ttl>,
+    /// The max parallelism (key groups) it was taken with; `None` when
+    /// read from a format that did not keep it (1 and 2).
+    max_parallelism: Option<u32>,
 }
 
 /// A serialized checkpoint that cannot be read.
@@ -75,20 +78,32 @@ pub enum CheckpointError {
 
 impl Checkpoint {
     /// A checkpoint numbered `id`, taken at `at`, of `world` (the engine
-    /// makes one with [`World::snapshot`]) and the expirations last
-    /// registered.
+    /// makes one with [`World::snapshot`]), the expirations last
+    /// registered and the max parallelism of the job.
     pub(in crate::engine) fn new(
         id: u64,
         at: Duration,
         world: World,
         ttls: BTreeMap<(TypeName, Name), Ttl>,
+        max_parallelism: Option<u32>,
     ) -> Self {
         Self {
             id,
             at,
             world: Arc::new(world),
             ttls,
+            max_parallelism,
         }
+    }
+
+    /// The max parallelism (the number of key groups) of the job it was
+    /// taken in, which a restore keeps, as Flink keeps a savepoint's: ids
+    /// stay in their key groups whatever the new partition count. `None`
+    /// for a checkpoint read from format 1 or 2, which did not keep it
+    /// (restored with the restoring harness's own).
+    #[must_use]
+    pub fn max_parallelism(&self) -> Option<u32> {
+        self.max_parallelism
     }
 
     /// Its number: 1 for the first checkpoint of a run, then counting up.
