@@ -278,12 +278,16 @@ impl Engine {
         self.now = self.now.max(at);
     }
 
-    /// The earliest time a request waiting out a backoff is retried.
+    /// The earliest time a request waiting out a backoff is retried. A
+    /// request held back by a first request on its partition is left out:
+    /// its retry (even one already due) waits for that request, whose own
+    /// time is what moves the clock.
     pub(crate) fn next_retry(&self) -> Option<Duration> {
         self.world
             .in_flight
-            .values()
-            .filter_map(|r| r.retry_at)
+            .iter()
+            .filter(|(id, r)| !self.held(**id, r))
+            .filter_map(|(_, r)| r.retry_at)
             .min()
     }
 
@@ -436,6 +440,7 @@ impl Engine {
 mod tests {
     use statefun_sdk::TypeName;
 
+    use super::world::InFlight;
     use super::*;
 
     /// A run reserves trace room for its queued messages, but never more
@@ -457,5 +462,45 @@ mod tests {
         assert!(room >= trace::MAX_RESERVED_EVENTS, "{room}");
         // `Vec` may round up, but not to the 120,000 events asked for.
         assert!(room < 20_000 * trace::EVENTS_PER_MESSAGE, "{room}");
+    }
+
+    fn in_flight(id: &str, retry_at: Duration) -> InFlight {
+        InFlight {
+            address: Address::new(TypeName::from_static("t/f"), id),
+            partition: 0,
+            invocations: Vec::new(),
+            body: Bytes::new(),
+            started: Duration::ZERO,
+            attempts: 1,
+            retry_at: Some(retry_at),
+            give_up: None,
+            response: None,
+        }
+    }
+
+    /// A request held back by its partition's first request may have a
+    /// retry already due (it failed before a restore made another request
+    /// the first): that time must not be where the clock waits, or an
+    /// otherwise idle run waits there forever without a step (the cart's
+    /// thousand-schedule test hung on it once #20's first-request blocking
+    /// met the retries of crashed runs). The first request's own retry is.
+    #[test]
+    fn a_held_request_does_not_stop_the_clock_at_its_due_retry() {
+        let mut engine = Engine::new(Config::default()).unwrap();
+        engine.now = Duration::from_millis(50);
+        engine
+            .world
+            .in_flight
+            .insert(1, in_flight("first", Duration::from_millis(80)));
+        engine
+            .world
+            .in_flight
+            .insert(2, in_flight("held", Duration::from_millis(10)));
+        engine.world.bootstrapping[0].push_back(1);
+        engine.world.bootstrapping_partitions = 1;
+        engine.waiting_retries = 2;
+        assert_eq!(engine.next_retry(), Some(Duration::from_millis(80)));
+        assert!(engine.wait_for_retry());
+        assert_eq!(engine.now, Duration::from_millis(80));
     }
 }

@@ -47,7 +47,7 @@ impl Engine {
 
     /// Whether the request `id` is held back by the first request of
     /// another (or the same) type on its partition.
-    fn held(&self, id: u64, request: &InFlight) -> bool {
+    pub(super) fn held(&self, id: u64, request: &InFlight) -> bool {
         self.world.bootstrapping[request.partition]
             .front()
             .is_some_and(|first| *first != id)
