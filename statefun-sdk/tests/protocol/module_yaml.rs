@@ -498,3 +498,20 @@ mod runtime_rules {
         );
     }
 }
+
+/// Found by `fuzz/run.sh module_yaml`: a line separator (U+2028, written
+/// `\L` in YAML) written raw is a line break to the reader, which then
+/// drops the space after it.
+#[cfg(feature = "module-yaml")]
+#[test]
+fn line_separators_round_trip() {
+    use statefun_sdk::module_yaml::{Component, Module, ReadOptions, render};
+
+    let text = "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/b\n  urlPathTemplate: \"http://x/\\L y\\P z\"\n";
+    let components = |m: &Module| -> Vec<Component> {
+        m.documents().iter().map(|d| d.component.clone()).collect()
+    };
+    let first = Module::parse(text, ReadOptions::new()).unwrap();
+    let again = Module::parse(&render(&components(&first)), ReadOptions::new()).unwrap();
+    assert_eq!(components(&first), components(&again));
+}
