@@ -30,6 +30,9 @@ pub(crate) struct Config {
     /// What each declared egress accepts.
     pub(crate) egresses: BTreeMap<EgressIdentifier, EgressKind>,
     pub(crate) max_batch_requests: usize,
+    /// Requests in flight per partition before it stops taking input
+    /// (`statefun.async.max-per-task`; 0: no bound).
+    pub(crate) max_in_flight: usize,
     pub(crate) max_steps: u64,
     pub(crate) egress_semantics: EgressSemantics,
     /// Egresses declared with their own semantics, which win over
@@ -57,6 +60,7 @@ impl Default for Config {
             namespaces: BTreeMap::new(),
             egresses: BTreeMap::new(),
             max_batch_requests: 1000,
+            max_in_flight: crate::HarnessBuilder::DEFAULT_MAX_IN_FLIGHT,
             max_steps: 1_000_000,
             egress_semantics: EgressSemantics::default(),
             egress_semantics_of: BTreeMap::new(),

@@ -124,6 +124,11 @@ pub struct HarnessBuilder {
 }
 
 impl HarnessBuilder {
+    /// The default of
+    /// [`max_in_flight_per_partition`](HarnessBuilder::max_in_flight_per_partition):
+    /// the runtime's default `statefun.async.max-per-task`, 32 × 1024.
+    pub const DEFAULT_MAX_IN_FLIGHT: usize = 32 * 1024;
+
     /// How egress records become visible (default at least once), for
     /// every egress not declared with its own semantics (see
     /// [`HarnessBuilder::kafka_egress_with`]).
@@ -384,9 +389,32 @@ impl HarnessBuilder {
 
     /// The endpoint's `maxNumBatchRequests` (default 1000; 0 disables): an
     /// address with this many waiting messages blocks its partition's
-    /// ingress.
+    /// input (ingress and messages from other partitions) until a request
+    /// of it completes.
     pub fn max_batch_requests(mut self, max: usize) -> Self {
         self.config.max_batch_requests = max;
+        self
+    }
+
+    /// The runtime's `statefun.async.max-per-task`: how many requests may
+    /// be in flight on one partition before it stops taking input
+    /// (ingress and messages from other partitions; messages its own
+    /// functions send still go through). Default
+    /// [`DEFAULT_MAX_IN_FLIGHT`](HarnessBuilder::DEFAULT_MAX_IN_FLIGHT),
+    /// 32 × 1024; 0 disables the bound.
+    ///
+    /// ```
+    /// use statefun_harness::Harness;
+    ///
+    /// // At most two requests in flight per partition.
+    /// let harness = Harness::builder()
+    ///     .max_in_flight_per_partition(2)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(harness);
+    /// ```
+    pub fn max_in_flight_per_partition(mut self, max: usize) -> Self {
+        self.config.max_in_flight = max;
         self
     }
 
@@ -763,7 +791,9 @@ impl Harness {
         self.engine.backlog()
     }
 
-    /// Addresses whose backlog reached `maxNumBatchRequests`.
+    /// Addresses that block their partition's input: a message was
+    /// appended to their backlog at or over `maxNumBatchRequests`, and no
+    /// request of theirs (a handshake answer included) completed since.
     #[must_use]
     pub fn blocked_addresses(&self) -> usize {
         self.engine.blocked_addresses()

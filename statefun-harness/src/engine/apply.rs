@@ -28,6 +28,12 @@ impl Engine {
         // partition goes on (its handshake's retry and the next batch are
         // sent as usual).
         let p = request.partition;
+        // Any completed request of the address, a handshake answer as much
+        // as a result, unblocks it and is one async operation fewer
+        // (`functions/AsyncSink.java` → `ThresholdBackPressureValve`,
+        // `notifyAsyncOperationCompleted`).
+        self.world.pending[p] = self.world.pending[p].saturating_sub(1);
+        self.world.blocked[p].remove(&request.address);
         if self.world.bootstrapping[p].front() == Some(&id) {
             self.world.bootstrapping[p].pop_front();
             if self.world.bootstrapping[p].is_empty() {

@@ -191,6 +191,8 @@ impl Engine {
     /// flight any more (`crash()` sends the batch again from a checkpoint).
     pub(super) fn drop_request(&mut self, id: u64) {
         if let Some(request) = self.world.in_flight.remove(&id) {
+            let p = request.partition;
+            self.world.pending[p] = self.world.pending[p].saturating_sub(1);
             if let Some(state) = self.world.addresses.get_mut(&request.address) {
                 state.in_flight = None;
                 if state.backlog.is_empty() {

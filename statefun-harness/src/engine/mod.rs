@@ -18,7 +18,7 @@ mod recovery;
 mod scheduler;
 mod world;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -194,6 +194,7 @@ impl Engine {
     fn reserve_trace(&mut self) {
         let queued: usize = (self.world.ingress.iter())
             .chain(&self.world.local)
+            .chain(&self.world.feedback)
             .map(VecDeque::len)
             .sum();
         self.trace.reserve(
@@ -414,9 +415,10 @@ impl Engine {
         self.world.addresses.values().map(|s| s.backlog.len()).sum()
     }
 
-    /// Addresses whose backlog reached `maxNumBatchRequests`.
+    /// Addresses blocked: their backlog reached `maxNumBatchRequests`,
+    /// and no request of theirs completed since.
     pub(crate) fn blocked_addresses(&self) -> usize {
-        self.world.blocked.iter().sum()
+        self.world.blocked.iter().map(BTreeSet::len).sum()
     }
 
     /// Delayed messages not yet fired.

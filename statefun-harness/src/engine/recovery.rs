@@ -113,12 +113,22 @@ impl Engine {
         world.counters.restarts += 1;
         let partitions = self.config.partitions as usize;
         let local = std::mem::replace(&mut world.local, vec![Default::default(); partitions]);
+        let feedback = std::mem::replace(&mut world.feedback, vec![Default::default(); partitions]);
         let ingress = std::mem::replace(&mut world.ingress, vec![Default::default(); partitions]);
-        world.blocked = vec![0; partitions];
+        world.blocked = vec![Default::default(); partitions];
+        // Counted again as the requests in flight are sent again below.
+        world.pending = vec![0; partitions];
         // Empty registries, and every type's next request on a partition
         // its first there (blocking it), as after any restart.
         self.world = world.with_partitions(partitions);
-        for envelope in local.into_iter().flatten() {
+        // Messages on their way go where `route` puts them on this
+        // harness's partitions (an old checkpoint keeps them all in one
+        // queue).
+        for envelope in local
+            .into_iter()
+            .flatten()
+            .chain(feedback.into_iter().flatten())
+        {
             self.route(envelope);
         }
         let replayed = replay.len();
@@ -126,7 +136,11 @@ impl Engine {
             let p = self.partition_of(&envelope.to) as usize;
             self.world.ingress[p].push_back(envelope);
         }
-        let full: Vec<usize> = self
+        // The blocked addresses: those whose backlog is at or over the
+        // limit (the last append to each blocked it). The runtime's valve
+        // is not in a checkpoint: it starts empty, and such an address
+        // blocks again at its next append; the harness blocks it at once.
+        let full: Vec<(usize, Address)> = self
             .world
             .addresses
             .iter()
@@ -134,10 +148,10 @@ impl Engine {
                 let limit = self.max_batch_requests(a);
                 limit > 0 && s.backlog.len() >= limit
             })
-            .map(|(a, _)| self.partition_of(a) as usize)
+            .map(|(a, _)| (self.index(a), a.clone()))
             .collect();
-        for p in full {
-            self.world.blocked[p] += 1;
+        for (p, address) in full {
+            self.world.blocked[p].insert(address);
         }
         self.waiting_retries = 0;
         let in_flight = std::mem::take(&mut self.world.in_flight);

@@ -21,6 +21,7 @@ use crate::trace::Event;
 #[derive(Debug, Clone, Copy)]
 enum Action {
     DeliverLocal(usize),
+    DeliverFeedback(usize),
     DeliverIngress(usize),
     /// Attempt the call of an in-flight request (the function runs).
     Call(u64),
@@ -30,10 +31,16 @@ enum Action {
 }
 
 impl Engine {
-    /// Whether any address on partition `p` has reached
-    /// `maxNumBatchRequests` (the whole partition then stops taking input).
+    /// Whether partition `p` is back-pressured: an address there asked to
+    /// stop the input (its backlog reached `maxNumBatchRequests`, and no
+    /// request of it completed since), or its requests in flight reached
+    /// `max_in_flight_per_partition` (`statefun.async.max-per-task`; 0: no
+    /// bound). `backpressure/ThresholdBackPressureValve.java`,
+    /// `shouldBackPressure`. The partition then takes no input (ingress, or
+    /// messages from other partitions).
     fn blocked(&self, p: usize) -> bool {
-        self.world.blocked[p] > 0
+        let max = self.config.max_in_flight;
+        !self.world.blocked[p].is_empty() || (max > 0 && self.world.pending[p] >= max)
     }
 
     /// Whether partition `p` is blocked on the first request of a function
@@ -70,6 +77,7 @@ impl Engine {
         let mut n = usize::from(self.timers_due());
         for p in 0..self.world.local.len() {
             n += usize::from(self.takes_local(p));
+            n += usize::from(self.takes_feedback(p));
             n += usize::from(self.takes_ingress(p));
         }
         n
@@ -107,13 +115,24 @@ impl Engine {
 
     /// Whether partition `p` takes its next ingress record now: the runtime
     /// drains the messages a partition produced itself before it reads more
-    /// input (spec §3.1), and a blocked partition reads none (§3.5), nor
-    /// one blocked on a first request.
+    /// input (spec §3.1), and a back-pressured partition reads none (§3.5;
+    /// `functions/FunctionGroupOperator.java`, `processElement`), nor one
+    /// blocked on a first request.
     fn takes_ingress(&self, p: usize) -> bool {
-        !self.world.ingress[p].is_empty()
-            && self.world.local[p].is_empty()
-            && !self.blocked(p)
-            && !self.bootstrapping(p)
+        !self.world.ingress[p].is_empty() && self.takes_input(p)
+    }
+
+    /// Whether partition `p` takes its next message from another partition
+    /// now: such a message is input (the feedback channel), held back as
+    /// ingress is.
+    fn takes_feedback(&self, p: usize) -> bool {
+        !self.world.feedback[p].is_empty() && self.takes_input(p)
+    }
+
+    /// Whether partition `p` reads input now: its own messages drained,
+    /// not back-pressured, not blocked on a first request.
+    fn takes_input(&self, p: usize) -> bool {
+        self.world.local[p].is_empty() && !self.blocked(p) && !self.bootstrapping(p)
     }
 
     fn timers_due(&self) -> bool {
@@ -123,13 +142,20 @@ impl Engine {
             .is_some_and(|at| at <= self.now)
     }
 
-    /// The `k`-th possible action, in a fixed order: partitions' local then
-    /// ingress queues, in-flight requests by id, then due timers.
+    /// The `k`-th possible action, in a fixed order: partitions' local,
+    /// feedback (from other partitions) then ingress queues, in-flight
+    /// requests by id, then due timers.
     fn action(&self, mut k: usize, deliveries: usize) -> Option<Action> {
         for p in 0..self.world.local.len() {
             if self.takes_local(p) {
                 if k == 0 {
                     return Some(Action::DeliverLocal(p));
+                }
+                k -= 1;
+            }
+            if self.takes_feedback(p) {
+                if k == 0 {
+                    return Some(Action::DeliverFeedback(p));
                 }
                 k -= 1;
             }
@@ -190,6 +216,11 @@ impl Engine {
                     self.deliver(envelope, p)?;
                 }
             }
+            Action::DeliverFeedback(p) => {
+                if let Some(envelope) = self.world.feedback[p].pop_front() {
+                    self.deliver(envelope, p)?;
+                }
+            }
             Action::DeliverIngress(p) => {
                 if let Some(envelope) = self.world.ingress[p].pop_front() {
                     self.deliver(envelope, p)?;
@@ -212,10 +243,24 @@ impl Engine {
         Ok(true)
     }
 
-    /// Puts a message on its target's partition queue.
+    /// Puts a message on its target's partition: on its local queue when
+    /// its sender is on that partition (the runtime hands it over at once,
+    /// `functions/ReusableContext.java`, `thisPartition.contains(to)`; a
+    /// delayed message fires on its sender's partition,
+    /// `DelayMessageHandler.java`), else on its queue of messages from
+    /// other partitions (the feedback channel: input, held back while the
+    /// partition is back-pressured).
     pub(super) fn route(&mut self, envelope: Envelope) {
         let p = self.index(&envelope.to);
-        self.world.local[p].push_back(envelope);
+        let same = envelope
+            .from
+            .as_ref()
+            .is_some_and(|from| self.index(from) == p);
+        if same {
+            self.world.local[p].push_back(envelope);
+        } else {
+            self.world.feedback[p].push_back(envelope);
+        }
     }
 
     fn deliver(&mut self, envelope: Envelope, partition: usize) -> Result<(), JobFailure> {
@@ -260,8 +305,11 @@ impl Engine {
         };
         match waiting {
             Ok((address, backlog)) => {
-                if limit > 0 && backlog == limit {
-                    self.world.blocked[partition] += 1;
+                // Each append at or over the limit blocks the address
+                // (`reqreply/RequestReplyFunction.java`, `onRequest`:
+                // `awaitAsyncOperationComplete()`).
+                if limit > 0 && backlog >= limit {
+                    self.world.blocked[partition].insert(address.clone());
                 }
                 self.world.counters.buffered += 1;
                 self.world.counters.max_backlog = self.world.counters.max_backlog.max(backlog);
@@ -363,6 +411,7 @@ impl Engine {
             }
             first.push_back(id);
         }
+        self.world.pending[partition] += 1;
         self.world.in_flight.insert(
             id,
             InFlight {
@@ -390,8 +439,6 @@ impl Engine {
     /// goes out as the next batch, or, with nothing waiting, the address
     /// is idle and forgotten.
     pub(super) fn next_batch(&mut self, address: &Address) {
-        let p = self.index(address);
-        let limit = self.max_batch_requests(address);
         let Some(state) = self.world.addresses.get_mut(address) else {
             return;
         };
@@ -412,9 +459,6 @@ impl Engine {
         } else {
             state.backlog.drain(..take).collect()
         };
-        if limit > 0 && waiting >= limit && waiting - take < limit {
-            self.world.blocked[p] -= 1;
-        }
         self.send_request(address, backlog);
     }
 }

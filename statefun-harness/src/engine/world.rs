@@ -72,7 +72,15 @@ pub(crate) struct InFlight {
 /// The mutable state of a run.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct World {
+    /// Per partition: messages its own functions (and delayed messages
+    /// they sent) produced for it, drained first and never held back
+    /// (`functions/Reductions.java`, `LocalSink`).
     pub(crate) local: Vec<VecDeque<Envelope>>,
+    /// Per partition: messages from other partitions, which the runtime
+    /// takes as input through the feedback channel: held back, as ingress
+    /// is, while the partition is back-pressured
+    /// (`functions/FunctionGroupOperator.java`, `processElement`).
+    pub(crate) feedback: Vec<VecDeque<Envelope>>,
     pub(crate) ingress: Vec<VecDeque<Envelope>>,
     pub(crate) addresses: BTreeMap<Address, AddressState>,
     pub(crate) in_flight: BTreeMap<u64, InFlight>,
@@ -81,8 +89,14 @@ pub(crate) struct World {
     pub(crate) timers: Timers,
     pub(crate) egress: BTreeMap<EgressIdentifier, Vec<EgressRecord>>,
     pub(crate) counters: Counters,
-    /// Per partition: addresses whose backlog reached the limit.
-    pub(crate) blocked: Vec<usize>,
+    /// Per partition: the addresses that asked to stop the input (a
+    /// message appended to a backlog at or over `maxNumBatchRequests`),
+    /// each until a request of it completes
+    /// (`backpressure/ThresholdBackPressureValve.java`).
+    pub(crate) blocked: Vec<BTreeSet<Address>>,
+    /// Per partition: the requests in flight (the valve's pending async
+    /// operations).
+    pub(crate) pending: Vec<usize>,
     /// Per partition: the function types that sent their first request
     /// there (the runtime's `isFirstRequestSent`, one per type per
     /// subtask; not in checkpoints).
@@ -101,8 +115,10 @@ impl World {
     pub(crate) fn new(partitions: usize) -> Self {
         Self {
             local: vec![VecDeque::new(); partitions],
+            feedback: vec![VecDeque::new(); partitions],
             ingress: vec![VecDeque::new(); partitions],
-            blocked: vec![0; partitions],
+            blocked: vec![BTreeSet::new(); partitions],
+            pending: vec![0; partitions],
             ..Self::default()
         }
         .with_partitions(partitions)
@@ -124,6 +140,7 @@ impl World {
     pub(crate) fn snapshot(&self) -> Self {
         Self {
             local: self.local.clone(),
+            feedback: self.feedback.clone(),
             ingress: self.ingress.clone(),
             addresses: self.addresses.clone(),
             in_flight: self
@@ -153,6 +170,7 @@ impl World {
             egress: self.egress.clone(),
             counters: self.counters,
             blocked: self.blocked.clone(),
+            pending: self.pending.clone(),
             // Neither the registries nor the first requests are in a
             // checkpoint: a restart sets them up empty.
             bootstrapped: Vec::new(),

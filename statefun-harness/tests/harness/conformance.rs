@@ -455,7 +455,10 @@ async fn a_full_backlog_blocks_its_partition_ingress() {
         most_blocked = most_blocked.max(h.blocked_addresses());
         if h.blocked_addresses() > 0 {
             // While an address is blocked, no ingress is taken on its
-            // partition (one partition here): only requests complete.
+            // partition (one partition here): only requests complete
+            // (`functions/FunctionGroupOperator.java`, `processElement`;
+            // blocked until a request of the address completes,
+            // `backpressure/ThresholdBackPressureValve.java`).
             let before = h.trace().len();
             h.step().await.unwrap();
             assert!(

@@ -4,6 +4,8 @@
 // unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+// Backpressure: per address, on input only (issue 20, item 5).
+mod backpressure;
 // Checkpoints, crashes and restores.
 mod checkpoints;
 // One test per conformance check of spec §3.13.

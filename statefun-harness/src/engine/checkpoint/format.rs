@@ -48,7 +48,12 @@ pub(super) fn write(checkpoint: &Checkpoint) -> Bytes {
         format: FORMAT,
         id: checkpoint.id,
         at_nanos: nanos(checkpoint.at),
-        local: envelopes(&w.local),
+        // A partition's own messages, then those from other partitions:
+        // both are on their way (a restore routes each again).
+        local: (w.local.iter().zip(&w.feedback))
+            .flat_map(|(own, other)| own.iter().chain(other))
+            .map(wire_envelope)
+            .collect(),
         ingress: envelopes(&w.ingress),
         backlogs: w
             .addresses
@@ -577,7 +582,8 @@ mod schema {
         pub(super) id: u64,
         #[prost(uint64, tag = "3")]
         pub(super) at_nanos: u64,
-        /// Messages on their way, in partition order.
+        /// Messages on their way, in partition order (per partition: its
+        /// own, then those from other partitions).
         #[prost(message, repeated, tag = "4")]
         pub(super) local: Vec<Envelope>,
         /// Ingress not yet read, in partition order.
