@@ -1,4 +1,4 @@
-//! The codecs behind [`Json<T>`](crate::Json), [`Protobuf<T>`](crate::Protobuf)
+//! The codecs behind [`Json<T>`], [`Protobuf<T>`]
 //! and `#[derive(Value)]`, as plain functions for hand-written
 //! [`Value`](crate::Value) implementations.
 //!
@@ -38,6 +38,17 @@
 //! # }
 //! # Ok::<(), statefun_sdk::ValueError>(())
 //! ```
+#![doc = ""]
+#![cfg_attr(feature = "json", doc = "[`Json<T>`]: crate::Json")]
+#![cfg_attr(
+    not(feature = "json"),
+    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Json.html"
+)]
+#![cfg_attr(feature = "protobuf", doc = "[`Protobuf<T>`]: crate::Protobuf")]
+#![cfg_attr(
+    not(feature = "protobuf"),
+    doc = "[`Protobuf<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Protobuf.html"
+)]
 
 /// UTF-8 JSON through serde_json.
 #[cfg(feature = "json")]

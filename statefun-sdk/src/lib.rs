@@ -32,7 +32,7 @@
 //! With the `macros` feature (on by default), `#[derive(Value)]`,
 //! `#[derive(State)]` and `#[function]` declare value types, state and
 //! functions once, checked at compile time; the
-//! [declaring functions guide](guide::declaring_functions) shows each next to
+//! [declaring functions guide][guide] shows each next to
 //! the code it stands for.
 //!
 //! # Example
@@ -93,6 +93,35 @@
 //! values are compact and that empty instance ids are accepted (the runtime
 //! allows them; the Python SDK rejects them).
 #![doc(test(attr(deny(warnings))))]
+// What the docs above link to when a feature is off, so that they build
+// with any feature set: the item's page on docs.rs, where every feature is
+// on. The empty line ends the text above, so that these are link
+// definitions.
+#![doc = ""]
+#![cfg_attr(
+    all(feature = "macros", feature = "json"),
+    doc = "[guide]: guide::declaring_functions"
+)]
+#![cfg_attr(
+    not(all(feature = "macros", feature = "json")),
+    doc = "[guide]: https://docs.rs/statefun-sdk/latest/statefun_sdk/guide/declaring_functions/index.html"
+)]
+#![cfg_attr(
+    not(feature = "json"),
+    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Json.html"
+)]
+#![cfg_attr(
+    not(feature = "tower"),
+    doc = "[`RequestReplyService`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.RequestReplyService.html"
+)]
+#![cfg_attr(
+    not(feature = "server"),
+    doc = "[`Server`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Server.html"
+)]
+#![cfg_attr(
+    not(feature = "lambda"),
+    doc = "[`lambda::run`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/lambda/fn.run.html"
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod address;
@@ -219,9 +248,10 @@ pub mod __private {
     }
 }
 
-/// Guides, with examples that compile and run.
-#[cfg(feature = "macros")]
-#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+/// Guides, with examples that compile and run (they use the macros and
+/// JSON values).
+#[cfg(all(feature = "macros", feature = "json"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "macros", feature = "json"))))]
 pub mod guide {
     #[doc = include_str!("docs/declaring-functions.md")]
     pub mod declaring_functions {}

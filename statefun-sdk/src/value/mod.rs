@@ -64,6 +64,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
     label = "this type has no StateFun typename and codec",
     note = "implement `statefun_sdk::Value` for it, or wrap a serde type in `statefun_sdk::Json<T>` (after implementing `JsonType`)"
 )]
+#[doc = ""]
+#[cfg_attr(
+    not(feature = "json"),
+    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Json.html"
+)]
 pub trait Value: Sized {
     /// The typename of this type, sent with every encoded value.
     fn type_name() -> TypeName;
@@ -133,6 +138,11 @@ pub trait Value: Sized {
     ///
     /// When the codec cannot encode the value; `buf` may then hold part of
     /// the encoding.
+    #[doc = ""]
+    #[cfg_attr(
+        not(feature = "json"),
+        doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Json.html"
+    )]
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
         buf.extend_from_slice(&self.to_bytes()?);
         Ok(())
@@ -151,6 +161,11 @@ pub trait Value: Sized {
     /// # Errors
     ///
     /// When the bytes are not a valid encoding.
+    #[doc = ""]
+    #[cfg_attr(
+        not(feature = "json"),
+        doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Json.html"
+    )]
     fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
         Self::from_bytes(&Bytes::copy_from_slice(bytes))
     }

@@ -210,6 +210,7 @@ fn the_shopping_cart_module_round_trips() {
 /// refuses at startup is an error, what it loads is read (with a warning
 /// where it is likely a mistake). The runtime's files are under
 /// `statefun-flink/statefun-flink-io-bundle/.../io/` (release-3.3.0).
+#[cfg(feature = "module-yaml")]
 mod runtime_rules {
     use std::time::Duration;
 

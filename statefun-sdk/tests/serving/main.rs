@@ -8,6 +8,7 @@
 // Functions used by every serving test.
 mod fixture;
 // AWS Lambda events (Function URL, API Gateway v1 and v2, ALB).
+#[cfg(feature = "lambda")]
 mod lambda;
 // The hyper server: statuses, limits, timeouts, concurrency, shutdown.
 mod server;
