@@ -47,6 +47,8 @@ RUN OPTIONS:
     --clock real|virtual       real time, or a virtual clock that only `advance` lines move
                                [default: real]
     --checkpoint-interval DUR  how often to checkpoint [default: 1s]
+    --max-restarts N           restarts of a failing job before the run ends with the failure
+                               [default: 10 with --clock virtual, unlimited with the real clock]
     --rewrite-url FROM=TO      call endpoints whose URL starts with FROM at TO instead
                                (repeatable), e.g. http://shopping-cart:8000=http://localhost:8000
     --partitions N             partitions (parallelism) [default: 1]
@@ -70,6 +72,14 @@ HTTP INGRESS:
     GET  /state/<ns>/<name>:<id>                    the address's state now
 ";
 
+/// Flink's restart strategy with checkpointing: keep restarting (a job on
+/// the real clock restarts once a second at most).
+const UNLIMITED_RESTARTS: u32 = u32::MAX;
+
+/// On the virtual clock restarts take no time: a poison message would
+/// restart the job at full speed forever.
+const VIRTUAL_CLOCK_RESTARTS: u32 = 10;
+
 #[derive(Debug)]
 enum Mode {
     Run,
@@ -88,6 +98,8 @@ struct Args {
     egress: Option<PathBuf>,
     clock: ClockKind,
     checkpoint_interval: Duration,
+    /// `None`: the clock's default.
+    max_restarts: Option<u32>,
     rewrite_urls: Vec<(String, String)>,
     partitions: u32,
     seed: u64,
@@ -107,6 +119,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         egress: None,
         clock: ClockKind::Real,
         checkpoint_interval: Duration::from_secs(1),
+        max_restarts: None,
         rewrite_urls: Vec::new(),
         partitions: 1,
         seed: 0,
@@ -158,6 +171,15 @@ fn parse_args() -> Result<Option<Args>, String> {
                 if args.checkpoint_interval.is_zero() {
                     return Err("--checkpoint-interval must be longer than zero".into());
                 }
+            }
+            Long("max-restarts") => {
+                args.max_restarts = Some(
+                    parser
+                        .value()
+                        .map_err(|e| e.to_string())?
+                        .parse()
+                        .map_err(|e| format!("--max-restarts: {e}"))?,
+                );
             }
             Long("rewrite-url") => {
                 let value = text(parser.value().map_err(|e| e.to_string())?)?;
@@ -329,6 +351,10 @@ fn run(args: &Args) -> Result<(), String> {
         egress_file: args.egress.clone(),
         clock: args.clock,
         checkpoint_interval: args.checkpoint_interval,
+        max_restarts: args.max_restarts.unwrap_or(match args.clock {
+            ClockKind::Real => UNLIMITED_RESTARTS,
+            ClockKind::Virtual => VIRTUAL_CLOCK_RESTARTS,
+        }),
         partitions: args.partitions,
         seed: args.seed,
         rewrite_urls: args.rewrite_urls.clone(),

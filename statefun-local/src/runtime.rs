@@ -58,6 +58,8 @@ pub(crate) struct Settings {
     pub(crate) egress_file: Option<PathBuf>,
     pub(crate) clock: ClockKind,
     pub(crate) checkpoint_interval: Duration,
+    /// Restarts of a failing job before the run fails.
+    pub(crate) max_restarts: u32,
     pub(crate) partitions: u32,
     pub(crate) seed: u64,
     /// `(from, to)`: URL prefixes to replace in endpoint templates.
@@ -74,8 +76,13 @@ pub(crate) struct Settings {
 pub(crate) enum RuntimeError {
     #[error("state directory: {0}")]
     Io(#[from] io::Error),
-    #[error("the job failed and cannot restart: {0}")]
-    Job(Box<JobFailure>),
+    #[error(
+        "the job failed and cannot restart (at most {max_restarts} restarts, see --max-restarts): {failure}"
+    )]
+    Job {
+        failure: Box<JobFailure>,
+        max_restarts: u32,
+    },
     #[error("{0}")]
     Setup(String),
 }
@@ -136,8 +143,7 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
     let mut builder = Harness::builder()
         .seed(settings.seed)
         .partitions(settings.partitions)
-        // Flink's restart strategy with checkpointing: keep restarting.
-        .restart_on_failure(u32::MAX);
+        .restart_on_failure(settings.max_restarts);
     for endpoint in &module.endpoints {
         let mut url = endpoint.url_path_template.clone();
         for (from, to) in &settings.rewrite_urls {
@@ -342,7 +348,10 @@ impl Runtime {
         }
         tokio::select! {
             progress = self.harness.run_steps(256) => {
-                progress.map_err(|e| RuntimeError::Job(Box::new(e)))
+                progress.map_err(|e| RuntimeError::Job {
+                    failure: Box::new(e),
+                    max_restarts: self.settings.max_restarts,
+                })
             }
             _ = stop.changed() => Ok(Progress::Busy),
         }

@@ -598,6 +598,97 @@ fn a_function_server_that_is_down_is_retried_until_it_is_up() {
     assert_eq!(results(&egress), [("kim".into(), "socks".into(), 1, true)]);
 }
 
+/// A function server that answers every request with a 500 and `poison`,
+/// on a thread of its own; its URL.
+fn always_failing_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || answer_500(stream));
+        }
+    });
+    url
+}
+
+/// Reads each request of a keep-alive connection (head and body) and
+/// answers 500, until the client closes it.
+fn answer_500(stream: TcpStream) {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let answer = "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ncontent-length: 6\r\n\r\npoison";
+        if reader.get_mut().write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_job_that_keeps_failing_on_the_virtual_clock_ends_the_run() {
+    let url = always_failing_endpoint();
+    let dir = scratch("max-restarts");
+    let script = dir.join("script.jsonl");
+    append(&script, &[restock("socks", 5)]);
+    let started = Instant::now();
+    let local = start_local(
+        &dir,
+        &url,
+        &[
+            "--clock",
+            "virtual",
+            "--max-restarts",
+            "3",
+            "--input",
+            script.to_str().unwrap(),
+        ],
+    );
+    let mut local = local;
+    let status = loop {
+        if let Some(status) = local.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "statefun-local still runs a failing job after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let log = fs::read_to_string(dir.join("local.log")).unwrap();
+    assert!(!status.success(), "{log}");
+    let last = log.lines().last().unwrap();
+    assert!(last.contains("the job failed and cannot restart"), "{log}");
+    assert!(
+        last.contains("at most 3 restarts, see --max-restarts"),
+        "{last}"
+    );
+    assert!(last.contains("com.example/inventory:socks"), "{last}");
+    assert!(last.contains("500"), "{last}");
+    // Three restarts, each reported, then the failure that ends the run.
+    let restarts = log.lines().filter(|l| l.contains("restor")).count();
+    assert_eq!(restarts, 3, "{log}");
+}
+
 #[test]
 fn a_bad_module_is_refused_naming_the_document_and_key() {
     let dir = scratch("bad-module");

@@ -246,13 +246,29 @@ mod auto {
         /// A registry of every function type declared with `#[function]`
         /// in the binary (see [`registered_functions`]).
         ///
+        /// # Functions in a library
+        ///
+        /// With the functions in a library crate and the server in a
+        /// binary, the binary must name the library: the linker leaves out
+        /// a library nothing refers to, and its registrations with it. Call
+        /// something of the library from `main` (a `pub fn functions()` of
+        /// the library that returns `Functions::auto_registered()` is a good
+        /// place), or write `use my_functions as _;` in the binary. When no
+        /// `#[function]` at all made it into the binary this returns
+        /// [`RegistryError::NoneRegistered`] rather than an empty registry
+        /// that would answer every request with 404.
+        ///
         /// # Errors
         ///
-        /// When a declaration is invalid, or two declarations share a
-        /// function type (the error names both places).
+        /// When a declaration is invalid, two declarations share a
+        /// function type (the error names both places), or no function is
+        /// declared in the binary ([`RegistryError::NoneRegistered`]).
         pub fn auto_registered() -> Result<Self, RegistryError> {
             let mut functions = Self::new();
             functions.register_auto()?;
+            if functions.is_empty() {
+                return Err(RegistryError::NoneRegistered);
+            }
             Ok(functions)
         }
 
@@ -261,8 +277,10 @@ mod auto {
         ///
         /// # Errors
         ///
-        /// As [`Functions::auto_registered`], or when one of them is
-        /// registered here already.
+        /// When a declaration is invalid, two declarations share a function
+        /// type, or one of them is registered here already. Unlike
+        /// [`Functions::auto_registered`], finding no declaration is not an
+        /// error: the registry may hold explicit registrations.
         pub fn register_auto(&mut self) -> Result<(), RegistryError> {
             let mut registrations: Vec<&Registration> =
                 inventory::iter::<Registration>.into_iter().collect();
@@ -331,4 +349,14 @@ pub enum RegistryError {
         #[source]
         source: SpecError,
     },
+    /// `Functions::auto_registered` found no `#[function]` in the binary.
+    #[error(
+        "no #[function] is registered in this binary. If the functions are declared in a \
+         library crate, the binary probably never names it, so the linker dropped the library \
+         and its registrations: call something of the library from the binary (e.g. a \
+         `pub fn functions()` of the library that returns `Functions::auto_registered()`), or \
+         add `use my_functions_crate as _;` to the binary. On a platform `inventory` does not \
+         support, register the functions explicitly with `Functions::register`"
+    )]
+    NoneRegistered,
 }

@@ -141,6 +141,10 @@ impl BoundServer {
     /// Serves until `shutdown` completes, then finishes the requests in
     /// flight.
     ///
+    /// Logs one `tracing` info line when it starts, `StateFun server
+    /// listening`, with the address, the paths and the function types
+    /// served; and one as it shuts down and once stopped.
+    ///
     /// # Errors
     ///
     /// When accepting connections fails for good.
@@ -170,7 +174,20 @@ impl BoundServer {
             first_bytes_timeout: server.header_read_timeout,
         });
         let local = listener.local_addr()?;
-        tracing::info!(address = %local, paths = ?server.service.paths(), "StateFun server listening");
+        let function_types = server
+            .service
+            .handler
+            .functions()
+            .type_names()
+            .map(crate::TypeName::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        tracing::info!(
+            address = %local,
+            paths = ?server.service.paths(),
+            function_types = %function_types,
+            "StateFun server listening"
+        );
 
         let mut shutdown = std::pin::pin!(shutdown);
         loop {

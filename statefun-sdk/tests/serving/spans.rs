@@ -1,5 +1,6 @@
 //! The `statefun.http` span each request runs in: what it records, read
-//! back by a subscriber written for the test.
+//! back by a subscriber written for the test; and the line the server logs
+//! when it starts.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use statefun_sdk::RequestReplyService;
+use statefun_sdk::{RequestReplyService, Server};
 use tower_service::Service;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -26,7 +27,12 @@ struct Spans {
     spans: Arc<Mutex<BTreeMap<u64, BTreeMap<String, String>>>>,
     metadata: Arc<Mutex<BTreeMap<u64, &'static Metadata<'static>>>>,
     entered: Arc<Mutex<Vec<u64>>>,
+    /// The fields of every event (its text as `message`) and its level.
+    events: Arc<Mutex<Vec<Logged>>>,
 }
+
+/// An event: its level and fields (its text as `message`).
+type Logged = (tracing::Level, BTreeMap<String, String>);
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
@@ -64,7 +70,14 @@ impl Subscriber for Spans {
 
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
-    fn event(&self, _: &Event<'_>) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.events
+            .lock()
+            .unwrap()
+            .push((*event.metadata().level(), fields));
+    }
 
     fn enter(&self, span: &Id) {
         self.entered.lock().unwrap().push(span.into_u64());
@@ -149,4 +162,35 @@ fn failures_are_recorded_on_the_span() {
     assert_eq!(span["status"], "404");
     assert_eq!(span["outcome"], "rejected");
     assert!(!span.contains_key("batch_size"), "{span:?}");
+}
+
+#[test]
+fn the_server_logs_one_info_line_with_its_address_and_function_types() {
+    let spans = Spans::default();
+    let address = tracing::subscriber::with_default(spans.clone(), || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let bound = Server::new(fixture().handler)
+                .bind("127.0.0.1:0")
+                .await
+                .unwrap();
+            let address = bound.local_addr().unwrap();
+            // Stops at once: the line is logged before the first accept.
+            bound.serve_until(async {}).await.unwrap();
+            address
+        })
+    });
+    let events = spans.events.lock().unwrap();
+    let listening: Vec<_> = events
+        .iter()
+        .filter(|(_, fields)| fields["message"] == "StateFun server listening")
+        .collect();
+    assert_eq!(listening.len(), 1, "{events:?}");
+    let (level, fields) = listening[0];
+    assert_eq!(*level, tracing::Level::INFO);
+    assert_eq!(fields["address"], address.to_string());
+    assert_eq!(fields["function_types"], "test/counter");
 }
