@@ -357,6 +357,19 @@ pub enum ValueError {
         /// The typename asked for.
         expected: TypeName,
     },
+    /// The state was never declared by the function type that would hold
+    /// it (a test harness reading a state its function does not have).
+    #[error(
+        "function type {function_type} declares no state {state:?} (its declared states: {declared:?}); add its ValueSpec to the function's spec"
+    )]
+    Undeclared {
+        /// The function type asked about.
+        function_type: TypeName,
+        /// The state name asked for.
+        state: String,
+        /// The states the function type declares, in order.
+        declared: Vec<String>,
+    },
 }
 
 impl ValueError {
