@@ -360,7 +360,7 @@ pub enum ValueError {
     /// The state was never declared by the function type that would hold
     /// it (a test harness reading a state its function does not have).
     #[error(
-        "function type {function_type} declares no state {state:?} (its declared states: {declared:?}); add its ValueSpec to the function's spec"
+        "function type {function_type} declares no state {state:?} (its declared states: {declared:?}); add its ValueSpec to the function's spec (with #[function], list it in the `state = …` struct)"
     )]
     Undeclared {
         /// The function type asked about.
