@@ -62,7 +62,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a StateFun value type",
     label = "this type has no StateFun typename and codec",
-    note = "implement `statefun_sdk::Value` for it, or wrap a serde type in `statefun_sdk::Json<T>` (after implementing `JsonType`)"
+    note = "derive it for a serde type with `#[derive(Value)]` and `#[statefun(typename = \"ns/Name\")]`, implement `statefun_sdk::Value` for it, or wrap a serde type in `statefun_sdk::Json<T>` (after implementing `JsonType`)"
 )]
 #[doc = ""]
 #[cfg_attr(
