@@ -696,12 +696,25 @@ impl Harness {
     ///
     /// # Errors
     ///
-    /// When the stored value has another type or does not decode.
+    /// When the address's function type has declared its states (in a
+    /// handshake) and `spec` is not one of them
+    /// ([`ValueError::Undeclared`]), or when the stored value has another
+    /// type or does not decode. Before the function type's first
+    /// handshake its states are not known, and any name is read as stored.
     pub fn state<T: Value>(
         &self,
         address: &Address,
         spec: &ValueSpec<T>,
     ) -> Result<Option<T>, ValueError> {
+        if let Some(declared) = self.engine.declared_states(address.function_type()) {
+            if !declared.iter().any(|name| name == spec.name()) {
+                return Err(ValueError::Undeclared {
+                    function_type: address.function_type().clone(),
+                    state: spec.name().to_owned(),
+                    declared,
+                });
+            }
+        }
         match self.state_raw(address, spec.name()) {
             None => Ok(None),
             Some((type_name, bytes)) => {

@@ -320,6 +320,16 @@ impl Engine {
             .then(|| (value.type_name.to_string(), value.bytes.clone()))
     }
 
+    /// The states `function_type` ever declared in a handshake, in order
+    /// (`None` before its first handshake).
+    pub(crate) fn declared_states(&self, function_type: &TypeName) -> Option<Vec<String>> {
+        let declared: Vec<String> = (self.known_ttls.keys())
+            .filter(|(t, _)| t == function_type)
+            .map(|(_, name)| name.to_string())
+            .collect();
+        (!declared.is_empty()).then_some(declared)
+    }
+
     /// The names of the state values `address` holds (expired or not).
     pub(crate) fn state_names(&self, address: &Address) -> impl Iterator<Item = &str> {
         (self.world.store.values.get(address).into_iter())

@@ -48,8 +48,30 @@ impl Outcome {
     }
 }
 
-/// A value as a person reads it: text when it is printable, hex otherwise.
+/// A built-in `io.statefun.types/*` value decoded (`None` for another
+/// type, or bytes that do not decode).
+fn decoded(type_name: &str, bytes: &[u8]) -> Option<String> {
+    use statefun_sdk::Value;
+    fn show<T: Value + fmt::Debug>(bytes: &[u8]) -> Option<String> {
+        T::from_slice(bytes).ok().map(|v| format!("{v:?}"))
+    }
+    match type_name.strip_prefix("io.statefun.types/")? {
+        "int" => show::<i32>(bytes),
+        "long" => show::<i64>(bytes),
+        "bool" => show::<bool>(bytes),
+        "float" => show::<f32>(bytes),
+        "double" => show::<f64>(bytes),
+        "string" => show::<String>(bytes),
+        _ => None,
+    }
+}
+
+/// A value as a person reads it: a built-in type decoded, text when it is
+/// printable, hex otherwise.
 fn shown(type_name: &str, bytes: &[u8]) -> String {
+    if let Some(value) = decoded(type_name, bytes) {
+        return format!("{type_name} {value}");
+    }
     match std::str::from_utf8(bytes) {
         Ok(text) if !text.chars().any(char::is_control) => format!("{type_name} {text:?}"),
         _ => {
@@ -117,5 +139,57 @@ impl fmt::Debug for Outcome {
             map.entry(&format_args!("egress {id}"), &records);
         }
         map.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use statefun_sdk::Value;
+
+    use super::shown;
+
+    #[test]
+    fn built_in_values_are_shown_decoded() {
+        let int = 2_i32.to_bytes().unwrap();
+        assert_eq!(
+            shown("io.statefun.types/int", &int),
+            "io.statefun.types/int 2"
+        );
+        let long = (-7_i64).to_bytes().unwrap();
+        assert_eq!(
+            shown("io.statefun.types/long", &long),
+            "io.statefun.types/long -7"
+        );
+        let yes = true.to_bytes().unwrap();
+        assert_eq!(
+            shown("io.statefun.types/bool", &yes),
+            "io.statefun.types/bool true"
+        );
+        let float = 1.5_f32.to_bytes().unwrap();
+        assert_eq!(
+            shown("io.statefun.types/float", &float),
+            "io.statefun.types/float 1.5"
+        );
+        let double = 0.25_f64.to_bytes().unwrap();
+        assert_eq!(
+            shown("io.statefun.types/double", &double),
+            "io.statefun.types/double 0.25"
+        );
+        let text = "hi\n".to_owned().to_bytes().unwrap();
+        assert_eq!(
+            shown("io.statefun.types/string", &text),
+            "io.statefun.types/string \"hi\\n\""
+        );
+    }
+
+    #[test]
+    fn other_values_are_shown_as_text_or_bytes() {
+        assert_eq!(shown("test/text", b"abc"), "test/text \"abc\"");
+        assert_eq!(shown("test/raw", &[9, 2]), "test/raw 0x0902");
+        // Bytes that do not decode as the built-in type: as bytes.
+        assert_eq!(
+            shown("io.statefun.types/int", &[0xff]),
+            "io.statefun.types/int 0xff"
+        );
     }
 }

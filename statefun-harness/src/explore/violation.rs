@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::Harness;
 use crate::schedule::Schedule;
+use crate::trace::Event;
 
 /// The variable that replays one schedule instead of exploring.
 pub(super) const SCHEDULE_VAR: &str = "STATEFUN_HARNESS_SCHEDULE";
@@ -82,6 +83,10 @@ pub struct Report {
     pub schedules: u64,
     /// Crashes injected and failed jobs restarted, over all of them.
     pub restarts: u64,
+    /// Crashes injected (restarts that no job failure caused).
+    pub crashes: u64,
+    /// Checkpoints completed.
+    pub checkpoints: u64,
     /// Call attempts that failed (and were retried).
     pub failed_attempts: u64,
     /// Requests sent.
@@ -95,6 +100,32 @@ impl Report {
         self.restarts += c.restarts;
         self.failed_attempts += c.failed_attempts;
         self.requests += c.requests;
+        let mut previous: Option<&Event> = None;
+        for entry in h.trace() {
+            match &entry.event {
+                Event::Checkpoint { .. } => self.checkpoints += 1,
+                Event::Restored { .. } if !matches!(previous, Some(Event::JobFailed { .. })) => {
+                    self.crashes += 1;
+                }
+                _ => {}
+            }
+            previous = Some(&entry.event);
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} schedules: {} crashes, {} checkpoints, {} restarts, {} failed attempts, {} requests",
+            self.schedules,
+            self.crashes,
+            self.checkpoints,
+            self.restarts,
+            self.failed_attempts,
+            self.requests
+        )
     }
 }
 

@@ -551,3 +551,32 @@ async fn a_request_carries_every_registered_state_in_name_order() {
         assert_eq!(bytes, name.as_bytes());
     }
 }
+
+#[tokio::test]
+async fn reading_a_state_the_function_never_declared_is_an_error() {
+    const STRAY: statefun_sdk::ValueSpec<i64> = statefun_sdk::ValueSpec::named("stray");
+    let mut h = harness(1);
+    h.send(recorder("a"), &Command::Log("hi".into())).unwrap();
+    h.run().await.unwrap();
+    let err = h.state(&recorder("a"), &STRAY).unwrap_err();
+    match &err {
+        statefun_sdk::ValueError::Undeclared {
+            function_type,
+            state,
+            declared,
+        } => {
+            assert_eq!(function_type.as_str(), "test/recorder");
+            assert_eq!(state, "stray");
+            assert!(declared.iter().any(|s| s == "sum"), "{declared:?}");
+        }
+        other => panic!("expected Undeclared, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("test/recorder") && text.contains("\"stray\""),
+        "{text}"
+    );
+    // Declared but never written: still no value.
+    assert_eq!(sum(&h, "a"), None);
+    assert_eq!(sum(&h, "b"), None);
+}

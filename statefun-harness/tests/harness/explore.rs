@@ -63,6 +63,18 @@ async fn the_recorder_is_exactly_once_over_generated_schedules() {
     assert_eq!(report.schedules, 300);
     assert!(report.restarts > 100, "{report:?}");
     assert!(report.failed_attempts > 100, "{report:?}");
+    // Crashes and checkpoints explored are counted, and shown.
+    assert!(report.crashes > 50, "{report:?}");
+    assert!(report.crashes <= report.restarts, "{report:?}");
+    assert!(report.checkpoints > 50, "{report:?}");
+    let text = report.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "300 schedules: {} crashes, {} checkpoints, {} restarts",
+            report.crashes, report.checkpoints, report.restarts
+        )),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -292,7 +292,7 @@ impl StateError {
 pub enum StateErrorKind {
     /// The function did not declare a state with this name.
     #[error(
-        "state {state:?} is not declared by function {} (address {address}); add its ValueSpec to the function's spec",
+        "state {state:?} is not declared by function {} (address {address}); add its ValueSpec to the function's spec (with #[function], list it in the `state = …` struct)",
         address.function_type()
     )]
     Undeclared {

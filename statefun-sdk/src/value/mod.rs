@@ -62,7 +62,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a StateFun value type",
     label = "this type has no StateFun typename and codec",
-    note = "implement `statefun_sdk::Value` for it, or wrap a serde type in `statefun_sdk::Json<T>` (after implementing `JsonType`)"
+    note = "derive it for a serde type with `#[derive(Value)]` and `#[statefun(typename = \"ns/Name\")]`, implement `statefun_sdk::Value` for it, or wrap a serde type in `statefun_sdk::Json<T>` (after implementing `JsonType`)"
 )]
 #[doc = ""]
 #[cfg_attr(
@@ -356,6 +356,19 @@ pub enum ValueError {
     Missing {
         /// The typename asked for.
         expected: TypeName,
+    },
+    /// The state was never declared by the function type that would hold
+    /// it (a test harness reading a state its function does not have).
+    #[error(
+        "function type {function_type} declares no state {state:?} (its declared states: {declared:?}); add its ValueSpec to the function's spec (with #[function], list it in the `state = …` struct)"
+    )]
+    Undeclared {
+        /// The function type asked about.
+        function_type: TypeName,
+        /// The state name asked for.
+        state: String,
+        /// The states the function type declares, in order.
+        declared: Vec<String>,
     },
 }
 

@@ -229,6 +229,10 @@ fn undeclared_state_access_names_the_state_function_and_address() {
     let text = state_error.to_string();
     assert!(text.contains("\"undeclared\""), "{text}");
     assert!(text.contains("test/counter:u"), "{text}");
+    assert!(
+        text.contains("with #[function], list it in the `state = …` struct"),
+        "{text}"
+    );
 }
 
 #[test]
