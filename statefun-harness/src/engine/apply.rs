@@ -66,7 +66,7 @@ impl Engine {
                 self.send_request(&address, request.invocations);
             }
             Reply::Result(effects) => {
-                self.apply(&address, batch, &effects)?;
+                self.apply(&address, p, batch, &effects)?;
                 if waiting {
                     self.next_batch(&address);
                 }
@@ -155,6 +155,7 @@ impl Engine {
     fn apply(
         &mut self,
         address: &Address,
+        partition: usize,
         batch: usize,
         effects: &Effects<'_>,
     ) -> Result<(), JobFailure> {
@@ -168,7 +169,7 @@ impl Engine {
         // 1. Outgoing messages, in order.
         for message in effects.messages() {
             let envelope = self.envelope(address, batch, message)?;
-            self.route(envelope);
+            self.route_from(envelope, Some(partition));
         }
         // 2. Delayed messages and cancellations, in order.
         for delayed in effects.delayed() {

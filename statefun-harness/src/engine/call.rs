@@ -32,7 +32,7 @@ impl Engine {
             let attempts = request.attempts;
             self.drop_request(id);
             return Err(self
-                .fail(Some(&address), Some(batch), cause)
+                .fail(Some(&address), Some(batch), *cause)
                 .after_attempts(attempts));
         }
         let body = request.body.clone();
@@ -168,7 +168,7 @@ impl Engine {
             // work goes on meanwhile, and the job fails at the deadline.
             if let Some(request) = self.world.in_flight.get_mut(&id) {
                 request.retry_at = Some(now.saturating_add(wait));
-                request.give_up = Some(cause);
+                request.give_up = Some(Box::new(cause));
                 self.waiting_retries += 1;
             }
             return Ok(());

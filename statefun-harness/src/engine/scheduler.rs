@@ -251,12 +251,15 @@ impl Engine {
     /// other partitions (the feedback channel: input, held back while the
     /// partition is back-pressured).
     pub(super) fn route(&mut self, envelope: Envelope) {
+        let sender = envelope.from.as_ref().map(|from| self.index(from));
+        self.route_from(envelope, sender);
+    }
+
+    /// As [`Engine::route`], for a message whose sender's partition is
+    /// known (`None`: no sender), which saves hashing its id again.
+    pub(super) fn route_from(&mut self, envelope: Envelope, sender: Option<usize>) {
         let p = self.index(&envelope.to);
-        let same = envelope
-            .from
-            .as_ref()
-            .is_some_and(|from| self.index(from) == p);
-        if same {
+        if sender == Some(p) {
             self.world.local[p].push_back(envelope);
         } else {
             self.world.feedback[p].push_back(envelope);

@@ -64,7 +64,8 @@ pub(crate) struct InFlight {
     /// After the last failed attempt, when the runtime sleeps out a backoff
     /// capped at the deadline: the failure that fails the job at
     /// `retry_at` instead of another attempt.
-    pub(crate) give_up: Option<Cause>,
+    /// Boxed: it is rare, and every request in flight is moved.
+    pub(crate) give_up: Option<Box<Cause>>,
     /// The answer, once it arrived; applied by a later step.
     pub(crate) response: Option<Answer>,
 }
