@@ -6,8 +6,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::endpoint::{Failure, Transport};
 use crate::rng::Rng;
+use crate::transport::{Failure, Transport};
 
 /// Faults injected into calls to functions, each as a rate per mille of
 /// attempts (they apply to in-process and remote endpoints alike). Each

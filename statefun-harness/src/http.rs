@@ -11,7 +11,7 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::endpoint::{Failure, Transport};
+use crate::transport::{Failure, Transport};
 
 /// A pooled HTTP/1.1 client.
 #[derive(Clone, Debug)]

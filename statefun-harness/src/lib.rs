@@ -82,6 +82,7 @@ mod rng;
 mod schedule;
 mod store;
 mod trace;
+mod transport;
 
 use std::fmt;
 use std::path::PathBuf;

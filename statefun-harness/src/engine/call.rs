@@ -8,10 +8,11 @@ use statefun_sdk::Address;
 
 use super::Engine;
 use super::protocol::Answer;
-use crate::endpoint::{self, Failure, Transport};
+use crate::endpoint;
 use crate::error::{Cause, JobFailure};
 use crate::faults::{self, Backoff, Fault};
 use crate::trace::Event;
+use crate::transport::{Failure, Transport};
 
 impl Engine {
     /// One attempt at an in-flight request: the function runs (unless an
