@@ -15,8 +15,8 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 
 use divan::{Bencher, black_box};
+use stateful_functions::RequestReplyHandler;
 use statefun_benches::{check_inventory_response, inventory_request};
-use statefun_sdk::RequestReplyHandler;
 
 fn main() {
     divan::main();

@@ -17,10 +17,10 @@ pub mod wrk;
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_proto::reqreply::{
+use stateful_functions::Value as _;
+use statefun_protocol::reqreply::{
     Address, FromFunction, ToFunction, TypedValue, from_function, to_function,
 };
-use statefun_sdk::Value as _;
 
 /// The stock every request carries: large enough that every reservation
 /// succeeds.
@@ -150,7 +150,7 @@ pub fn rss_kib(pid: u32) -> std::io::Result<u64> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use statefun_sdk::RequestReplyHandler;
+    use stateful_functions::RequestReplyHandler;
 
     fn answer(invocations: usize) -> Bytes {
         let handler = RequestReplyHandler::new(shopping_cart::functions().unwrap());

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
+use stateful_functions::{RequestReplyHandler, Server};
 use statefun_benches::client::Connection;
 use statefun_benches::{check_inventory_response, inventory_request, load, wrk};
-use statefun_sdk::{RequestReplyHandler, Server};
 
 /// The cart served by the SDK's `Server` on a background runtime.
 fn serve() -> (u16, tokio::runtime::Runtime) {

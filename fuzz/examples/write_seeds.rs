@@ -9,8 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use prost::Message as _;
-use statefun_proto::reqreply::{self as pb, ToFunction, to_function as pbt};
-use statefun_proto::wire::{AddressRef, ValueRef, from_function, to_function};
+use statefun_protocol::reqreply::{self as pb, ToFunction, to_function as pbt};
+use statefun_protocol::wire::{AddressRef, ValueRef, from_function, to_function};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -1,4 +1,4 @@
-//! `statefun_proto::wire::from_function::read`, the runtimes' (harness,
+//! `statefun_protocol::wire::from_function::read`, the runtimes' (harness,
 //! statefun-local) reader of a function's answer, on arbitrary bytes: it
 //! never panics, and accepts exactly what prost's `FromFunction::decode`
 //! accepts, with the same response kind and the same number of each kind
@@ -7,8 +7,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use prost::Message as _;
-use statefun_proto::reqreply::{FromFunction, from_function as pbf};
-use statefun_proto::wire::from_function::{self, Response};
+use statefun_protocol::reqreply::{FromFunction, from_function as pbf};
+use statefun_protocol::wire::from_function::{self, Response};
 
 fuzz_target!(|data: &[u8]| {
     match (from_function::read(data), FromFunction::decode(data)) {

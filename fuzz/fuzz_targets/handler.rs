@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use statefun_proto::wire::from_function;
-use statefun_sdk::{
+use statefun_protocol::wire::from_function;
+use stateful_functions::{
     Address, CancellationToken, Context, EgressIdentifier, Expiration, FunctionError, FunctionSpec,
     Functions, KafkaRecord, KinesisRecord, Message, RequestReplyHandler, StatefulFunction,
     TypeName, ValueSpec, async_trait,

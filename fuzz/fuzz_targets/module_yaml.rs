@@ -1,12 +1,12 @@
-//! The module.yaml reader, `statefun_sdk::module_yaml::Module::parse`, on
+//! The module.yaml reader, `stateful_functions::module_yaml::Module::parse`, on
 //! arbitrary UTF-8 text (the first byte picks whether unknown keys are
 //! refused): it never panics, and a module it accepts renders
 //! (`module_yaml::render`) to text it reads back to the same components.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use statefun_sdk::TypeName;
-use statefun_sdk::module_yaml::{Component, Module, ReadOptions, UnknownKeys, render};
+use stateful_functions::TypeName;
+use stateful_functions::module_yaml::{Component, Module, ReadOptions, UnknownKeys, render};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, text)) = data.split_first() else {

@@ -1,4 +1,4 @@
-//! `statefun_proto::wire::to_function::read`, the SDK's request reader, on
+//! `statefun_protocol::wire::to_function::read`, the SDK's request reader, on
 //! arbitrary bytes:
 //! * it never panics;
 //! * its fast path (`read_canonical`), whenever it answers, answers what
@@ -10,9 +10,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use prost::Message as _;
-use statefun_proto::reqreply::{self as pb, ToFunction, to_function as pbt};
-use statefun_proto::wire::to_function::{self, Batch};
-use statefun_proto::wire::{Address, Problem, Span, TypedValue};
+use statefun_protocol::reqreply::{self as pb, ToFunction, to_function as pbt};
+use statefun_protocol::wire::to_function::{self, Batch};
+use statefun_protocol::wire::{Address, Problem, Span, TypedValue};
 
 type OwnedAddress = (String, String, String);
 type OwnedValue = (String, bool, Vec<u8>);

@@ -1,7 +1,7 @@
 //! Wire types of the Apache Flink Stateful Functions (StateFun) v3 remote
 //! request-reply protocol, generated with [prost](https://docs.rs/prost).
 //!
-//! This crate holds the protocol and nothing else: the SDK (`statefun-sdk`)
+//! This crate holds the protocol and nothing else: the SDK (`stateful-functions`)
 //! and the test harness (`statefun-harness`) build on it, and users of the
 //! SDK never need it directly. The schema matches StateFun 3.1 to 3.3 (the
 //! cancellation-token fields of `DelayedInvocation` were added in 3.1; 3.2
@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use prost::Message;
-//! use statefun_proto::reqreply::{Address, ToFunction, to_function};
+//! use statefun_protocol::reqreply::{Address, ToFunction, to_function};
 //!
 //! let request = ToFunction {
 //!     request: Some(to_function::Request::Invocation(

@@ -5,7 +5,7 @@
 //! To update the checked-in files after editing a `.proto` file:
 //!
 //! ```text
-//! STATEFUN_BLESS=1 cargo test -p statefun-proto --test codegen
+//! STATEFUN_BLESS=1 cargo test -p statefun-protocol --test codegen
 //! ```
 
 use std::fs;
@@ -41,7 +41,7 @@ fn generate(out_dir: &Path) {
 
 #[test]
 fn checked_in_code_matches_the_proto_files() {
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("statefun-proto-codegen");
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("statefun-protocol-codegen");
     let _ = fs::remove_dir_all(&out_dir);
     fs::create_dir_all(&out_dir).expect("temp dir");
     generate(&out_dir);
@@ -67,6 +67,6 @@ fn checked_in_code_matches_the_proto_files() {
     assert!(
         stale.is_empty(),
         "checked-in generated code is stale: {stale:?}; regenerate with \
-         `STATEFUN_BLESS=1 cargo test -p statefun-proto --test codegen` and commit the result"
+         `STATEFUN_BLESS=1 cargo test -p statefun-protocol --test codegen` and commit the result"
     );
 }

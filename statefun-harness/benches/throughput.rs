@@ -7,11 +7,11 @@
 //! ```
 
 use divan::Bencher;
-use statefun_harness::Harness;
-use statefun_sdk::{
+use stateful_functions::{
     Address, Context, FunctionError, FunctionSpec, Functions, Message, StatefulFunction, TypeName,
     ValueSpec, async_trait,
 };
+use statefun_harness::Harness;
 
 fn main() {
     divan::main();

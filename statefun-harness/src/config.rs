@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::egress::{EgressKind, EgressSemantics};
-use statefun_sdk::{EgressIdentifier, TypeName};
+use stateful_functions::{EgressIdentifier, TypeName};
 
 use crate::endpoint::{Endpoint, EndpointOptions, Namespace, Routes};
 use crate::faults::Faults;

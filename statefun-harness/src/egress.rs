@@ -4,7 +4,7 @@
 //! visible ([`EgressSemantics`]).
 
 use bytes::Bytes;
-use statefun_sdk::{
+use stateful_functions::{
     KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, KafkaRecord, KinesisRecord, TypeName, ValueError,
 };
 

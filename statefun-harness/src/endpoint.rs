@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::{ErrorChain, RequestReplyHandler, TypeName};
+use stateful_functions::{ErrorChain, RequestReplyHandler, TypeName};
 
 use crate::transport::Failure;
 pub use crate::transport::Transport;

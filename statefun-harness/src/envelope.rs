@@ -2,7 +2,7 @@
 //! partition queues.
 
 use bytes::Bytes;
-use statefun_sdk::Address;
+use stateful_functions::Address;
 
 /// A message on its way: from (`None` for ingress), to, and the value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! [`JobFailure`]: what would fail the real StateFun job.
 
-use statefun_sdk::Address;
+use stateful_functions::Address;
 
 /// Something the real runtime answers by failing (and restarting) the job.
 /// Carries the seed, so the run can be reproduced, and the address and

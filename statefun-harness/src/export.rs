@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use statefun_sdk::Address;
+use stateful_functions::Address;
 
 use crate::engine::Engine;
 use crate::trace::Event;

@@ -50,11 +50,12 @@ impl Client {
             .header("user-agent", "statefun")
             .body(Full::new(body))
             .map_err(|e| (Failure::Io, format!("invalid request: {e}")))?;
-        let response = self
-            .0
-            .request(request)
-            .await
-            .map_err(|e| (Failure::Io, statefun_sdk::ErrorChain::new(&e).to_string()))?;
+        let response = self.0.request(request).await.map_err(|e| {
+            (
+                Failure::Io,
+                stateful_functions::ErrorChain::new(&e).to_string(),
+            )
+        })?;
         let status = response.status();
         let content_type_ok = accepts_content_type(transport, response.headers());
         let content_type = response

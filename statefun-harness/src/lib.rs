@@ -26,7 +26,7 @@
 //!
 //! ```
 //! use statefun_harness::Harness;
-//! use statefun_sdk::{function, Address, Context, FunctionError, FunctionType, Functions, State};
+//! use stateful_functions::{function, Address, Context, FunctionError, FunctionType, Functions, State};
 //!
 //! #[derive(State)]
 //! struct CounterState {
@@ -89,8 +89,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::module_yaml::FunctionPattern;
-use statefun_sdk::{
+use stateful_functions::module_yaml::FunctionPattern;
+use stateful_functions::{
     Address, EgressIdentifier, Functions, IntoTypedBytes, RequestReplyHandler, TypeName, Value,
     ValueError, ValueSpec,
 };
@@ -111,7 +111,7 @@ pub use trace::{Event, TraceEntry};
 /// The SDK's records of the generic egresses, which
 /// [`Harness::kafka_records`] and [`Harness::kinesis_records`] return:
 /// the same types a function sends.
-pub use statefun_sdk::{KafkaRecord, KinesisRecord};
+pub use stateful_functions::{KafkaRecord, KinesisRecord};
 
 use config::Config;
 use egress::EgressKind;
@@ -244,7 +244,7 @@ impl HarnessBuilder {
     ///
     /// ```
     /// use statefun_harness::{Endpoint, Harness};
-    /// use statefun_sdk::module_yaml::FunctionPattern;
+    /// use stateful_functions::module_yaml::FunctionPattern;
     ///
     /// let answer = || Endpoint::raw(|_request| Ok(bytes::Bytes::from_static(b"\xa2\x06\x00")));
     /// let harness = Harness::builder()
@@ -353,7 +353,7 @@ impl HarnessBuilder {
     ///
     /// ```
     /// use statefun_harness::{EgressSemantics, Harness};
-    /// use statefun_sdk::EgressIdentifier;
+    /// use stateful_functions::EgressIdentifier;
     ///
     /// let harness = Harness::builder()
     ///     .kafka_egress_with(
@@ -521,7 +521,7 @@ impl Harness {
     ///
     /// ```
     /// use statefun_harness::Harness;
-    /// use statefun_sdk::{Address, TypeName};
+    /// use stateful_functions::{Address, TypeName};
     ///
     /// let mut harness = Harness::builder().build()?;
     /// let to = Address::new(TypeName::from_static("shop/cart"), "kim");

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::{Address, EgressIdentifier};
+use stateful_functions::{Address, EgressIdentifier};
 
 use crate::egress::EgressRecord;
 use crate::engine::Engine;

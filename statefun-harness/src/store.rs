@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::{Address, TypeName};
+use stateful_functions::{Address, TypeName};
 
 /// How a registered state expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,7 +282,10 @@ mod tests {
     }
 
     fn address(id: usize) -> Address {
-        Address::new(statefun_sdk::TypeName::from_static("a/b"), format!("x{id}"))
+        Address::new(
+            stateful_functions::TypeName::from_static("a/b"),
+            format!("x{id}"),
+        )
     }
 
     /// The chunks' invariants: bounds strictly increasing, one fewer than

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use statefun_sdk::Address;
+use stateful_functions::Address;
 
 /// About how many events a message makes, for reserving room in the trace:
 /// delivered, request sent, answered, applied, a state changed, and one to

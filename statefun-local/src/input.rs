@@ -16,11 +16,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::Value as Json;
 use serde_json::value::RawValue;
-use statefun_sdk::{Address, TypeName};
+use stateful_functions::{Address, TypeName};
 
 use crate::module::{IoKind, Module};
 use crate::values;
-use statefun_sdk::module_yaml::parse_duration;
+use stateful_functions::module_yaml::parse_duration;
 
 /// One message into the job: from the ingress, no caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use stateful_functions::module_yaml::parse_duration;
 use statefun_harness::{Checkpoint, Harness};
-use statefun_sdk::module_yaml::parse_duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::input::Routes;

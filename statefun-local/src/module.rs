@@ -1,5 +1,5 @@
 //! Reading a StateFun `module.yaml` (spec §2.4) with the SDK's reader
-//! (`statefun_sdk::module_yaml`, the model `ModuleYaml` writes), so the
+//! (`stateful_functions::module_yaml`, the model `ModuleYaml` writes), so the
 //! file that deploys to Flink runs here unchanged, into the view the
 //! runtime loop uses; plus what only statefun-local refuses (endpoints it
 //! cannot call).
@@ -9,12 +9,12 @@
 
 use std::time::Duration;
 
-use statefun_harness::{EgressSemantics, Transport};
-use statefun_sdk::module_yaml::{
+use stateful_functions::module_yaml::{
     self, Component, DeliverySemantic, FunctionPattern, HttpEndpoint, ReadError, ReadOptions,
     UnknownKeys,
 };
-use statefun_sdk::{EgressIdentifier, TypeName};
+use stateful_functions::{EgressIdentifier, TypeName};
+use statefun_harness::{EgressSemantics, Transport};
 
 /// A module: where function types are served, and the ingresses and
 /// egresses.

@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value as Json, json};
+use stateful_functions::{
+    Address, EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName,
+};
 use statefun_harness::{
     Checkpoint, EgressRecord, EndpointOptions, Event, Harness, JobFailure, Progress, TraceEntry,
 };
-use statefun_sdk::{Address, EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::input::Delivery;

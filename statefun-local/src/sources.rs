@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use statefun_sdk::TypeName;
+use stateful_functions::TypeName;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::input::{Line, Routes, parse_address};

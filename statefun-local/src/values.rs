@@ -12,8 +12,10 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
-use statefun_sdk::Value as _;
-use statefun_sdk::types::{BOOL_TYPE, DOUBLE_TYPE, FLOAT_TYPE, INT_TYPE, LONG_TYPE, STRING_TYPE};
+use stateful_functions::Value as _;
+use stateful_functions::types::{
+    BOOL_TYPE, DOUBLE_TYPE, FLOAT_TYPE, INT_TYPE, LONG_TYPE, STRING_TYPE,
+};
 
 /// The keys a value may be written under.
 pub(crate) const VALUE_KEYS: [&str; 3] = ["value", "value_text", "value_base64"];

@@ -75,7 +75,7 @@ struct RustCart {
 }
 
 fn rust_cart_on(address: &str) -> RustCart {
-    use statefun_sdk::{RequestReplyHandler, Server};
+    use stateful_functions::{RequestReplyHandler, Server};
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -136,7 +136,7 @@ fn parse_handler(cx: &Ctxt, method: &ImplItemFn) -> Option<Handler> {
         _ => {
             cx.error_spanned_by(
                 &sig.ident,
-                "a handler takes a third parameter: the message, of a type implementing `statefun_sdk::Value`",
+                "a handler takes a third parameter: the message, of a type implementing `stateful_functions::Value`",
             );
             return None;
         }
@@ -167,7 +167,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         type_name: None,
         state: None,
         auto_register: true,
-        krate: syn::parse_quote!(::statefun_sdk),
+        krate: syn::parse_quote!(::stateful_functions),
     };
     let parser = syn::meta::parser(|meta| parsed.parse_one(&cx, &meta));
     if let Err(e) = syn::parse::Parser::parse2(parser, args) {

@@ -1,5 +1,5 @@
 //! Procedural macros for the StateFun Rust SDK. Use them through
-//! `statefun-sdk` (feature `macros`, on by default), which re-exports them
+//! `stateful-functions` (feature `macros`, on by default), which re-exports them
 //! and whose public traits they implement:
 //!
 //! | macro | implements | by hand |
@@ -30,10 +30,10 @@ use proc_macro::TokenStream;
 ///   derives `Serialize` and `Deserialize`) or `codec = "protobuf"` (a
 ///   prost message; the typename defaults to
 ///   `type.googleapis.com/<package>.<Name>` from `prost::Name`).
-/// * `#[statefun(crate = "path")]`: where `statefun_sdk` is, if renamed.
+/// * `#[statefun(crate = "path")]`: where `stateful_functions` is, if renamed.
 ///
 /// ```
-/// use statefun_sdk::Value;
+/// use stateful_functions::Value;
 ///
 /// #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize, Value)]
 /// #[statefun(typename = "com.example.types/AddToCart")]
@@ -46,7 +46,7 @@ use proc_macro::TokenStream;
 /// let msg = AddToCart { user_id: "Kim".into(), item_id: "socks".into(), quantity: 2 };
 /// assert_eq!(AddToCart::type_name().as_str(), "com.example.types/AddToCart");
 /// assert_eq!(AddToCart::from_bytes(&msg.to_bytes()?)?, msg);
-/// # Ok::<(), statefun_sdk::ValueError>(())
+/// # Ok::<(), stateful_functions::ValueError>(())
 /// ```
 #[proc_macro_derive(Value, attributes(statefun))]
 pub fn derive_value(input: TokenStream) -> TokenStream {
@@ -67,12 +67,12 @@ pub fn derive_value(input: TokenStream) -> TokenStream {
 /// * `#[state(name = "...")]`: the state name, when not the field name;
 /// * `#[state(expire_after_write = "15m")]` or
 ///   `#[state(expire_after_call = "1d")]`: expiration (never both), a
-///   Flink duration (`statefun_sdk::module_yaml::parse_duration`: `ms`,
+///   Flink duration (`stateful_functions::module_yaml::parse_duration`: `ms`,
 ///   `s`, `m`/`min`, `h`, `d` and their long forms) that names its unit, is
 ///   longer than zero and is whole milliseconds.
 ///
 /// ```
-/// use statefun_sdk::{Expiration, State};
+/// use stateful_functions::{Expiration, State};
 /// use std::time::Duration;
 ///
 /// #[derive(State)]
@@ -105,7 +105,7 @@ pub fn derive_state(input: TokenStream) -> TokenStream {
 /// * `state = Path` to a `#[derive(State)]` struct;
 /// * `auto_register = false` to opt out of automatic registration (the type
 ///   then needs no `Default`; register it with `Functions::with(value.spec()?)`);
-/// * `crate = "path"` where `statefun_sdk` is, if renamed.
+/// * `crate = "path"` where `stateful_functions` is, if renamed.
 ///
 /// Each `#[handler]` is `async fn name(&self, ctx: &mut Context, message: T)
 /// -> Result<(), E>` where `T` implements `Value` and `E` converts into
@@ -113,7 +113,7 @@ pub fn derive_state(input: TokenStream) -> TokenStream {
 /// accepts fails with an error listing the accepted types.
 ///
 /// ```standalone_crate
-/// use statefun_sdk::{function, Context, FunctionError, FunctionType, Functions, State};
+/// use stateful_functions::{function, Context, FunctionError, FunctionType, Functions, State};
 ///
 /// #[derive(State)]
 /// struct GreeterState {

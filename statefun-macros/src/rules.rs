@@ -60,7 +60,7 @@ pub(crate) struct Duration {
 /// whole number, optional whitespace and an optional unit, case
 /// insensitive, milliseconds when there is none.
 ///
-/// A compile-time copy of `statefun_sdk::module_yaml::parse_duration`
+/// A compile-time copy of `stateful_functions::module_yaml::parse_duration`
 /// (the SDK depends on this crate, not the other way round); both are
 /// tested against the SDK's `module_yaml/duration_table.txt`.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -26,7 +26,7 @@ struct Field {
 }
 
 fn container_crate(cx: &Ctxt, input: &DeriveInput) -> Path {
-    let mut krate: Path = syn::parse_quote!(::statefun_sdk);
+    let mut krate: Path = syn::parse_quote!(::stateful_functions);
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("state")) {
         let result = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("crate") {

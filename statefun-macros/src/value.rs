@@ -23,7 +23,7 @@ fn parse(cx: &Ctxt, input: &DeriveInput) -> Attrs {
     let mut attrs = Attrs {
         type_name: None,
         codec: Codec::Json,
-        krate: syn::parse_quote!(::statefun_sdk),
+        krate: syn::parse_quote!(::stateful_functions),
     };
     let mut codec_seen = false;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("statefun")) {

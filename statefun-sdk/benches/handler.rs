@@ -2,7 +2,7 @@
 //! `FromFunction`.
 //!
 //! ```text
-//! cargo bench -p statefun-sdk --bench handler
+//! cargo bench -p stateful-functions --bench handler
 //! ```
 //!
 //! Requests are built once outside the timed region; each iteration hands
@@ -15,11 +15,11 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use bytes::Bytes;
 use divan::{Bencher, black_box};
 use prost::Message as _;
-use statefun_proto::reqreply::{Address, ToFunction, TypedValue, to_function};
-use statefun_sdk::{
+use stateful_functions::{
     Context, FunctionError, FunctionSpec, Functions, Message, RequestReplyHandler,
     StatefulFunction, TypeName, Value, ValueSpec, async_trait,
 };
+use statefun_protocol::reqreply::{Address, ToFunction, TypedValue, to_function};
 
 fn main() {
     divan::main();

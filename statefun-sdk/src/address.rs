@@ -17,13 +17,13 @@ use crate::text::Text;
 /// has no `:` after the first `/` (true of every conventional type name).
 ///
 /// ```
-/// use statefun_sdk::{Address, TypeName};
+/// use stateful_functions::{Address, TypeName};
 ///
 /// const CART: TypeName = TypeName::from_static("com.example/cart");
 /// let kim = Address::new(CART, "Kim");
 /// assert_eq!(kim.to_string(), "com.example/cart:Kim");
 /// assert_eq!("com.example/cart:Kim".parse::<Address>()?, kim);
-/// # Ok::<(), statefun_sdk::AddressError>(())
+/// # Ok::<(), stateful_functions::AddressError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Address {

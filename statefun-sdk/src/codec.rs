@@ -5,7 +5,7 @@
 //! ```
 //! # #[cfg(feature = "json")] {
 //! use bytes::Bytes;
-//! use statefun_sdk::{codec, TypeName, Value, ValueError};
+//! use stateful_functions::{codec, TypeName, Value, ValueError};
 //!
 //! #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 //! struct Restock { item_id: String, quantity: u32 }
@@ -36,18 +36,18 @@
 //! r.encode_into(&mut buf)?;
 //! assert_eq!(Restock::from_slice(&buf)?, r);
 //! # }
-//! # Ok::<(), statefun_sdk::ValueError>(())
+//! # Ok::<(), stateful_functions::ValueError>(())
 //! ```
 #![doc = ""]
 #![cfg_attr(feature = "json", doc = "[`Json<T>`]: crate::Json")]
 #![cfg_attr(
     not(feature = "json"),
-    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Json.html"
+    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Json.html"
 )]
 #![cfg_attr(feature = "protobuf", doc = "[`Protobuf<T>`]: crate::Protobuf")]
 #![cfg_attr(
     not(feature = "protobuf"),
-    doc = "[`Protobuf<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Protobuf.html"
+    doc = "[`Protobuf<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Protobuf.html"
 )]
 
 /// UTF-8 JSON through serde_json.
@@ -83,12 +83,12 @@ pub mod json {
     /// without a buffer of its own (for [`Value::encode_into`]).
     ///
     /// ```
-    /// use statefun_sdk::{codec, TypeName};
+    /// use stateful_functions::{codec, TypeName};
     ///
     /// let mut buf = Vec::new();
     /// codec::json::encode_into(&[1, 2], &mut buf, TypeName::from_static("com.example/t"))?;
     /// assert_eq!(buf, b"[1,2]");
-    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// # Ok::<(), stateful_functions::ValueError>(())
     /// ```
     ///
     /// # Errors
@@ -119,11 +119,11 @@ pub mod json {
     /// [`decode`] from borrowed bytes (for [`Value::from_slice`]).
     ///
     /// ```
-    /// use statefun_sdk::{codec, TypeName};
+    /// use stateful_functions::{codec, TypeName};
     ///
     /// let v: Vec<u32> = codec::json::decode_slice(b"[1, 2]\n", TypeName::from_static("com.example/t"))?;
     /// assert_eq!(v, [1, 2]);
-    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// # Ok::<(), stateful_functions::ValueError>(())
     /// ```
     ///
     /// # Errors
@@ -199,7 +199,7 @@ pub mod protobuf {
     /// buffer of its own (for [`Value::encode_into`]).
     ///
     /// ```
-    /// use statefun_sdk::{codec, TypeName};
+    /// use stateful_functions::{codec, TypeName};
     ///
     /// #[derive(Clone, PartialEq, prost::Message)]
     /// struct Greeting {
@@ -212,7 +212,7 @@ pub mod protobuf {
     /// codec::protobuf::encode_into(&Greeting { text: "hi".into() }, &mut buf, name)?;
     /// // Appended: field 1 (length-delimited), two bytes long.
     /// assert_eq!(buf, b"head\x0a\x02hi");
-    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// # Ok::<(), stateful_functions::ValueError>(())
     /// ```
     ///
     /// # Errors
@@ -245,7 +245,7 @@ pub mod protobuf {
     /// [`decode`] from borrowed bytes (for [`Value::from_slice`]).
     ///
     /// ```
-    /// use statefun_sdk::{codec, TypeName};
+    /// use stateful_functions::{codec, TypeName};
     ///
     /// #[derive(Clone, PartialEq, prost::Message)]
     /// struct Greeting {
@@ -258,7 +258,7 @@ pub mod protobuf {
     /// assert_eq!(greeting.text, "hi");
     /// // A length past the end of the bytes.
     /// assert!(codec::protobuf::decode_slice::<Greeting>(b"\x0a\x05hi", name).is_err());
-    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// # Ok::<(), stateful_functions::ValueError>(())
     /// ```
     ///
     /// # Errors

@@ -17,7 +17,7 @@ use crate::{Address, CancellationToken, EgressIdentifier, Storage, TypeName};
 ///
 /// ```
 /// use std::time::Duration;
-/// use statefun_sdk::{Address, CancellationToken, Context, FunctionError, TypeName};
+/// use stateful_functions::{Address, CancellationToken, Context, FunctionError, TypeName};
 ///
 /// const REMINDER: TypeName = TypeName::from_static("com.example/reminder");
 ///

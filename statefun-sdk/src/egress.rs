@@ -12,7 +12,7 @@ use crate::value::ValueError;
 /// The id of an egress, as declared in `module.yaml` (`spec.id`).
 ///
 /// ```
-/// use statefun_sdk::EgressIdentifier;
+/// use stateful_functions::EgressIdentifier;
 ///
 /// const RESULTS: EgressIdentifier = EgressIdentifier::from_static("com.example/results");
 /// assert_eq!(RESULTS.type_name().name(), "results");
@@ -29,11 +29,11 @@ impl EgressIdentifier {
     /// as `<namespace>/<name>` and would fail the job on such an egress.
     ///
     /// ```
-    /// use statefun_sdk::EgressIdentifier;
+    /// use stateful_functions::EgressIdentifier;
     ///
     /// assert!(EgressIdentifier::new("com.example/results".parse()?).is_ok());
     /// assert!(EgressIdentifier::new("com.example/a/results".parse()?).is_err());
-    /// # Ok::<(), statefun_sdk::TypeNameError>(())
+    /// # Ok::<(), stateful_functions::TypeNameError>(())
     /// ```
     pub fn new(type_name: TypeName) -> Result<Self, crate::TypeNameError> {
         type_name.single_slash().map(Self)
@@ -94,7 +94,7 @@ pub const KINESIS_RECORD_TYPE: TypeName =
 /// (`io.statefun.kafka.v1/egress`).
 ///
 /// ```
-/// use statefun_sdk::KafkaRecord;
+/// use stateful_functions::KafkaRecord;
 ///
 /// let record = KafkaRecord::new("receipts", r#"{"user_id":"Kim"}"#).with_key("Kim");
 /// assert_eq!(record.topic(), "receipts");
@@ -126,11 +126,11 @@ impl KafkaRecord {
     /// When the value does not encode.
     ///
     /// ```
-    /// use statefun_sdk::KafkaRecord;
+    /// use stateful_functions::KafkaRecord;
     ///
     /// let record = KafkaRecord::from_value("counts", &42_i32)?;
     /// assert_eq!(&record.value()[..], &[0x0d, 42, 0, 0, 0]);
-    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// # Ok::<(), stateful_functions::ValueError>(())
     /// ```
     pub fn from_value<T: crate::Value>(
         topic: impl Into<String>,
@@ -182,7 +182,7 @@ impl KafkaRecord {
 /// (`io.statefun.kinesis.v1/egress`).
 ///
 /// ```
-/// use statefun_sdk::KinesisRecord;
+/// use stateful_functions::KinesisRecord;
 ///
 /// let record = KinesisRecord::new("events", "user-1", "payload").with_explicit_hash_key("123");
 /// assert_eq!(record.stream(), "events");

@@ -11,7 +11,7 @@ use std::fmt;
 /// ```
 /// use std::error::Error;
 /// use std::fmt;
-/// use statefun_sdk::ErrorChain;
+/// use stateful_functions::ErrorChain;
 ///
 /// #[derive(Debug)]
 /// struct ReadCount(std::num::ParseIntError);

@@ -15,7 +15,7 @@ use crate::{Context, Message, TypeName, Value, ValueSpec};
 /// [`FunctionSpec`]:
 ///
 /// ```
-/// use statefun_sdk::{
+/// use stateful_functions::{
 ///     async_trait, Context, FunctionError, FunctionSpec, Message, StatefulFunction, TypeName,
 ///     ValueSpec,
 /// };
@@ -41,13 +41,13 @@ use crate::{Context, Message, TypeName, Value, ValueSpec};
 ///     .with_state(&SEEN)
 ///     .build(Greeter)?;
 /// assert_eq!(spec.states()[0].name(), "seen");
-/// # Ok::<(), statefun_sdk::SpecError>(())
+/// # Ok::<(), stateful_functions::SpecError>(())
 /// ```
 ///
 /// [`async_trait`]: crate::async_trait
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a StateFun function",
-    note = "implement `statefun_sdk::StatefulFunction` for it with `#[statefun_sdk::async_trait]`"
+    note = "implement `stateful_functions::StatefulFunction` for it with `#[stateful_functions::async_trait]`"
 )]
 #[async_trait::async_trait]
 pub trait StatefulFunction: Send + Sync + 'static {
@@ -61,7 +61,7 @@ pub trait StatefulFunction: Send + Sync + 'static {
 /// its [`FunctionSpec`].
 ///
 /// ```
-/// use statefun_sdk::{
+/// use stateful_functions::{
 ///     async_trait, Context, FunctionError, FunctionType, Functions, Message, StatefulFunction,
 ///     TypeName,
 /// };
@@ -112,7 +112,7 @@ pub trait FunctionType: StatefulFunction + Sized {
 /// [`std::error::Error`], which keeps the blanket conversion coherent.
 ///
 /// ```
-/// use statefun_sdk::FunctionError;
+/// use stateful_functions::FunctionError;
 ///
 /// fn parse(input: &str) -> Result<u32, FunctionError> {
 ///     let n: u32 = input.parse()?; // a ParseIntError converts

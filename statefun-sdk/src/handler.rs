@@ -37,8 +37,8 @@ use crate::{Address, BoxError, Context, FunctionSpec, Functions, Message, Storag
 ///
 /// ```
 /// use bytes::Bytes;
-/// # use statefun_sdk::{async_trait, Context, FunctionError, Message, StatefulFunction};
-/// use statefun_sdk::{FunctionSpec, Functions, RequestReplyHandler, TypeName};
+/// # use stateful_functions::{async_trait, Context, FunctionError, Message, StatefulFunction};
+/// use stateful_functions::{FunctionSpec, Functions, RequestReplyHandler, TypeName};
 /// # struct Noop;
 /// # #[async_trait]
 /// # impl StatefulFunction for Noop {

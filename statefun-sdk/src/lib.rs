@@ -41,7 +41,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use statefun_sdk::{
+//! use stateful_functions::{
 //!     async_trait, Context, EgressIdentifier, Expiration, FunctionError, FunctionSpec,
 //!     Functions, KafkaRecord, Message, RequestReplyHandler, StatefulFunction, TypeName, ValueSpec,
 //! };
@@ -104,23 +104,23 @@
 )]
 #![cfg_attr(
     not(all(feature = "macros", feature = "json")),
-    doc = "[guide]: https://docs.rs/statefun-sdk/latest/statefun_sdk/guide/declaring_functions/index.html"
+    doc = "[guide]: https://docs.rs/statefun-sdk/latest/stateful_functions/guide/declaring_functions/index.html"
 )]
 #![cfg_attr(
     not(feature = "json"),
-    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Json.html"
+    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Json.html"
 )]
 #![cfg_attr(
     not(feature = "tower"),
-    doc = "[`RequestReplyService`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.RequestReplyService.html"
+    doc = "[`RequestReplyService`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.RequestReplyService.html"
 )]
 #![cfg_attr(
     not(feature = "server"),
-    doc = "[`Server`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Server.html"
+    doc = "[`Server`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Server.html"
 )]
 #![cfg_attr(
     not(feature = "lambda"),
-    doc = "[`lambda::run`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/lambda/fn.run.html"
+    doc = "[`lambda::run`]: https://docs.rs/statefun-sdk/latest/stateful_functions/lambda/fn.run.html"
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

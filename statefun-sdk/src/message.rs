@@ -16,7 +16,7 @@ use crate::{TypeName, Value, ValueError};
 /// [`Message::is`] when a function accepts several types:
 ///
 /// ```
-/// # use statefun_sdk::{FunctionError, Message};
+/// # use stateful_functions::{FunctionError, Message};
 /// fn describe(message: &Message) -> Result<String, FunctionError> {
 ///     Ok(if message.is::<i32>() {
 ///         format!("an int: {}", message.decode::<i32>()?)
@@ -116,7 +116,7 @@ impl fmt::Debug for Message {
 /// A function received a message of a type it does not handle.
 ///
 /// ```
-/// use statefun_sdk::{types, UnexpectedMessage};
+/// use stateful_functions::{types, UnexpectedMessage};
 ///
 /// let err = UnexpectedMessage::new("com.example/Other", [types::INT_TYPE, types::STRING_TYPE]);
 /// assert_eq!(
@@ -169,12 +169,12 @@ fn accepted_list(accepted: &[TypeName]) -> String {
 /// example from the purpose and the id.
 ///
 /// ```
-/// use statefun_sdk::CancellationToken;
+/// use stateful_functions::CancellationToken;
 ///
 /// let token = CancellationToken::new("cart-expiry:Kim")?;
 /// assert_eq!(token.as_str(), "cart-expiry:Kim");
 /// assert!(CancellationToken::new("").is_err());
-/// # Ok::<(), statefun_sdk::EmptyTokenError>(())
+/// # Ok::<(), stateful_functions::EmptyTokenError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CancellationToken(String);

@@ -14,7 +14,7 @@ use crate::{EgressIdentifier, Functions, TypeName};
 /// separated by `---`, each `{kind, spec}`.
 ///
 /// ```
-/// use statefun_sdk::{EgressIdentifier, KafkaTopic, ModuleYaml, TypeName};
+/// use stateful_functions::{EgressIdentifier, KafkaTopic, ModuleYaml, TypeName};
 ///
 /// let yaml = ModuleYaml::new()
 ///     .kafka_ingress(
@@ -62,8 +62,8 @@ impl ModuleYaml {
     /// The components so far, in order.
     ///
     /// ```
-    /// use statefun_sdk::module_yaml::Component;
-    /// use statefun_sdk::{EgressIdentifier, ModuleYaml};
+    /// use stateful_functions::module_yaml::Component;
+    /// use stateful_functions::{EgressIdentifier, ModuleYaml};
     ///
     /// let module = ModuleYaml::new().kafka_egress(
     ///     &EgressIdentifier::from_static("shop/out"),
@@ -79,8 +79,8 @@ impl ModuleYaml {
     /// Adds any component of the model.
     ///
     /// ```
-    /// use statefun_sdk::module_yaml::{Component, KinesisEgress};
-    /// use statefun_sdk::{EgressIdentifier, ModuleYaml};
+    /// use stateful_functions::module_yaml::{Component, KinesisEgress};
+    /// use stateful_functions::{EgressIdentifier, ModuleYaml};
     ///
     /// let yaml = ModuleYaml::new()
     ///     .component(Component::KinesisEgress(KinesisEgress::new(

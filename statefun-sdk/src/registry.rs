@@ -15,8 +15,8 @@ use crate::{FunctionSpec, SpecError, TypeName};
 /// registration is an error naming both origins.
 ///
 /// ```
-/// # use statefun_sdk::{async_trait, Context, FunctionError, Message, StatefulFunction};
-/// use statefun_sdk::{FunctionSpec, Functions, TypeName};
+/// # use stateful_functions::{async_trait, Context, FunctionError, Message, StatefulFunction};
+/// use stateful_functions::{FunctionSpec, Functions, TypeName};
 /// # struct Noop;
 /// # #[async_trait]
 /// # impl StatefulFunction for Noop {

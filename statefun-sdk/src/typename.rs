@@ -20,7 +20,7 @@ use std::sync::Arc;
 /// that rule where it applies (see [`ValueSpec`](crate::ValueSpec)).
 ///
 /// ```
-/// use statefun_sdk::TypeName;
+/// use stateful_functions::TypeName;
 ///
 /// // Checked at compile time when used in a constant.
 /// const CART: TypeName = TypeName::from_static("com.example/cart");
@@ -30,7 +30,7 @@ use std::sync::Arc;
 /// let parsed: TypeName = "com.example/cart".parse()?;
 /// assert_eq!(parsed, CART);
 /// assert!("no-slash".parse::<TypeName>().is_err());
-/// # Ok::<(), statefun_sdk::TypeNameError>(())
+/// # Ok::<(), stateful_functions::TypeNameError>(())
 /// ```
 #[derive(Clone)]
 pub struct TypeName {
@@ -56,7 +56,7 @@ impl TypeName {
     /// When `full` has no `/`, or the namespace or name is empty.
     ///
     /// ```
-    /// use statefun_sdk::TypeName;
+    /// use stateful_functions::TypeName;
     ///
     /// const GREETER: TypeName = TypeName::from_static("example/greeter");
     /// assert_eq!(GREETER.as_str(), "example/greeter");
@@ -94,11 +94,11 @@ impl TypeName {
     /// the last `/`, so such a name could not be parsed back).
     ///
     /// ```
-    /// use statefun_sdk::TypeName;
+    /// use stateful_functions::TypeName;
     ///
     /// let t = TypeName::new("com.example", "inventory")?;
     /// assert_eq!(t.to_string(), "com.example/inventory");
-    /// # Ok::<(), statefun_sdk::TypeNameError>(())
+    /// # Ok::<(), stateful_functions::TypeNameError>(())
     /// ```
     pub fn new(namespace: &str, name: &str) -> Result<Self, TypeNameError> {
         Self::check_parts(namespace, name)?;
@@ -166,7 +166,7 @@ impl TypeName {
     /// allocating.
     ///
     /// ```
-    /// use statefun_sdk::TypeName;
+    /// use stateful_functions::TypeName;
     ///
     /// let t = TypeName::from_static("a/b");
     /// assert!(t.is(&"a", &"b"));
@@ -195,7 +195,7 @@ impl TypeName {
     /// and ingress `targets`.
     ///
     /// ```
-    /// use statefun_sdk::TypeName;
+    /// use stateful_functions::TypeName;
     ///
     /// assert!(TypeName::from_static("com.example/cart").has_single_slash());
     /// assert!(!TypeName::from_static("type.googleapis.com/a/b.C").has_single_slash());

@@ -5,7 +5,7 @@
 #![cfg(feature = "macros")]
 #![allow(clippy::unwrap_used)]
 
-use statefun_sdk::{Functions, RegistryError, registered_functions};
+use stateful_functions::{Functions, RegistryError, registered_functions};
 
 #[test]
 fn auto_registration_of_nothing_is_an_error_that_says_why() {

@@ -6,7 +6,7 @@
 //! cart-server [PORT]   # 0 (the default) picks a free port; prints the port
 //! ```
 
-use statefun_sdk::{RequestReplyHandler, Server};
+use stateful_functions::{RequestReplyHandler, Server};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

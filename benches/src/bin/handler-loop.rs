@@ -17,8 +17,8 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, Waker};
 
 use anyhow::{Context as _, bail};
+use stateful_functions::RequestReplyHandler;
 use statefun_benches::{check_inventory_response, inventory_request};
-use statefun_sdk::RequestReplyHandler;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::routing::get;
-use statefun_sdk::{RequestReplyHandler, RequestReplyService};
+use stateful_functions::{RequestReplyHandler, RequestReplyService};
 
 /// The application: `/health` of its own, the greeter at `/statefun`.
 ///

@@ -9,7 +9,7 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use prost::Message as _;
-use statefun_proto::reqreply::{Address, FromFunction, ToFunction, to_function};
+use statefun_protocol::reqreply::{Address, FromFunction, ToFunction, to_function};
 
 #[tokio::test]
 async fn serves_its_own_routes_and_statefun_side_by_side() {

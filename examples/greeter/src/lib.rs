@@ -4,7 +4,7 @@
 //! [`functions`] is everything a server needs; `main.rs` plays the StateFun
 //! runtime's side of the protocol by hand to show the exchange.
 
-use statefun_sdk::{
+use stateful_functions::{
     Context, EgressIdentifier, FunctionError, FunctionType, Functions, KafkaRecord, State, function,
 };
 

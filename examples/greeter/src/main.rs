@@ -15,10 +15,10 @@
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_proto::egress::KafkaProducerRecord;
-use statefun_proto::reqreply::from_function::{self, expiration_spec};
-use statefun_proto::reqreply::{Address, FromFunction, ToFunction, TypedValue, to_function};
-use statefun_sdk::{RequestReplyHandler, Server, Value};
+use stateful_functions::{RequestReplyHandler, Server, Value};
+use statefun_protocol::egress::KafkaProducerRecord;
+use statefun_protocol::reqreply::from_function::{self, expiration_spec};
+use statefun_protocol::reqreply::{Address, FromFunction, ToFunction, TypedValue, to_function};
 
 fn string(s: &str) -> anyhow::Result<TypedValue> {
     Ok(TypedValue {

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use greeter::{GREETINGS, Greeter, GreeterState};
+use stateful_functions::{Address, FunctionType};
 use statefun_harness::Harness;
-use statefun_sdk::{Address, FunctionType};
 
 #[test]
 fn registers_the_greeter_with_its_state() {
@@ -19,7 +19,7 @@ fn registers_the_greeter_with_its_state() {
     let names: Vec<_> = spec.states().iter().map(|s| s.name()).collect();
     assert_eq!(names, ["seen"]);
     assert_eq!(
-        statefun_sdk::registered_functions()
+        stateful_functions::registered_functions()
             .iter()
             .map(|r| r.type_name)
             .collect::<Vec<_>>(),

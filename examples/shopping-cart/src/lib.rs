@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use statefun_sdk::{
+use stateful_functions::{
     Address, CancellationToken, Context, EgressIdentifier, FunctionError, FunctionType, Functions,
     KafkaRecord, State, Value, function,
 };
@@ -337,7 +337,7 @@ pub fn functions() -> Result<Functions, Box<dyn std::error::Error + Send + Sync>
 /// inventories, keyed by item id), and the results egress, exactly once.
 #[must_use]
 pub fn module_yaml(url: &str, kafka: &str) -> String {
-    use statefun_sdk::{KafkaTopic, ModuleYaml, TypeName};
+    use stateful_functions::{KafkaTopic, ModuleYaml, TypeName};
     let functions = functions().unwrap_or_default();
     let value_type = |name: &'static str| TypeName::from_static(name);
     ModuleYaml::new()

@@ -10,8 +10,8 @@
 //! With `--features lambda`, `lambda` as the argument runs it on AWS Lambda.
 
 use shopping_cart::{AddToCart, RESULTS, Restock, cart, functions, item};
+use stateful_functions::{RequestReplyHandler, Server};
 use statefun_harness::{Event, Harness};
-use statefun_sdk::{RequestReplyHandler, Server};
 
 /// Restocks socks, then Kim adds 2 socks to the cart, as in the
 /// walkthrough's figure, on a harness with 8 partitions (where cart:Kim and
@@ -131,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         #[cfg(feature = "lambda")]
-        Some("lambda") => statefun_sdk::lambda::run(handler()?)
+        Some("lambda") => stateful_functions::lambda::run(handler()?)
             .await
             .map_err(anyhow::Error::from_boxed)?,
         Some(other) => {

@@ -7,7 +7,7 @@ use super::write::{Writer, bytes_field_len};
 /// A `KafkaProducerRecord`; an empty key is omitted, as proto3 omits it.
 ///
 /// ```
-/// use statefun_proto::wire::egress;
+/// use statefun_protocol::wire::egress;
 ///
 /// assert_eq!(egress::kafka_record(b"k", b"v", b"t"), b"\x0a\x01k\x12\x01v\x1a\x01t");
 /// ```
@@ -26,7 +26,7 @@ pub fn kafka_record(key: &[u8], value: &[u8], topic: &[u8]) -> Vec<u8> {
 /// A `KinesisEgressRecord`; an empty explicit hash key is omitted.
 ///
 /// ```
-/// use statefun_proto::wire::egress;
+/// use statefun_protocol::wire::egress;
 ///
 /// assert_eq!(
 ///     egress::kinesis_record(b"p", b"v", b"s", b""),

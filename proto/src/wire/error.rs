@@ -13,7 +13,7 @@ pub const RECURSION_LIMIT: u32 = 100;
 /// built only when the error is shown.
 ///
 /// ```
-/// use statefun_proto::wire::to_function;
+/// use statefun_protocol::wire::to_function;
 ///
 /// let error = to_function::read(b"\xff\xff\xff").unwrap_err();
 /// assert_eq!(error.to_string(), "truncated varint in ToFunction");

@@ -155,11 +155,11 @@ pub struct Expiration {
 /// when the answer sets no response.
 ///
 /// ```
-/// use statefun_proto::wire::from_function::{self, Response};
+/// use statefun_protocol::wire::from_function::{self, Response};
 ///
 /// let answer = from_function::read(b"\xa2\x06\x00")?;
 /// assert!(matches!(answer, Some(Response::Result(r)) if r.effects().count() == 0));
-/// # Ok::<(), statefun_proto::wire::DecodeError>(())
+/// # Ok::<(), statefun_protocol::wire::DecodeError>(())
 /// ```
 ///
 /// # Errors

@@ -16,7 +16,7 @@
 //! same [`Reader`] and [`Writer`].
 //!
 //! ```
-//! use statefun_proto::wire::{AddressRef, ValueRef, from_function, to_function};
+//! use statefun_protocol::wire::{AddressRef, ValueRef, from_function, to_function};
 //!
 //! // A runtime writes a request ...
 //! let target = AddressRef { namespace: b"ns", name: b"counter", id: b"7" };
@@ -33,7 +33,7 @@
 //! // ... and answers that nothing changed.
 //! let answer = from_function::write_result([].into_iter(), &[], &[], &[]);
 //! assert_eq!(answer, b"\xa2\x06\x00");
-//! # Ok::<(), statefun_proto::wire::DecodeError>(())
+//! # Ok::<(), statefun_protocol::wire::DecodeError>(())
 //! ```
 
 pub mod egress;

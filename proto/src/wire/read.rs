@@ -29,7 +29,7 @@ pub const FIXED32: u8 = 5;
 /// messages small; readers refuse buffers of 4 GiB or more.
 ///
 /// ```
-/// use statefun_proto::wire::Span;
+/// use statefun_protocol::wire::Span;
 ///
 /// let span = Span::new(2, 5);
 /// assert_eq!(span.raw(b"abcdefg"), b"cde");
@@ -105,7 +105,7 @@ pub(crate) fn check_size(buf: &[u8], message: &'static str) -> Result<(), Decode
 /// the whole buffer, so every [`Span`] it gives can be read from it.
 ///
 /// ```
-/// use statefun_proto::wire::{LEN, Reader, VARINT};
+/// use statefun_protocol::wire::{LEN, Reader, VARINT};
 ///
 /// // Field 1: varint 150; field 2: "hi".
 /// let buf = b"\x08\x96\x01\x12\x02hi";
@@ -115,7 +115,7 @@ pub(crate) fn check_size(buf: &[u8], message: &'static str) -> Result<(), Decode
 /// assert_eq!(reader.key()?, Some((2, LEN)));
 /// assert_eq!(reader.text("name", LEN)?.raw(buf), b"hi");
 /// assert_eq!(reader.key()?, None);
-/// # Ok::<(), statefun_proto::wire::DecodeError>(())
+/// # Ok::<(), statefun_protocol::wire::DecodeError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {

@@ -20,7 +20,7 @@ use super::{Address, AddressRef, TypedValue, ValueRef};
 /// it were checked to be UTF-8.
 ///
 /// ```
-/// use statefun_proto::wire::to_function;
+/// use statefun_protocol::wire::to_function;
 ///
 /// // The protocol reference's worked example: a batch for ns/fn:1.
 /// let request = b"\xa2\x06\x0d\x0a\x0b\x0a\x02ns\x12\x02fn\x1a\x011";
@@ -28,7 +28,7 @@ use super::{Address, AddressRef, TypedValue, ValueRef};
 /// let target = batch.target.expect("a target");
 /// assert_eq!(target.id.raw(request), b"1");
 /// assert!(batch.invocations.is_empty());
-/// # Ok::<(), statefun_proto::wire::DecodeError>(())
+/// # Ok::<(), statefun_protocol::wire::DecodeError>(())
 /// ```
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Batch {
@@ -397,7 +397,7 @@ fn invocation_len(invocation: &InvocationRef<'_>) -> usize {
 /// state, invocations } }`, byte for byte as prost writes it.
 ///
 /// ```
-/// use statefun_proto::wire::{AddressRef, to_function};
+/// use statefun_protocol::wire::{AddressRef, to_function};
 ///
 /// let target = AddressRef { namespace: b"ns", name: b"fn", id: b"1" };
 /// let body = to_function::write(target, [].into_iter(), [].into_iter());

@@ -18,7 +18,7 @@ const KEY_FIXED32: u8 = 0x0d;
 ///
 /// ```
 /// let mut buf = Vec::new();
-/// statefun_proto::wire::types::put_bool(&mut buf, true);
+/// statefun_protocol::wire::types::put_bool(&mut buf, true);
 /// assert_eq!(buf, b"\x08\x01");
 /// ```
 pub fn put_bool(buf: &mut Vec<u8>, value: bool) {
@@ -32,7 +32,7 @@ pub fn put_bool(buf: &mut Vec<u8>, value: bool) {
 ///
 /// ```
 /// let mut buf = Vec::new();
-/// statefun_proto::wire::types::put_fixed32(&mut buf, 7_i32.to_le_bytes(), false);
+/// statefun_protocol::wire::types::put_fixed32(&mut buf, 7_i32.to_le_bytes(), false);
 /// assert_eq!(buf, b"\x0d\x07\x00\x00\x00");
 /// ```
 pub fn put_fixed32(buf: &mut Vec<u8>, [a, b, c, d]: [u8; 4], is_default: bool) {
@@ -53,7 +53,7 @@ pub fn put_fixed64(buf: &mut Vec<u8>, [a, b, c, d, e, f, g, h]: [u8; 8], is_defa
 ///
 /// ```
 /// let mut buf = Vec::new();
-/// statefun_proto::wire::types::put_string(&mut buf, "hi");
+/// statefun_protocol::wire::types::put_string(&mut buf, "hi");
 /// assert_eq!(buf, b"\x0a\x02hi");
 /// ```
 pub fn put_string(buf: &mut Vec<u8>, value: &str) {
@@ -67,7 +67,7 @@ pub fn put_string(buf: &mut Vec<u8>, value: &str) {
 /// the default, zero); `None` for any other encoding.
 ///
 /// ```
-/// use statefun_proto::wire::types::fixed32;
+/// use statefun_protocol::wire::types::fixed32;
 ///
 /// assert_eq!(fixed32(b""), Some([0; 4]));
 /// assert_eq!(fixed32(b"\x0d\x07\x00\x00\x00"), Some([7, 0, 0, 0]));

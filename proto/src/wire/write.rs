@@ -12,7 +12,7 @@ use super::read::{LEN, VARINT};
 /// How many bytes `value` takes as a varint (1 to 10).
 ///
 /// ```
-/// use statefun_proto::wire::varint_len;
+/// use statefun_protocol::wire::varint_len;
 ///
 /// assert_eq!(varint_len(0), 1);
 /// assert_eq!(varint_len(127), 1);
@@ -84,7 +84,7 @@ pub const fn int64_bits(value: i64) -> u64 {
 /// written out of bounds.
 ///
 /// ```
-/// use statefun_proto::wire::{Writer, bytes_field_len, varint_field_len};
+/// use statefun_protocol::wire::{Writer, bytes_field_len, varint_field_len};
 ///
 /// // Field 1: varint 150; field 2: "hi".
 /// let len = varint_field_len(1, 150) + bytes_field_len(2, 2);

@@ -7,7 +7,7 @@
 use std::collections::btree_map::Entry;
 use std::time::Duration;
 
-use statefun_sdk::{Address, EgressIdentifier, TypeName};
+use stateful_functions::{Address, EgressIdentifier, TypeName};
 
 use super::Engine;
 use super::protocol::{Answer, Change, Effects, Missing, Outgoing, Reply};

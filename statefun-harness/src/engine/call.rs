@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use statefun_sdk::Address;
+use stateful_functions::Address;
 
 use super::Engine;
 use super::protocol::Answer;

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::{Address, EgressIdentifier, TypeName};
+use stateful_functions::{Address, EgressIdentifier, TypeName};
 
 pub use world::Counters;
 
@@ -450,7 +450,7 @@ impl Engine {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use statefun_sdk::TypeName;
+    use stateful_functions::TypeName;
 
     use super::world::InFlight;
     use super::*;

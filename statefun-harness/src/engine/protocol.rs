@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_proto::reqreply::FromFunction;
-use statefun_proto::reqreply::from_function::{expiration_spec, persisted_value_mutation};
-use statefun_sdk::Address;
+use stateful_functions::Address;
+use statefun_protocol::reqreply::FromFunction;
+use statefun_protocol::reqreply::from_function::{expiration_spec, persisted_value_mutation};
 
-use statefun_proto::wire::from_function::{self, MissingValue, Response, Results};
-use statefun_proto::wire::to_function::{self, InvocationRef, StateRef};
-use statefun_proto::wire::{self, AddressRef, DecodeError, Span, ValueRef};
+use statefun_protocol::wire::from_function::{self, MissingValue, Response, Results};
+use statefun_protocol::wire::to_function::{self, InvocationRef, StateRef};
+use statefun_protocol::wire::{self, AddressRef, DecodeError, Span, ValueRef};
 
 use crate::envelope::Envelope;
 use crate::error::Cause;

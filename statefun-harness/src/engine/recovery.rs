@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use statefun_sdk::{Address, EgressIdentifier};
+use stateful_functions::{Address, EgressIdentifier};
 
 use super::Engine;
 use super::checkpoint::Checkpoint;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use statefun_sdk::Address;
+use stateful_functions::Address;
 
 use super::Engine;
 use super::protocol::{self, SentState};

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::{Address, EgressIdentifier, TypeName};
+use stateful_functions::{Address, EgressIdentifier, TypeName};
 
 use super::protocol::Answer;
 use crate::clock::Timers;

@@ -56,7 +56,7 @@ type Observer = Box<dyn Fn(&Harness) -> String>;
 ///
 /// ```
 /// use statefun_harness::{Explorer, Harness};
-/// use statefun_sdk::{function, Address, Context, FunctionError, FunctionType, Functions, State};
+/// use stateful_functions::{function, Address, Context, FunctionError, FunctionType, Functions, State};
 ///
 /// #[derive(State)]
 /// struct Total {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use bytes::Bytes;
-use statefun_sdk::{Address, EgressIdentifier};
+use stateful_functions::{Address, EgressIdentifier};
 
 use crate::egress::EgressRecord;
 use crate::engine::Engine;
@@ -51,7 +51,7 @@ impl Outcome {
 /// A built-in `io.statefun.types/*` value decoded (`None` for another
 /// type, or bytes that do not decode).
 fn decoded(type_name: &str, bytes: &[u8]) -> Option<String> {
-    use statefun_sdk::Value;
+    use stateful_functions::Value;
     fn show<T: Value + fmt::Debug>(bytes: &[u8]) -> Option<String> {
         T::from_slice(bytes).ok().map(|v| format!("{v:?}"))
     }
@@ -144,7 +144,7 @@ impl fmt::Debug for Outcome {
 
 #[cfg(test)]
 mod tests {
-    use statefun_sdk::Value;
+    use stateful_functions::Value;
 
     use super::shown;
 

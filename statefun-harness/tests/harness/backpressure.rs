@@ -23,10 +23,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use prost::Message as _;
+use stateful_functions::{Address, RequestReplyHandler, TypeName};
 use statefun_harness::{Endpoint, EndpointOptions, Event, Harness};
-use statefun_proto::reqreply::FromFunction;
-use statefun_proto::reqreply::from_function;
-use statefun_sdk::{Address, RequestReplyHandler, TypeName};
+use statefun_protocol::reqreply::FromFunction;
+use statefun_protocol::reqreply::from_function;
 
 use crate::fixture::{Command, functions, recorder, sum};
 

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use statefun_harness::{EgressSemantics, Event, Harness};
-use statefun_sdk::{
+use stateful_functions::{
     Address, Context, EgressIdentifier, FunctionError, FunctionSpec, Functions, KafkaRecord,
     Message, StatefulFunction, TypeName, ValueSpec, async_trait,
 };
+use statefun_harness::{EgressSemantics, Event, Harness};
 
 use crate::fixture::{Command, functions, recorder, sum};
 

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
+use stateful_functions::{Address, TypeName};
 use statefun_harness::{Cause, Endpoint, Event, Harness};
-use statefun_proto::reqreply::from_function::{self, persisted_value_mutation};
-use statefun_proto::reqreply::{FromFunction, ToFunction, TypedValue, to_function};
-use statefun_sdk::{Address, TypeName};
+use statefun_protocol::reqreply::from_function::{self, persisted_value_mutation};
+use statefun_protocol::reqreply::{FromFunction, ToFunction, TypedValue, to_function};
 
 use crate::fixture::{Command, RESULTS, functions, log, recorder, sum, touched};
 
@@ -554,13 +554,13 @@ async fn a_request_carries_every_registered_state_in_name_order() {
 
 #[tokio::test]
 async fn reading_a_state_the_function_never_declared_is_an_error() {
-    const STRAY: statefun_sdk::ValueSpec<i64> = statefun_sdk::ValueSpec::named("stray");
+    const STRAY: stateful_functions::ValueSpec<i64> = stateful_functions::ValueSpec::named("stray");
     let mut h = harness(1);
     h.send(recorder("a"), &Command::Log("hi".into())).unwrap();
     h.run().await.unwrap();
     let err = h.state(&recorder("a"), &STRAY).unwrap_err();
     match &err {
-        statefun_sdk::ValueError::Undeclared {
+        stateful_functions::ValueError::Undeclared {
             function_type,
             state,
             declared,

@@ -10,16 +10,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_harness::{Batching, Endpoint, Explorer, Harness, HarnessBuilder, Schedule};
-use statefun_proto::reqreply::from_function::{
-    self, IncompleteInvocationContext, InvocationResponse, PersistedValueMutation,
-    PersistedValueSpec, persisted_value_mutation::MutationType,
-};
-use statefun_proto::reqreply::{FromFunction, ToFunction, TypedValue, to_function};
-use statefun_sdk::{
+use stateful_functions::{
     Address, Context, EgressIdentifier, FunctionError, FunctionSpec, Functions, KafkaRecord,
     Message, StatefulFunction, TypeName, ValueSpec, async_trait,
 };
+use statefun_harness::{Batching, Endpoint, Explorer, Harness, HarnessBuilder, Schedule};
+use statefun_protocol::reqreply::from_function::{
+    self, IncompleteInvocationContext, InvocationResponse, PersistedValueMutation,
+    PersistedValueSpec, persisted_value_mutation::MutationType,
+};
+use statefun_protocol::reqreply::{FromFunction, ToFunction, TypedValue, to_function};
 
 use crate::fixture::{Command, RESULTS, functions, recorder};
 
@@ -233,11 +233,11 @@ trait LongBytes: Sized {
 
 impl LongBytes for i64 {
     fn from_bytes_value(bytes: &[u8]) -> Result<Self, String> {
-        <i64 as statefun_sdk::Value>::from_bytes(&Bytes::copy_from_slice(bytes))
+        <i64 as stateful_functions::Value>::from_bytes(&Bytes::copy_from_slice(bytes))
             .map_err(|e| e.to_string())
     }
     fn to_value_bytes(self) -> Bytes {
-        statefun_sdk::Value::to_bytes(&self).unwrap()
+        stateful_functions::Value::to_bytes(&self).unwrap()
     }
 }
 

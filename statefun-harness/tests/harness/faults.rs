@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_harness::{Batching, Cause, Endpoint, Event, Faults, Harness};
-use statefun_proto::reqreply::FromFunction;
-use statefun_sdk::{
+use stateful_functions::{
     Address, Context, FunctionError, FunctionSpec, Functions, Message, StatefulFunction, TypeName,
     ValueSpec, async_trait,
 };
+use statefun_harness::{Batching, Cause, Endpoint, Event, Faults, Harness};
+use statefun_protocol::reqreply::FromFunction;
 
 use crate::fixture::{Command, functions, recorder, sum};
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use statefun_sdk::{
+use stateful_functions::{
     Address, CancellationToken, Context, EgressIdentifier, FunctionError, FunctionType, Functions,
     KafkaRecord, State, Value, function,
 };

@@ -3,16 +3,16 @@
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_harness::{Cause, Endpoint, Event, Harness, JobFailure};
-use statefun_proto::reqreply::from_function::{
-    self, ExpirationSpec, PersistedValueMutation, PersistedValueSpec, expiration_spec,
-    persisted_value_mutation,
-};
-use statefun_proto::reqreply::{FromFunction, ToFunction, TypedValue, to_function};
-use statefun_sdk::{
+use stateful_functions::{
     Address, EgressIdentifier, IntoTypedBytes, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, KafkaRecord,
     TypeName,
 };
+use statefun_harness::{Cause, Endpoint, Event, Harness, JobFailure};
+use statefun_protocol::reqreply::from_function::{
+    self, ExpirationSpec, PersistedValueMutation, PersistedValueSpec, expiration_spec,
+    persisted_value_mutation,
+};
+use statefun_protocol::reqreply::{FromFunction, ToFunction, TypedValue, to_function};
 
 /// The address the raw endpoints serve.
 fn raw(id: &str) -> Address {

@@ -1,8 +1,8 @@
 //! The same run against the function in process and over HTTP (the SDK's
 //! own server on loopback): identical traces and state.
 
+use stateful_functions::{RequestReplyHandler, Server};
 use statefun_harness::Harness;
-use statefun_sdk::{RequestReplyHandler, Server};
 
 use crate::fixture::{Command, RESULTS, functions, log, recorder, sum};
 
@@ -20,7 +20,7 @@ impl Serving {
 }
 
 /// Serves `functions` over HTTP; returns the URL to call and the server.
-async fn serve(functions: statefun_sdk::Functions) -> (String, Serving) {
+async fn serve(functions: stateful_functions::Functions) -> (String, Serving) {
     let server = Server::new(RequestReplyHandler::new(functions))
         .bind("127.0.0.1:0")
         .await
@@ -88,8 +88,8 @@ async fn a_remote_endpoint_behaves_as_in_process() {
 async fn http_errors_from_a_remote_function_are_retried_on_the_virtual_clock() {
     use std::sync::atomic::Ordering;
 
+    use stateful_functions::Address;
     use statefun_harness::{Cause, Event};
-    use statefun_sdk::Address;
 
     use crate::faults::{FLAKY, TOTAL, flaky};
 
@@ -139,8 +139,8 @@ async fn http_errors_from_a_remote_function_are_retried_on_the_virtual_clock() {
 async fn a_remote_function_that_never_answers_spends_one_budget_not_one_per_attempt() {
     use std::time::Duration;
 
+    use stateful_functions::Address;
     use statefun_harness::Cause;
-    use statefun_sdk::Address;
 
     // Accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -13,8 +13,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use stateful_functions::{Address, TypeName};
 use statefun_harness::{Cause, EndpointOptions, Event, Harness, JobFailure, Transport};
-use statefun_sdk::{Address, TypeName};
 
 /// An empty `FromFunction { invocation_result {} }`.
 pub(crate) const EMPTY_ANSWER: &[u8] = b"\xa2\x06\x00";

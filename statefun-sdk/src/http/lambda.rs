@@ -18,12 +18,12 @@
 //!   `call` timeout in module.yaml within the Lambda and gateway limits.
 //!
 //! ```no_run
-//! use statefun_sdk::{Functions, RequestReplyHandler};
+//! use stateful_functions::{Functions, RequestReplyHandler};
 //!
 //! #[tokio::main]
-//! async fn main() -> Result<(), statefun_sdk::lambda::Error> {
+//! async fn main() -> Result<(), stateful_functions::lambda::Error> {
 //!     let handler = RequestReplyHandler::new(Functions::auto_registered()?);
-//!     statefun_sdk::lambda::run(handler).await
+//!     stateful_functions::lambda::run(handler).await
 //! }
 //! ```
 

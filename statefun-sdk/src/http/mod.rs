@@ -81,7 +81,7 @@ enum Routes {
 /// subscriber), and each request runs in a `statefun.http` span.
 ///
 /// ```
-/// use statefun_sdk::{Functions, RequestReplyHandler, RequestReplyService};
+/// use stateful_functions::{Functions, RequestReplyHandler, RequestReplyService};
 ///
 /// let handler = RequestReplyHandler::new(Functions::new());
 /// let service = RequestReplyService::new(handler)
@@ -89,7 +89,7 @@ enum Routes {
 ///     .with_body_limit(8 * 1024 * 1024);
 /// // axum: Router::new().route_service("/statefun/{name}", service)
 /// # let _ = service;
-/// # Ok::<(), statefun_sdk::UrlPathTemplateError>(())
+/// # Ok::<(), stateful_functions::UrlPathTemplateError>(())
 /// ```
 #[derive(Clone)]
 pub struct RequestReplyService {

@@ -30,7 +30,7 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// request in flight finish, then returns.
 ///
 /// ```no_run
-/// use statefun_sdk::{Functions, RequestReplyHandler, Server};
+/// use stateful_functions::{Functions, RequestReplyHandler, Server};
 ///
 /// # #[tokio::main]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// A string that is not a Flink duration.
 ///
 /// ```
-/// use statefun_sdk::module_yaml::parse_duration;
+/// use stateful_functions::module_yaml::parse_duration;
 ///
 /// let error = parse_duration("3 weeks").unwrap_err();
 /// assert_eq!(
@@ -56,7 +56,7 @@ impl std::error::Error for DurationError {}
 ///
 /// ```
 /// use std::time::Duration;
-/// use statefun_sdk::module_yaml::parse_duration;
+/// use stateful_functions::module_yaml::parse_duration;
 ///
 /// assert_eq!(parse_duration("2 min"), Ok(Duration::from_secs(120)));
 /// assert_eq!(parse_duration("1500"), Ok(Duration::from_millis(1500)));
@@ -107,7 +107,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use statefun_sdk::module_yaml::{format_duration, parse_duration};
+/// use stateful_functions::module_yaml::{format_duration, parse_duration};
 ///
 /// assert_eq!(format_duration(Duration::from_secs(30)), "30000ms");
 /// assert_eq!(format_duration(Duration::from_micros(1500)), "1500000ns");

@@ -22,8 +22,8 @@
 //! cycle, since the model names the SDK's types).
 //!
 //! ```
-//! use statefun_sdk::module_yaml::{Component, FunctionPattern, HttpEndpoint, render};
-//! use statefun_sdk::TypeName;
+//! use stateful_functions::module_yaml::{Component, FunctionPattern, HttpEndpoint, render};
+//! use stateful_functions::TypeName;
 //!
 //! let endpoint = HttpEndpoint::new(
 //!     FunctionPattern::Type(TypeName::from_static("shop/cart")),

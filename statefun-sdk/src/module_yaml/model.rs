@@ -27,8 +27,8 @@ pub const OKHTTP_TRANSPORT: &str = "io.statefun.transports.v1/okhttp";
 /// One `{kind, spec}` document of a `module.yaml`.
 ///
 /// ```
-/// use statefun_sdk::module_yaml::{Component, KafkaEgress};
-/// use statefun_sdk::EgressIdentifier;
+/// use stateful_functions::module_yaml::{Component, KafkaEgress};
+/// use stateful_functions::EgressIdentifier;
 ///
 /// let egress = Component::KafkaEgress(KafkaEgress::new(
 ///     EgressIdentifier::from_static("shop/out"),
@@ -55,8 +55,8 @@ impl Component {
     /// The document's `kind`.
     ///
     /// ```
-    /// use statefun_sdk::module_yaml::{Component, KinesisEgress};
-    /// use statefun_sdk::EgressIdentifier;
+    /// use stateful_functions::module_yaml::{Component, KinesisEgress};
+    /// use stateful_functions::EgressIdentifier;
     ///
     /// let egress = KinesisEgress::new(EgressIdentifier::from_static("shop/out"));
     /// assert_eq!(Component::KinesisEgress(egress).kind(), "io.statefun.kinesis.v1/egress");
@@ -88,8 +88,8 @@ pub enum EndpointVersion {
 /// The function types an endpoint serves (`spec.functions`).
 ///
 /// ```
-/// use statefun_sdk::module_yaml::FunctionPattern;
-/// use statefun_sdk::TypeName;
+/// use stateful_functions::module_yaml::FunctionPattern;
+/// use stateful_functions::TypeName;
 ///
 /// let one = FunctionPattern::Type(TypeName::from_static("shop/cart"));
 /// let all = FunctionPattern::Namespace("shop".to_owned());
@@ -128,8 +128,8 @@ impl fmt::Display for FunctionPattern {
 /// `*` may stand only for the whole name), anything else a [`TypeName`].
 ///
 /// ```
-/// use statefun_sdk::module_yaml::FunctionPattern;
-/// use statefun_sdk::TypeName;
+/// use stateful_functions::module_yaml::FunctionPattern;
+/// use stateful_functions::TypeName;
 ///
 /// let all: FunctionPattern = "shop/*".parse()?;
 /// assert_eq!(all, FunctionPattern::Namespace("shop".to_owned()));
@@ -137,7 +137,7 @@ impl fmt::Display for FunctionPattern {
 /// assert_eq!(one, FunctionPattern::Type(TypeName::from_static("shop/cart")));
 /// assert!("shop/c*".parse::<FunctionPattern>().is_err());
 /// assert!("cart".parse::<FunctionPattern>().is_err());
-/// # Ok::<(), statefun_sdk::module_yaml::FunctionPatternError>(())
+/// # Ok::<(), stateful_functions::module_yaml::FunctionPatternError>(())
 /// ```
 impl FromStr for FunctionPattern {
     type Err = FunctionPatternError;
@@ -190,7 +190,7 @@ impl From<TypeName> for FunctionPattern {
 /// A string that is not a [`FunctionPattern`].
 ///
 /// ```
-/// use statefun_sdk::module_yaml::{FunctionPattern, FunctionPatternError};
+/// use stateful_functions::module_yaml::{FunctionPattern, FunctionPatternError};
 ///
 /// let error = "shop/*cart".parse::<FunctionPattern>().unwrap_err();
 /// assert!(matches!(error, FunctionPatternError::Wildcard(_)));
@@ -234,7 +234,7 @@ impl std::error::Error for FunctionPatternError {
 ///
 /// ```
 /// use std::time::Duration;
-/// use statefun_sdk::module_yaml::{FunctionPattern, HttpEndpoint};
+/// use stateful_functions::module_yaml::{FunctionPattern, HttpEndpoint};
 ///
 /// let endpoint = HttpEndpoint::new(
 ///     FunctionPattern::Namespace("shop".to_owned()),
@@ -305,7 +305,7 @@ impl Transport {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use statefun_sdk::module_yaml::{OkHttpTimeouts, Transport};
+    /// use stateful_functions::module_yaml::{OkHttpTimeouts, Transport};
     ///
     /// let okhttp = Transport::OkHttp(OkHttpTimeouts::default());
     /// assert_eq!(okhttp.call_timeout(), Duration::from_secs(60));
@@ -341,7 +341,7 @@ impl AsyncTransport {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use statefun_sdk::module_yaml::AsyncTransport;
+    /// use stateful_functions::module_yaml::AsyncTransport;
     ///
     /// assert_eq!(AsyncTransport::with_call(Duration::from_secs(5)).call, Some(Duration::from_secs(5)));
     /// ```
@@ -380,8 +380,8 @@ pub struct OkHttpTimeouts {
 /// by its key).
 ///
 /// ```
-/// use statefun_sdk::module_yaml::IngressTopic;
-/// use statefun_sdk::TypeName;
+/// use stateful_functions::module_yaml::IngressTopic;
+/// use stateful_functions::TypeName;
 ///
 /// let topic = IngressTopic::new("orders", TypeName::from_static("shop.types/Order"))
 ///     .target(TypeName::from_static("shop/cart"));
@@ -443,8 +443,8 @@ pub enum KafkaStartupPosition {
 /// when well-formed and not checked otherwise.
 ///
 /// ```
-/// use statefun_sdk::module_yaml::{IngressTopic, KafkaIngress};
-/// use statefun_sdk::TypeName;
+/// use stateful_functions::module_yaml::{IngressTopic, KafkaIngress};
+/// use stateful_functions::TypeName;
 ///
 /// let mut ingress = KafkaIngress::new(TypeName::from_static("shop/in"));
 /// ingress.address = Some("kafka:9092".to_owned());
@@ -486,8 +486,8 @@ impl KafkaIngress {
 /// known keys, not modelled.
 ///
 /// ```
-/// use statefun_sdk::module_yaml::KinesisIngress;
-/// use statefun_sdk::TypeName;
+/// use stateful_functions::module_yaml::KinesisIngress;
+/// use stateful_functions::TypeName;
 ///
 /// let ingress = KinesisIngress::new(TypeName::from_static("shop/clicks"));
 /// assert!(ingress.streams.is_empty());
@@ -529,8 +529,8 @@ pub enum DeliverySemantic {
 ///
 /// ```
 /// use std::time::Duration;
-/// use statefun_sdk::module_yaml::{DeliverySemantic, KafkaEgress};
-/// use statefun_sdk::EgressIdentifier;
+/// use stateful_functions::module_yaml::{DeliverySemantic, KafkaEgress};
+/// use stateful_functions::EgressIdentifier;
 ///
 /// let mut egress = KafkaEgress::new(EgressIdentifier::from_static("shop/out"));
 /// egress.delivery_semantic = Some(DeliverySemantic::ExactlyOnce(Some(Duration::from_secs(900))));
@@ -562,8 +562,8 @@ impl KafkaEgress {
 /// modelled.
 ///
 /// ```
-/// use statefun_sdk::module_yaml::KinesisEgress;
-/// use statefun_sdk::EgressIdentifier;
+/// use stateful_functions::module_yaml::KinesisEgress;
+/// use stateful_functions::EgressIdentifier;
 ///
 /// let egress = KinesisEgress::new(EgressIdentifier::from_static("shop/out"));
 /// assert_eq!(egress.id.type_name().as_str(), "shop/out");

@@ -46,7 +46,7 @@ pub type EndpointCheck = fn(&HttpEndpoint) -> Result<(), (&'static str, String)>
 /// How to read a `module.yaml`.
 ///
 /// ```
-/// use statefun_sdk::module_yaml::{ReadOptions, UnknownKeys};
+/// use stateful_functions::module_yaml::{ReadOptions, UnknownKeys};
 ///
 /// let options = ReadOptions::new().unknown_keys(UnknownKeys::Ignore);
 /// # let _ = options;
@@ -85,7 +85,7 @@ impl ReadOptions {
 /// (1-based, as an editor counts `---` sections), its kind and the key.
 ///
 /// ```
-/// use statefun_sdk::module_yaml::{Module, ReadOptions};
+/// use stateful_functions::module_yaml::{Module, ReadOptions};
 ///
 /// let error = Module::parse("kind: io.statefun.kafka.v1/egress\nspec: {}\n", ReadOptions::new())
 ///     .unwrap_err();
@@ -155,7 +155,7 @@ impl std::error::Error for ReadError {}
 /// its place. Its `Display` is that of a [`ReadError`].
 ///
 /// ```
-/// use statefun_sdk::module_yaml::{Module, ReadOptions};
+/// use stateful_functions::module_yaml::{Module, ReadOptions};
 ///
 /// let module = Module::parse(
 ///     "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/f\n  urlPathTemplate: http://h\n---\nkind: io.statefun.kafka.v1/ingress\nspec:\n  id: a/in\n  topics:\n    - topic: t\n      valueType: Text\n      targets: [a/f]\n",
@@ -164,7 +164,7 @@ impl std::error::Error for ReadError {}
 /// let warning = &module.warnings()[0];
 /// assert_eq!(warning.key(), "spec.topics[0].valueType");
 /// assert!(warning.to_string().starts_with("document 2 (io.statefun.kafka.v1/ingress), spec.topics[0].valueType: \"Text\""));
-/// # Ok::<_, statefun_sdk::module_yaml::ReadError>(())
+/// # Ok::<_, stateful_functions::module_yaml::ReadError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadWarning(ReadError);
@@ -219,8 +219,8 @@ pub struct Document {
 /// (`version: "3.0"`) is refused.
 ///
 /// ```
-/// use statefun_sdk::module_yaml::{Component, Module, ReadOptions};
-/// use statefun_sdk::TypeName;
+/// use stateful_functions::module_yaml::{Component, Module, ReadOptions};
+/// use stateful_functions::TypeName;
 ///
 /// let module = Module::parse(
 ///     "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: shop/*\n  urlPathTemplate: http://fns/{function.name}\n",
@@ -229,7 +229,7 @@ pub struct Document {
 /// let endpoint = module.endpoint_for(&TypeName::from_static("shop/cart")).unwrap();
 /// assert_eq!(endpoint.max_batch_requests(), 1000);
 /// assert!(matches!(module.documents()[0].component, Component::HttpEndpoint(_)));
-/// # Ok::<_, statefun_sdk::module_yaml::ReadError>(())
+/// # Ok::<_, stateful_functions::module_yaml::ReadError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Module {
@@ -868,7 +868,7 @@ fn ingress(
 }
 
 /// A typename as the runtime parses one (`TypeName.parseFrom`, in
-/// `statefun-sdk-embedded/.../TypeName.java`): exactly one `/`.
+/// `stateful-functions-embedded/.../TypeName.java`): exactly one `/`.
 fn runtime_type_name(doc: &Doc, text: &str, key: &str) -> Result<TypeName, ReadError> {
     let type_name = doc.type_name(text, key)?;
     if !type_name.has_single_slash() {

@@ -15,8 +15,8 @@ use super::model::{
 /// `---`.
 ///
 /// ```
-/// use statefun_sdk::module_yaml::{Component, KinesisEgress, render};
-/// use statefun_sdk::EgressIdentifier;
+/// use stateful_functions::module_yaml::{Component, KinesisEgress, render};
+/// use stateful_functions::EgressIdentifier;
 ///
 /// let out = |id| Component::KinesisEgress(KinesisEgress::new(EgressIdentifier::from_static(id)));
 /// let yaml = render(&[out("a/x"), out("a/y")]);

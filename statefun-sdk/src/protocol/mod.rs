@@ -4,7 +4,7 @@
 //! egresses' records.
 //!
 //! The bytes themselves are read and written by the workspace's one wire
-//! codec, [`statefun_proto::wire`]: a zero-copy reader (every string and
+//! codec, [`statefun_protocol::wire`]: a zero-copy reader (every string and
 //! payload a range of the request buffer, short ones copied into the
 //! values handed on) and an exact-size writer, both checked against
 //! prost's generated code. This module turns its ranges into the SDK's

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_proto::wire::egress;
+use statefun_protocol::wire::egress;
 
 use crate::egress::{KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE};
 use crate::{IntoTypedBytes, KafkaRecord, KinesisRecord, TypedBytes, ValueError};
@@ -45,16 +45,16 @@ impl KafkaRecord {
     /// When the bytes are not a `KafkaProducerRecord`.
     ///
     /// ```
-    /// use statefun_sdk::{IntoTypedBytes, KafkaRecord};
+    /// use stateful_functions::{IntoTypedBytes, KafkaRecord};
     ///
     /// let sent = KafkaRecord::new("greetings", "Hello Kim!").with_key("Kim");
     /// let typed = sent.clone().into_typed_bytes()?;
     /// assert_eq!(KafkaRecord::decode(typed.bytes())?, sent);
     /// assert!(KafkaRecord::decode(&bytes::Bytes::from_static(b"\xff")).is_err());
-    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// # Ok::<(), stateful_functions::ValueError>(())
     /// ```
     pub fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
-        let record = statefun_proto::egress::KafkaProducerRecord::decode(bytes.clone())
+        let record = statefun_protocol::egress::KafkaProducerRecord::decode(bytes.clone())
             .map_err(|e| ValueError::decode(KAFKA_RECORD_TYPE, e))?;
         let decoded = Self::new(record.topic, record.value_bytes);
         Ok(if record.key.is_empty() {
@@ -69,7 +69,7 @@ impl KafkaRecord {
 /// `KafkaProducerRecord` (typename [`KAFKA_RECORD_TYPE`](crate::KAFKA_RECORD_TYPE)).
 ///
 /// ```
-/// use statefun_sdk::{IntoTypedBytes, KafkaRecord, ValueError};
+/// use stateful_functions::{IntoTypedBytes, KafkaRecord, ValueError};
 ///
 /// let typed = KafkaRecord::new("receipts", "paid").into_typed_bytes()?;
 /// let record = KafkaRecord::try_from(&typed)?;
@@ -100,15 +100,15 @@ impl KinesisRecord {
     /// When the bytes are not a `KinesisEgressRecord`.
     ///
     /// ```
-    /// use statefun_sdk::{IntoTypedBytes, KinesisRecord};
+    /// use stateful_functions::{IntoTypedBytes, KinesisRecord};
     ///
     /// let sent = KinesisRecord::new("events", "user-1", "payload");
     /// let typed = sent.clone().into_typed_bytes()?;
     /// assert_eq!(KinesisRecord::decode(typed.bytes())?, sent);
-    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// # Ok::<(), stateful_functions::ValueError>(())
     /// ```
     pub fn decode(bytes: &Bytes) -> Result<Self, ValueError> {
-        let record = statefun_proto::egress::KinesisEgressRecord::decode(bytes.clone())
+        let record = statefun_protocol::egress::KinesisEgressRecord::decode(bytes.clone())
             .map_err(|e| ValueError::decode(KINESIS_RECORD_TYPE, e))?;
         let decoded = Self::new(record.stream, record.partition_key, record.value_bytes);
         Ok(if record.explicit_hash_key.is_empty() {
@@ -123,14 +123,14 @@ impl KinesisRecord {
 /// `KinesisEgressRecord` (typename [`KINESIS_RECORD_TYPE`](crate::KINESIS_RECORD_TYPE)).
 ///
 /// ```
-/// use statefun_sdk::{IntoTypedBytes, KinesisRecord};
+/// use stateful_functions::{IntoTypedBytes, KinesisRecord};
 ///
 /// let typed = KinesisRecord::new("events", "user-1", "payload")
 ///     .with_explicit_hash_key("123")
 ///     .into_typed_bytes()?;
 /// let record = KinesisRecord::try_from(&typed)?;
 /// assert_eq!(record.explicit_hash_key(), Some("123"));
-/// # Ok::<(), statefun_sdk::ValueError>(())
+/// # Ok::<(), stateful_functions::ValueError>(())
 /// ```
 impl TryFrom<&TypedBytes> for KinesisRecord {
     type Error = ValueError;

@@ -3,7 +3,7 @@
 //! short copies; no byte range leaves this module).
 
 use bytes::Bytes;
-use statefun_proto::wire::{self, DecodeError, Span, to_function};
+use statefun_protocol::wire::{self, DecodeError, Span, to_function};
 
 use crate::small_bytes::SmallBytes;
 use crate::text::Text;

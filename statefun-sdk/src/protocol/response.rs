@@ -3,7 +3,7 @@
 //! them.
 
 use bytes::Bytes;
-use statefun_proto::wire::{
+use statefun_protocol::wire::{
     AddressRef, ValueRef,
     from_function::{self, MissingRef, MutationRef},
 };

@@ -1,13 +1,13 @@
 //! The protocol adapter against prost's generated code: what the SDK's
 //! types become on the wire, and what a request gives the handler. The
-//! codec itself is tested in `statefun_proto::wire`.
+//! codec itself is tested in `statefun_protocol::wire`.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use proptest::prelude::*;
 use prost::Message as _;
-use statefun_proto::reqreply::{
+use statefun_protocol::reqreply::{
     self as wire, FromFunction, ToFunction, from_function, to_function,
 };
 
@@ -436,7 +436,7 @@ proptest! {
         topic in "\\PC{1,10}",
         hash in "\\PC{0,10}",
     ) {
-        let kafka = statefun_proto::egress::KafkaProducerRecord {
+        let kafka = statefun_protocol::egress::KafkaProducerRecord {
             key: key.clone(),
             value_bytes: value.clone().into(),
             topic: topic.clone(),
@@ -448,7 +448,7 @@ proptest! {
         if key.is_empty() {
             continue_kinesis(&key, &value, &topic, &hash)?;
         } else {
-            let kinesis = statefun_proto::egress::KinesisEgressRecord {
+            let kinesis = statefun_protocol::egress::KinesisEgressRecord {
                 partition_key: key.clone(),
                 value_bytes: value.clone().into(),
                 stream: topic.clone(),

@@ -24,7 +24,7 @@ const RESERVED: &str = "batch";
 ///
 /// ```
 /// use std::time::Duration;
-/// use statefun_sdk::{Expiration, FunctionSpecBuilder, State, ValueSpec};
+/// use stateful_functions::{Expiration, FunctionSpecBuilder, State, ValueSpec};
 ///
 /// struct CartState;
 ///
@@ -43,7 +43,7 @@ const RESERVED: &str = "batch";
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not declare StateFun state",
-    note = "derive it with `#[derive(statefun_sdk::State)]` on a struct whose fields are the state values, or implement `statefun_sdk::State` by hand"
+    note = "derive it with `#[derive(stateful_functions::State)]` on a struct whose fields are the state values, or implement `stateful_functions::State` by hand"
 )]
 pub trait State {
     /// Adds every value of the set to a function's declaration.
@@ -78,7 +78,7 @@ impl State for () {
 ///
 /// ```
 /// use std::time::Duration;
-/// use statefun_sdk::{Expiration, ValueSpec};
+/// use stateful_functions::{Expiration, ValueSpec};
 ///
 /// const SEEN: ValueSpec<i32> = ValueSpec::named("seen_count");
 /// const LAST: ValueSpec<String> = ValueSpec::named("last_greeting")
@@ -131,7 +131,7 @@ impl<T> ValueSpec<T> {
     /// When `name` is not a valid state name.
     ///
     /// ```
-    /// use statefun_sdk::ValueSpec;
+    /// use stateful_functions::ValueSpec;
     ///
     /// assert!(ValueSpec::<i64>::try_named(format!("counter_{}", 2)).is_ok());
     /// assert!(ValueSpec::<i64>::try_named("2fast").is_err());
@@ -178,11 +178,11 @@ impl<T: Value> ValueSpec<T> {
     /// state types) or the expiration does not fit in `i64` milliseconds.
     ///
     /// ```
-    /// use statefun_sdk::ValueSpec;
+    /// use stateful_functions::ValueSpec;
     ///
     /// let spec = ValueSpec::<i32>::named("seen").to_state_spec()?;
     /// assert_eq!(spec.type_name().as_str(), "io.statefun.types/int");
-    /// # Ok::<(), statefun_sdk::SpecError>(())
+    /// # Ok::<(), stateful_functions::SpecError>(())
     /// ```
     pub fn to_state_spec(&self) -> Result<StateSpec, SpecError> {
         let type_name = T::type_name();
@@ -256,7 +256,7 @@ impl Expiration {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use statefun_sdk::Expiration;
+    /// use stateful_functions::Expiration;
     ///
     /// assert_eq!(Expiration::Never.ttl(), None);
     /// assert_eq!(Expiration::AfterWrite(Duration::from_secs(1)).ttl(), Some(Duration::from_secs(1)));

@@ -20,7 +20,7 @@ use crate::{Address, TypeName, Value, ValueError};
 /// Get it from [`Context::storage`](crate::Context::storage):
 ///
 /// ```
-/// use statefun_sdk::{Context, FunctionError, ValueSpec};
+/// use stateful_functions::{Context, FunctionError, ValueSpec};
 ///
 /// const VISITS: ValueSpec<i64> = ValueSpec::named("visits");
 /// const LAST: ValueSpec<String> = ValueSpec::named("last");

@@ -12,7 +12,7 @@ use crate::TypeName;
 ///
 /// ```
 /// use serde::{Deserialize, Serialize};
-/// use statefun_sdk::{Json, JsonType, TypeName, Value};
+/// use stateful_functions::{Json, JsonType, TypeName, Value};
 ///
 /// #[derive(Debug, PartialEq, Serialize, Deserialize)]
 /// struct AddToCart { user_id: String, item_id: String, quantity: u32 }
@@ -25,11 +25,11 @@ use crate::TypeName;
 /// let bytes = msg.to_bytes()?;
 /// assert_eq!(&bytes[..], br#"{"user_id":"Kim","item_id":"socks","quantity":2}"#);
 /// assert_eq!(Json::<AddToCart>::from_bytes(&bytes)?, msg);
-/// # Ok::<(), statefun_sdk::ValueError>(())
+/// # Ok::<(), stateful_functions::ValueError>(())
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no StateFun typename for `Json<{Self}>`",
-    note = "implement `statefun_sdk::JsonType` for it: `impl JsonType for {Self} {{ const TYPE_NAME: TypeName = TypeName::from_static(\"ns/Name\"); }}`"
+    note = "implement `stateful_functions::JsonType` for it: `impl JsonType for {Self} {{ const TYPE_NAME: TypeName = TypeName::from_static(\"ns/Name\"); }}`"
 )]
 pub trait JsonType: Serialize + DeserializeOwned {
     /// The typename carried with every value.

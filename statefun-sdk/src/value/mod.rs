@@ -35,7 +35,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// ```
 /// use bytes::Bytes;
-/// use statefun_sdk::{TypeName, Value, ValueError};
+/// use stateful_functions::{TypeName, Value, ValueError};
 ///
 /// /// Plain UTF-8 text, as a Kafka ingress would deliver it.
 /// #[derive(Debug, PartialEq)]
@@ -62,12 +62,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a StateFun value type",
     label = "this type has no StateFun typename and codec",
-    note = "derive it for a serde type with `#[derive(Value)]` and `#[statefun(typename = \"ns/Name\")]`, implement `statefun_sdk::Value` for it, or wrap a serde type in `statefun_sdk::Json<T>` (after implementing `JsonType`)"
+    note = "derive it for a serde type with `#[derive(Value)]` and `#[statefun(typename = \"ns/Name\")]`, implement `stateful_functions::Value` for it, or wrap a serde type in `stateful_functions::Json<T>` (after implementing `JsonType`)"
 )]
 #[doc = ""]
 #[cfg_attr(
     not(feature = "json"),
-    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Json.html"
+    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Json.html"
 )]
 pub trait Value: Sized {
     /// The typename of this type, sent with every encoded value.
@@ -101,7 +101,7 @@ pub trait Value: Sized {
     ///
     /// ```
     /// use bytes::Bytes;
-    /// use statefun_sdk::{TypeName, Value, ValueError};
+    /// use stateful_functions::{TypeName, Value, ValueError};
     ///
     /// /// Plain UTF-8 text.
     /// struct Utf8Text(String);
@@ -141,7 +141,7 @@ pub trait Value: Sized {
     #[doc = ""]
     #[cfg_attr(
         not(feature = "json"),
-        doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Json.html"
+        doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Json.html"
     )]
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
         buf.extend_from_slice(&self.to_bytes()?);
@@ -164,7 +164,7 @@ pub trait Value: Sized {
     #[doc = ""]
     #[cfg_attr(
         not(feature = "json"),
-        doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/statefun_sdk/struct.Json.html"
+        doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Json.html"
     )]
     fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
         Self::from_bytes(&Bytes::copy_from_slice(bytes))
@@ -179,7 +179,7 @@ pub trait Value: Sized {
 ///
 /// ```
 /// use bytes::Bytes;
-/// use statefun_sdk::{TypeName, TypedBytes};
+/// use stateful_functions::{TypeName, TypedBytes};
 ///
 /// let raw = TypedBytes::new(TypeName::from_static("com.example/csv"), Bytes::from_static(b"a,b"));
 /// assert_eq!(raw.type_name().as_str(), "com.example/csv");
@@ -205,12 +205,12 @@ impl TypedBytes {
     /// When the codec fails.
     ///
     /// ```
-    /// use statefun_sdk::TypedBytes;
+    /// use stateful_functions::TypedBytes;
     ///
     /// let v = TypedBytes::encode(&42_i32)?;
     /// assert_eq!(v.type_name().as_str(), "io.statefun.types/int");
     /// assert_eq!(&v.bytes()[..], &[0x0d, 42, 0, 0, 0]);
-    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// # Ok::<(), stateful_functions::ValueError>(())
     /// ```
     pub fn encode<T: Value>(value: &T) -> Result<Self, ValueError> {
         Ok(Self {
@@ -251,7 +251,7 @@ impl fmt::Debug for TypedBytes {
 /// reference to a [`Value`], [`TypedBytes`], or a Kafka or Kinesis record.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent as a StateFun payload",
-    note = "pass a reference to a `statefun_sdk::Value` (for example `&42_i32`), a `TypedBytes`, or an egress record"
+    note = "pass a reference to a `stateful_functions::Value` (for example `&42_i32`), a `TypedBytes`, or an egress record"
 )]
 pub trait IntoTypedBytes {
     /// Encodes the payload.
@@ -271,13 +271,13 @@ pub trait IntoTypedBytes {
     /// `buf` with [`Value::encode_into`].
     ///
     /// ```
-    /// use statefun_sdk::IntoTypedBytes;
+    /// use stateful_functions::IntoTypedBytes;
     ///
     /// let mut buf = Vec::new();
     /// let type_name = (&42_i32).encode_payload(&mut buf)?;
     /// assert_eq!(type_name.as_str(), "io.statefun.types/int");
     /// assert_eq!(buf, [0x0d, 42, 0, 0, 0]);
-    /// # Ok::<(), statefun_sdk::ValueError>(())
+    /// # Ok::<(), stateful_functions::ValueError>(())
     /// ```
     ///
     /// # Errors

@@ -9,10 +9,10 @@
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_proto::types::{
+use statefun_protocol::types::{
     BooleanWrapper, DoubleWrapper, FloatWrapper, IntWrapper, LongWrapper, StringWrapper,
 };
-use statefun_proto::wire::types as wrapper;
+use statefun_protocol::wire::types as wrapper;
 
 use super::{Value, ValueError};
 use crate::TypeName;

@@ -14,7 +14,7 @@ use crate::TypeName;
 /// generated with.
 ///
 /// ```
-/// use statefun_sdk::{Protobuf, Value};
+/// use stateful_functions::{Protobuf, Value};
 ///
 /// #[derive(Clone, PartialEq, prost::Message)]
 /// struct Greeting {
@@ -32,7 +32,7 @@ use crate::TypeName;
 /// );
 /// let bytes = Protobuf(Greeting { text: "hi".into() }).to_bytes()?;
 /// assert_eq!(Protobuf::<Greeting>::from_bytes(&bytes)?.0.text, "hi");
-/// # Ok::<(), statefun_sdk::ValueError>(())
+/// # Ok::<(), stateful_functions::ValueError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Protobuf<T>(pub T);

@@ -6,14 +6,14 @@
 //! CI runs the default number of cases. For a long run:
 //!
 //! ```text
-//! PROPTEST_CASES=1000000 cargo test --release -p statefun-sdk --test protocol fuzz::
+//! PROPTEST_CASES=1000000 cargo test --release -p stateful-functions --test protocol fuzz::
 //! ```
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use statefun_sdk::RequestReplyHandler;
+use stateful_functions::RequestReplyHandler;
 
 use crate::golden::{handler, wire_cases};
 use crate::wire::hex;

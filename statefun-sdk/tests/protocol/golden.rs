@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Deserialize;
-use statefun_sdk::{
+use stateful_functions::{
     Address, CancellationToken, Context, EgressIdentifier, Expiration, FunctionError, FunctionSpec,
     Functions, Json, JsonType, KafkaRecord, KinesisRecord, Message, RequestReplyHandler,
     StatefulFunction, TypeName, Value, ValueSpec, async_trait,

@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_proto::reqreply::from_function::{expiration_spec, persisted_value_mutation};
-use statefun_sdk::{
+use stateful_functions::{
     Address, CancellationToken, Context, Expiration, FunctionError, FunctionSpec, Functions,
     HandlerError, Message, RegistryError, RequestReplyHandler, SendError, SpecError,
     StateErrorKind, StatefulFunction, TypeName, Value, ValueSpec, async_trait,
 };
+use statefun_protocol::reqreply::from_function::{expiration_spec, persisted_value_mutation};
 
 use crate::wire::{Request, address, missing, result, typed};
 
@@ -29,7 +29,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-fn int(v: i32) -> statefun_proto::reqreply::TypedValue {
+fn int(v: i32) -> statefun_protocol::reqreply::TypedValue {
     typed(INT, v.to_bytes().unwrap())
 }
 
@@ -84,7 +84,7 @@ fn counter_handler() -> (RequestReplyHandler, Arc<AtomicUsize>) {
 }
 
 /// The error a function returned for `request`, which must fail that way.
-fn failure_source(handler: &RequestReplyHandler, request: Request) -> statefun_sdk::BoxError {
+fn failure_source(handler: &RequestReplyHandler, request: Request) -> stateful_functions::BoxError {
     match block_on(handler.handle(request.encode())) {
         Err(HandlerError::FunctionFailed { source, .. }) => source,
         other => panic!("expected a function failure, got {other:?}"),
@@ -220,7 +220,7 @@ fn undeclared_state_access_names_the_state_function_and_address() {
     let request = with_state(Request::to("test/counter", "u")).invoke(None, int(-3));
     let source = failure_source(&handler, request);
     let state_error = source
-        .downcast_ref::<statefun_sdk::StateError>()
+        .downcast_ref::<stateful_functions::StateError>()
         .expect("a StateError");
     assert!(matches!(
         state_error.kind(),
@@ -360,7 +360,10 @@ fn caller_rules() {
     let request = Request::to("test/rec", "r")
         .invoke(None, int(1))
         .invoke(Some(address("test/rec", "self")), int(1))
-        .invoke(Some(statefun_proto::reqreply::Address::default()), int(1))
+        .invoke(
+            Some(statefun_protocol::reqreply::Address::default()),
+            int(1),
+        )
         .invoke(Some(address("elsewhere.ns/fn", "x")), int(1));
     block_on(handler.handle(request.encode())).unwrap();
     assert_eq!(
@@ -376,7 +379,7 @@ fn caller_rules() {
     // An address that is not a function address (the runtime never sends
     // one) is no caller, as in the other SDKs, not a failed batch.
     recorder.0.lock().unwrap().clear();
-    let bad_caller = statefun_proto::reqreply::Address {
+    let bad_caller = statefun_protocol::reqreply::Address {
         namespace: String::new(),
         r#type: "fn".into(),
         id: "x".into(),

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use statefun_proto::reqreply::from_function::{expiration_spec, persisted_value_mutation};
-use statefun_sdk::{
+use stateful_functions::{
     Address, Context, FunctionError, FunctionType, Functions, HandlerError, Origin, RegistryError,
     RequestReplyHandler, State, TypeName, UnexpectedMessage, Value, function, registered_functions,
 };
+use statefun_protocol::reqreply::from_function::{expiration_spec, persisted_value_mutation};
 
 use crate::wire::{Request, address, missing, result, typed};
 
@@ -82,7 +82,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-fn value<T: Value>(v: &T) -> statefun_proto::reqreply::TypedValue {
+fn value<T: Value>(v: &T) -> statefun_protocol::reqreply::TypedValue {
     typed(T::type_name().as_str(), v.to_bytes().unwrap())
 }
 
@@ -200,17 +200,19 @@ impl Value for Touchy {
         TypeName::from_static("com.example.types/Touchy")
     }
 
-    fn to_bytes(&self) -> Result<statefun_sdk::__private::Bytes, statefun_sdk::ValueError> {
+    fn to_bytes(
+        &self,
+    ) -> Result<stateful_functions::__private::Bytes, stateful_functions::ValueError> {
         Ok(self.0.clone().into_bytes().into())
     }
 
     fn from_bytes(
-        bytes: &statefun_sdk::__private::Bytes,
-    ) -> Result<Self, statefun_sdk::ValueError> {
+        bytes: &stateful_functions::__private::Bytes,
+    ) -> Result<Self, stateful_functions::ValueError> {
         match std::str::from_utf8(bytes) {
             Ok("boom") => panic!("decoding exploded"),
             Ok(text) => Ok(Self(text.to_owned())),
-            Err(e) => Err(statefun_sdk::ValueError::decode(Self::type_name(), e)),
+            Err(e) => Err(stateful_functions::ValueError::decode(Self::type_name(), e)),
         }
     }
 }

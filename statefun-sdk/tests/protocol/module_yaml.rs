@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use serde_norway::Value;
-use statefun_sdk::{EgressIdentifier, FunctionSpec, Functions, KafkaTopic, ModuleYaml, TypeName};
+use stateful_functions::{
+    EgressIdentifier, FunctionSpec, Functions, KafkaTopic, ModuleYaml, TypeName,
+};
 
 fn functions() -> Functions {
     let noop = || {
@@ -109,7 +111,7 @@ fn strings_are_quoted_safely() {
 #[cfg(feature = "module-yaml")]
 #[test]
 fn the_reader_reads_what_the_writer_writes() {
-    use statefun_sdk::module_yaml::{
+    use stateful_functions::module_yaml::{
         AsyncTimeouts, AsyncTransport, Component, FunctionPattern, HttpEndpoint, IngressTopic,
         KafkaIngress, KafkaStartupPosition, KinesisEgress, KinesisIngress, Module, OkHttpTimeouts,
         ReadOptions, Transport,
@@ -195,7 +197,7 @@ fn the_reader_reads_what_the_writer_writes() {
 #[cfg(feature = "module-yaml")]
 #[test]
 fn the_shopping_cart_module_round_trips() {
-    use statefun_sdk::module_yaml::{Component, Module, ReadOptions, render};
+    use stateful_functions::module_yaml::{Component, Module, ReadOptions, render};
 
     let text = include_str!("../../../examples/shopping-cart/deploy/module.yaml");
     let components = |m: &Module| -> Vec<Component> {
@@ -214,7 +216,7 @@ fn the_shopping_cart_module_round_trips() {
 mod runtime_rules {
     use std::time::Duration;
 
-    use statefun_sdk::module_yaml::{Component, DeliverySemantic, Module, ReadOptions};
+    use stateful_functions::module_yaml::{Component, DeliverySemantic, Module, ReadOptions};
 
     const ENDPOINT: &str = "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/*\n  urlPathTemplate: http://h\n---\n";
 
@@ -481,7 +483,7 @@ mod runtime_rules {
         );
     }
 
-    /// `TypeName.parseFrom` (statefun-sdk-embedded `TypeName.java`), which
+    /// `TypeName.parseFrom` (stateful-functions-embedded `TypeName.java`), which
     /// reads ingress ids (`IngressIdentifierJsonDeserializer.java`) and
     /// targets, wants exactly one `/`. The reader used to take `a/b/c`.
     #[test]
@@ -506,7 +508,7 @@ mod runtime_rules {
 #[cfg(feature = "module-yaml")]
 #[test]
 fn line_separators_round_trip() {
-    use statefun_sdk::module_yaml::{Component, Module, ReadOptions, render};
+    use stateful_functions::module_yaml::{Component, Module, ReadOptions, render};
 
     let text = "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/b\n  urlPathTemplate: \"http://x/\\L y\\P z\"\n";
     let components = |m: &Module| -> Vec<Component> {

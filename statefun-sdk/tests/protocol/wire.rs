@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_proto::reqreply::from_function::{self, InvocationResponse};
-use statefun_proto::reqreply::{Address, FromFunction, ToFunction, TypedValue, to_function};
+use statefun_protocol::reqreply::from_function::{self, InvocationResponse};
+use statefun_protocol::reqreply::{Address, FromFunction, ToFunction, TypedValue, to_function};
 
 pub(crate) fn hex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex length");

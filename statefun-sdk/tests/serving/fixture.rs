@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_proto::reqreply::{
-    Address, FromFunction, ToFunction, TypedValue, from_function, to_function,
-};
-use statefun_sdk::{
+use stateful_functions::{
     Context, FunctionError, FunctionSpec, Functions, Message, RequestReplyHandler,
     StatefulFunction, TypeName, Value, ValueSpec, async_trait,
+};
+use statefun_protocol::reqreply::{
+    Address, FromFunction, ToFunction, TypedValue, from_function, to_function,
 };
 use tokio::sync::Notify;
 

@@ -11,7 +11,7 @@ use crate::fixture::{count, fixture};
 /// Runs one event file and returns the response as JSON.
 async fn invoke(event: &str) -> serde_json::Value {
     let request: LambdaRequest = serde_json::from_str(event).expect("a Lambda HTTP event");
-    let service = statefun_sdk::lambda::service(fixture().handler);
+    let service = stateful_functions::lambda::service(fixture().handler);
     let mut adapter = Adapter::from(service);
     let response = adapter
         .call(LambdaEvent::new(request, Context::default()))

@@ -165,7 +165,7 @@ proptest! {
     /// Flips, inserts or removes one byte of a valid request: the reader
     /// must agree with prost on whether it is valid and on what it holds.
     /// For a long run: `PROPTEST_CASES=200000 cargo test --release -p
-    /// statefun-proto --lib mutated_requests`.
+    /// statefun-protocol --lib mutated_requests`.
     #[test]
     fn mutated_requests_decode_as_prost_decodes_them(
         request in any_request(),

@@ -2,21 +2,21 @@
 //! harness's own (`schema`, written and read by prost), with the state
 //! values (field 13) written and read by hand, straight from and into the
 //! store, with the primitives of the workspace's one wire codec
-//! (`statefun_proto::wire`).
+//! (`statefun_protocol::wire`).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message as _;
-use statefun_sdk::{Address, EgressIdentifier, TypeName};
+use stateful_functions::{Address, EgressIdentifier, TypeName};
 
 use super::{Checkpoint, CheckpointError};
 use crate::egress::EgressRecord;
 use crate::engine::world::{InFlight, World};
 use crate::envelope::Envelope;
 use crate::store::{AllValues, Name, Stored, Ttl, Values};
-use statefun_proto::wire::{
+use statefun_protocol::wire::{
     DecodeError, LEN, Reader, VARINT, Writer, bytes_field_len, message_field_len, varint_field_len,
 };
 
@@ -736,7 +736,7 @@ mod schema {
 
 #[cfg(test)]
 mod tests {
-    use statefun_sdk::TypeName;
+    use stateful_functions::TypeName;
 
     use super::*;
 

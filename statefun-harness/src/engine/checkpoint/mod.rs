@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use statefun_sdk::{EgressIdentifier, TypeName};
+use stateful_functions::{EgressIdentifier, TypeName};
 
 use super::world::World;
 use crate::store::{Name, Ttl};

@@ -1,6 +1,6 @@
 use std::rc::Rc;
 
-use statefun_sdk::{function, Context, FunctionError};
+use stateful_functions::{function, Context, FunctionError};
 
 #[derive(Default)]
 struct Cart;

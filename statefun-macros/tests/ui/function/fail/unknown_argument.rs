@@ -1,4 +1,4 @@
-use statefun_sdk::{function, Context, FunctionError};
+use stateful_functions::{function, Context, FunctionError};
 
 #[derive(Default)]
 struct Cart;

@@ -1,7 +1,7 @@
 //! Two `#[function]`s with one type: automatic registration refuses them at
 //! startup and names both declarations.
 
-use statefun_sdk::{Context, FunctionError, Functions, RegistryError, function};
+use stateful_functions::{Context, FunctionError, Functions, RegistryError, function};
 
 #[derive(Default)]
 struct CartV1;

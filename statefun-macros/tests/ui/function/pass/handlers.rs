@@ -1,4 +1,4 @@
-use statefun_sdk::{
+use stateful_functions::{
     Context, FunctionError, FunctionType, Functions, State, Value, function, registered_functions,
 };
 
@@ -68,7 +68,7 @@ impl Inventory {
 }
 
 mod renamed {
-    extern crate statefun_sdk as sdk;
+    extern crate stateful_functions as sdk;
 
     #[derive(Default)]
     pub struct Echo;

@@ -1,4 +1,4 @@
-use statefun_sdk::State;
+use stateful_functions::State;
 
 #[derive(State)]
 struct Items(i32, String);

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use statefun_sdk::{Expiration, FunctionSpec, State, TypeName};
+use stateful_functions::{Expiration, FunctionSpec, State, TypeName};
 
 #[derive(State)]
 pub struct CartState {
@@ -28,13 +28,13 @@ fn main() {
     assert_eq!(CartState::TYPE.name(), "type");
 
     struct Noop;
-    #[statefun_sdk::async_trait]
-    impl statefun_sdk::StatefulFunction for Noop {
+    #[stateful_functions::async_trait]
+    impl stateful_functions::StatefulFunction for Noop {
         async fn invoke(
             &self,
-            _: &mut statefun_sdk::Context,
-            _: statefun_sdk::Message,
-        ) -> Result<(), statefun_sdk::FunctionError> {
+            _: &mut stateful_functions::Context,
+            _: stateful_functions::Message,
+        ) -> Result<(), stateful_functions::FunctionError> {
             Ok(())
         }
     }

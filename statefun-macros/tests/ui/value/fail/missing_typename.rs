@@ -1,4 +1,4 @@
-use statefun_sdk::Value;
+use stateful_functions::Value;
 
 #[derive(serde::Serialize, serde::Deserialize, Value)]
 struct AddToCart {

@@ -1,4 +1,4 @@
-use statefun_sdk::Value;
+use stateful_functions::Value;
 
 /// The typename comes from `prost::Name`.
 #[derive(Clone, PartialEq, prost::Message, Value)]
