@@ -7,7 +7,12 @@
 //! cargo run -p shopping-cart -- mermaid   # the walkthrough as a Mermaid sequence diagram
 //! ```
 //!
-//! With `--features lambda`, `lambda` as the argument runs it on AWS Lambda.
+//! On AWS Lambda it serves the functions: built with `--features lambda`
+//! (`cargo lambda build --release -p shopping-cart --features lambda`) and
+//! started with no arguments and `AWS_LAMBDA_RUNTIME_API` set, which is how
+//! Lambda and `cargo lambda watch` start the binary (renamed `bootstrap`).
+//! The argument `lambda` forces that mode. Built without the feature, it
+//! refuses to start there rather than print the walkthrough and exit.
 
 use shopping_cart::{AddToCart, RESULTS, Restock, cart, functions, item};
 use stateful_functions::{RequestReplyHandler, Server};
@@ -90,6 +95,37 @@ async fn walkthrough() -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
+/// Whether Lambda (or `cargo lambda watch`) started this process: it sets
+/// `AWS_LAMBDA_RUNTIME_API`, and passes no arguments.
+fn started_by_lambda() -> bool {
+    #[cfg(feature = "lambda")]
+    {
+        stateful_functions::lambda::is_lambda_environment()
+    }
+    #[cfg(not(feature = "lambda"))]
+    {
+        std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some_and(|api| !api.is_empty())
+    }
+}
+
+/// Serves the functions on Lambda until the runtime stops the process.
+#[cfg(feature = "lambda")]
+async fn serve_on_lambda(handler: RequestReplyHandler) -> anyhow::Result<()> {
+    stateful_functions::lambda::run(handler)
+        .await
+        .map_err(anyhow::Error::from_boxed)
+}
+
+/// A build without the `lambda` feature cannot serve on Lambda: says so.
+#[cfg(not(feature = "lambda"))]
+#[allow(clippy::unused_async)] // the same signature as with the feature
+async fn serve_on_lambda(_handler: RequestReplyHandler) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "on AWS Lambda (AWS_LAMBDA_RUNTIME_API is set) but built without the `lambda` \
+         feature: build with `cargo lambda build --release -p shopping-cart --features lambda`"
+    )
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let handler = || -> anyhow::Result<RequestReplyHandler> {
@@ -98,6 +134,8 @@ async fn main() -> anyhow::Result<()> {
         ))
     };
     match std::env::args().nth(1).as_deref() {
+        None if started_by_lambda() => serve_on_lambda(handler()?).await?,
+        Some("lambda") => serve_on_lambda(handler()?).await?,
         Some("serve") => {
             let port: u16 = std::env::var("PORT").map_or(Ok(8000), |p| p.parse())?;
             let server = Server::new(handler()?).bind(("0.0.0.0", port)).await?;
@@ -130,13 +168,9 @@ async fn main() -> anyhow::Result<()> {
                 print!("{}", shopping_cart::module_yaml(&url, &kafka));
             }
         }
-        #[cfg(feature = "lambda")]
-        Some("lambda") => stateful_functions::lambda::run(handler()?)
-            .await
-            .map_err(anyhow::Error::from_boxed)?,
         Some(other) => {
             anyhow::bail!(
-                "unknown argument {other:?}: expected nothing, `serve`, `module-yaml` or `mermaid`"
+                "unknown argument {other:?}: expected nothing, `serve`, `module-yaml`, `mermaid` or `lambda`"
             )
         }
         None => {
