@@ -26,7 +26,7 @@
 //!
 //! ```
 //! use statefun_harness::Harness;
-//! use stateful_functions::{function, Address, Context, FunctionError, FunctionType, Functions, State};
+//! use stateful_functions::{function, Context, FunctionError, FunctionType, Functions, State};
 //!
 //! #[derive(State)]
 //! struct CounterState {
@@ -52,11 +52,12 @@
 //!     .seed(7)
 //!     .functions(Functions::new().with(Counter.spec()?)?)
 //!     .build()?;
-//! let kim = Address::new(Counter::TYPE_NAME, "Kim");
-//! harness.send(kim.clone(), &2_i64)?;
-//! harness.send(kim.clone(), &3_i64)?;
+//! // A typed address: sending it anything but an `i64` does not compile.
+//! let kim = Counter::address("Kim");
+//! harness.send(&kim, &2_i64)?;
+//! harness.send(&kim, &3_i64)?;
 //! harness.run().await?;
-//! assert_eq!(harness.state(&kim, &CounterState::COUNT)?, Some(5));
+//! assert_eq!(harness.state(kim.as_address(), &CounterState::COUNT)?, Some(5));
 //! # let _ = CounterState { count: 0 };
 //! # Ok(())
 //! # }
@@ -91,8 +92,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use stateful_functions::module_yaml::FunctionPattern;
 use stateful_functions::{
-    Address, EgressIdentifier, Functions, IntoTypedBytes, RequestReplyHandler, TypeName, Value,
-    ValueError, ValueSpec,
+    Address, Destination, EgressIdentifier, Functions, IntoTypedBytes, RequestReplyHandler,
+    TypeName, Value, ValueError, ValueSpec,
 };
 
 pub use config::ConfigError;
@@ -502,14 +503,24 @@ impl Harness {
         self.engine.partition_of(address)
     }
 
-    /// Sends a message from the ingress (no caller) to `to`.
+    /// Sends a message from the ingress (no caller) to `to`: a
+    /// [`TypedAddress`](stateful_functions::TypedAddress) such as
+    /// `Counter::address("Kim")`, which takes only a message its function
+    /// handles (anything else is a compile error), or an [`Address`], which
+    /// takes any payload; by value or by reference, as
+    /// [`Context::send`](stateful_functions::Context::send).
     ///
     /// # Errors
     ///
     /// When the value does not encode.
-    pub fn send(&mut self, to: Address, value: impl IntoTypedBytes) -> Result<(), ValueError> {
+    pub fn send<P: IntoTypedBytes>(
+        &mut self,
+        to: impl Destination<P>,
+        value: P,
+    ) -> Result<(), ValueError> {
         let (type_name, bytes) = value.into_typed_bytes()?.into_parts();
-        self.engine.send(to, type_name.as_str(), bytes);
+        self.engine
+            .send(to.into_address(), type_name.as_str(), bytes);
         Ok(())
     }
 

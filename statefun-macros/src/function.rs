@@ -161,6 +161,16 @@ fn parse_handler(cx: &Ctxt, method: &ImplItemFn) -> Option<Handler> {
     })
 }
 
+/// Whether the impl block defines its own `address`, which then replaces
+/// the generated one.
+fn defines_address(item: &ItemImpl) -> bool {
+    item.items.iter().any(|i| match i {
+        ImplItem::Fn(f) => f.sig.ident == "address",
+        ImplItem::Const(c) => c.ident == "address",
+        _ => false,
+    })
+}
+
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let cx = Ctxt::new();
     let mut parsed = Args {
@@ -271,6 +281,28 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         let message = &h.message;
         quote_spanned!(message.span()=> <#message as #krate::Value>::type_name())
     });
+    // `Handles<M>` for each message type (once per type: a duplicate is
+    // reported above), so typed addresses accept exactly these.
+    let mut seen = Vec::new();
+    let handles = handlers.iter().filter_map(|h| {
+        let message = &h.message;
+        let key = message.to_token_stream().to_string();
+        if seen.contains(&key) {
+            return None;
+        }
+        seen.push(key);
+        Some(quote_spanned! {message.span()=>
+            impl #krate::Handles<#message> for #self_ty {}
+        })
+    });
+    let handles: Vec<_> = handles.collect();
+    let address = (!defines_address(&item)).then(|| {
+        let name = parsed
+            .type_name
+            .as_ref()
+            .map_or_else(String::new, LitStr::value);
+        crate::remote::address_fn(krate, self_ty, &name)
+    });
     let registration = parsed.auto_register.then(|| {
         quote_spanned! {self_ty.span()=>
             #krate::__private::inventory::submit! {
@@ -311,6 +343,9 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                 const TYPE_NAME: #krate::TypeName = #krate::TypeName::from_static(#type_name);
                 type State = #state;
             }
+
+            #(#handles)*
+            #address
 
             #registration
         };

@@ -6,7 +6,8 @@
 //! |---|---|---|
 //! | [`#[derive(Value)]`](macro@Value) | `Value` | `impl Value` with `codec::json` / `codec::protobuf` |
 //! | [`#[derive(State)]`](macro@State) | `State`, plus one `ValueSpec` constant per field | `ValueSpec` constants and `impl State` |
-//! | [`#[function]`](macro@function) | `StatefulFunction`, `FunctionType`, registration | `impl StatefulFunction`, `Functions::with(value.spec()?)` |
+//! | [`#[function]`](macro@function) | `StatefulFunction`, `FunctionType`, `Handles` per message type, `fn address(id)`, registration | `impl StatefulFunction`, `Functions::with(value.spec()?)` |
+//! | [`#[remote_function]`](macro@remote_function) | `Addressable`, `Handles` per listed message type, `fn address(id)` | `impl Addressable` and `impl Handles<T>` |
 //!
 //! Every problem StateFun would only report in production (a malformed
 //! type name, an invalid or duplicate state name, a bad duration, a wrong
@@ -16,6 +17,7 @@
 
 mod ctxt;
 mod function;
+mod remote;
 mod rules;
 mod state;
 mod value;
@@ -112,6 +114,11 @@ pub fn derive_state(input: TokenStream) -> TokenStream {
 /// `FunctionError`. A message is dispatched by its typename; one no handler
 /// accepts fails with an error listing the accepted types.
 ///
+/// Also generates `Handles<T>` for each handler's message type `T` and
+/// `fn address(id) -> TypedAddress<Self>` (unless the impl block defines
+/// its own `address`), so that `ctx.send(Greeter::address("Kim"), &msg)`
+/// compiles only when a handler takes `msg`'s type.
+///
 /// ```standalone_crate
 /// use stateful_functions::{function, Context, FunctionError, FunctionType, Functions, State};
 ///
@@ -147,4 +154,47 @@ pub fn derive_state(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn function(args: TokenStream, item: TokenStream) -> TokenStream {
     function::expand(args.into(), item.into()).into()
+}
+
+/// Declares a function type served elsewhere, by another StateFun SDK
+/// (Python, Java, Go, JavaScript, …) or another Rust service: its
+/// typename and the message types it handles, so that typed sends to it
+/// are checked at compile time as they are for a `#[function]`.
+///
+/// Goes on a struct (usually a unit struct) that stands for the function;
+/// it implements nothing and is never registered.
+///
+/// Arguments:
+/// * `typename = "<namespace>/<name>"` (required; exactly one `/`);
+/// * `handles(T, U, ...)` (required): the message types, each a `Value`
+///   with the typename the remote function expects;
+/// * `crate = "path"` where `stateful_functions` is, if renamed.
+///
+/// Generates `Addressable` (the typename), `Handles<T>` for each listed
+/// type, and `fn address(id) -> TypedAddress<Self>`.
+///
+/// ```standalone_crate
+/// use stateful_functions::{remote_function, Context, FunctionError, Value};
+///
+/// #[derive(serde::Serialize, serde::Deserialize, Value)]
+/// #[statefun(typename = "example.types/Greet")]
+/// struct Greet {
+///     name: String,
+/// }
+///
+/// /// The greeter of the Python SDK's examples.
+/// #[remote_function(typename = "example/greeter", handles(Greet))]
+/// struct PyGreeter;
+///
+/// fn greet(ctx: &mut Context) -> Result<(), FunctionError> {
+///     ctx.send(PyGreeter::address("Kim"), &Greet { name: "Kim".into() })?;
+///     Ok(())
+/// }
+///
+/// assert_eq!(PyGreeter::address("Kim").to_string(), "example/greeter:Kim");
+/// # let _ = greet;
+/// ```
+#[proc_macro_attribute]
+pub fn remote_function(args: TokenStream, item: TokenStream) -> TokenStream {
+    remote::expand(args.into(), item.into()).into()
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::buffers;
 use crate::protocol::ResponseWriter;
 use crate::value::{IntoTypedBytes, ValueError};
-use crate::{Address, CancellationToken, EgressIdentifier, Storage, TypeName};
+use crate::{Address, CancellationToken, Destination, EgressIdentifier, Storage, TypeName};
 
 /// The view a function has of one invocation: its own address, the caller,
 /// its state, and the side effects it produces.
@@ -80,38 +80,79 @@ impl Context {
 
     /// Sends a message to another function (or to this one).
     ///
+    /// `target` is a [`TypedAddress`](crate::TypedAddress), such as
+    /// `Account::address(id)` for a `#[function]` or `#[remote_function]`
+    /// type, which takes only a message the function handles (anything
+    /// else is a compile error), or an [`Address`], which takes any
+    /// payload: a reference to a [`Value`](crate::Value), or
+    /// [`TypedBytes`](crate::TypedBytes). Either is passed by value or by
+    /// reference.
+    ///
+    /// ```standalone_crate
+    /// use stateful_functions::{function, Context, FunctionError, Value};
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize, Value)]
+    /// #[statefun(typename = "com.example.types/Debit")]
+    /// struct Debit {
+    ///     cents: i64,
+    /// }
+    ///
+    /// #[derive(Default)]
+    /// struct Account;
+    ///
+    /// #[function(typename = "com.example/account")]
+    /// impl Account {
+    ///     #[handler]
+    ///     async fn debit(&self, _ctx: &mut Context, _debit: Debit) -> Result<(), FunctionError> {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// fn pay(ctx: &mut Context) -> Result<(), FunctionError> {
+    ///     let alice = Account::address("alice");
+    ///     ctx.send(&alice, &Debit { cents: 250 })?;
+    ///     // ctx.send(&alice, &"250".to_owned())?; // error: `Account` has no handler for `String`
+    ///     Ok(())
+    /// }
+    /// # let _ = pay;
+    /// ```
+    ///
     /// # Errors
     ///
     /// When the value does not encode.
-    // The address is written out at once; the signature keeps taking it by
-    // value, as it did when it was kept until the batch ended.
-    #[allow(clippy::needless_pass_by_value)]
-    pub fn send(&mut self, target: Address, value: impl IntoTypedBytes) -> Result<(), SendError> {
+    #[allow(clippy::needless_pass_by_value)] // a by-value address is the common case
+    pub fn send<P: IntoTypedBytes>(
+        &mut self,
+        target: impl Destination<P>,
+        value: P,
+    ) -> Result<(), SendError> {
         let response = &mut self.response;
+        let target = target.address();
         encode_then(value, |type_name, bytes| {
-            response.message(&target, type_name, bytes);
+            response.message(target, type_name, bytes);
         })
     }
 
     /// Sends a message after `delay`. The runtime counts whole milliseconds;
-    /// a finer delay is truncated.
+    /// a finer delay is truncated. `target` is checked as for
+    /// [`Context::send`].
     ///
     /// # Errors
     ///
     /// When the value does not encode, or the delay does not fit the
     /// protocol's `i64` milliseconds.
     #[allow(clippy::needless_pass_by_value)] // as for `send`
-    pub fn send_after(
+    pub fn send_after<P: IntoTypedBytes>(
         &mut self,
         delay: Duration,
-        target: Address,
-        value: impl IntoTypedBytes,
+        target: impl Destination<P>,
+        value: P,
     ) -> Result<(), SendError> {
-        self.push_delayed(delay, &target, value, None)
+        self.push_delayed(delay, target.address(), value, None)
     }
 
     /// Sends a message after `delay`, cancellable with `token` until it is
-    /// delivered.
+    /// delivered. `target` is checked as for [`Context::send`].
     ///
     /// The runtime fails the job if `token` is still pending for this
     /// address's id, so make tokens unique per pending message.
@@ -120,14 +161,14 @@ impl Context {
     ///
     /// As [`Context::send_after`].
     #[allow(clippy::needless_pass_by_value)] // as for `send`
-    pub fn send_after_with_token(
+    pub fn send_after_with_token<P: IntoTypedBytes>(
         &mut self,
         delay: Duration,
         token: CancellationToken,
-        target: Address,
-        value: impl IntoTypedBytes,
+        target: impl Destination<P>,
+        value: P,
     ) -> Result<(), SendError> {
-        self.push_delayed(delay, &target, value, Some(&token))
+        self.push_delayed(delay, target.address(), value, Some(&token))
     }
 
     /// Cancels the delayed message sent with `token` by an address with this

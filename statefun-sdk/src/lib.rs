@@ -12,7 +12,10 @@
 //! # How the types fit together
 //!
 //! * [`TypeName`] names function types, value types and egresses;
-//!   [`Address`] is one function instance (type + id).
+//!   [`Address`] is one function instance (type + id);
+//!   [`TypedAddress<F>`] is one whose function type [`Handles`] a known
+//!   set of message types, so that sending it anything else is a compile
+//!   error (for functions in any language).
 //! * [`Value`] ties a Rust type to a typename and a codec: the built-in
 //!   `bool`, `i32`, `i64`, `f32`, `f64` and `String`, [`Json<T>`] and
 //!   `Protobuf<T>`, or your own.
@@ -31,7 +34,8 @@
 //!
 //! With the `macros` feature (on by default), `#[derive(Value)]`,
 //! `#[derive(State)]` and `#[function]` declare value types, state and
-//! functions once, checked at compile time; the
+//! functions once, checked at compile time (`#[remote_function]` declares
+//! what a function served elsewhere handles, for typed sends); the
 //! [declaring functions guide][guide] shows each next to
 //! the code it stands for.
 //!
@@ -145,7 +149,9 @@ mod text;
 mod typename;
 mod value;
 
-pub use address::{Address, AddressError};
+pub use address::{
+    Address, AddressError, Addressable, Destination, HandledBy, Handles, TypedAddress,
+};
 pub use async_trait::async_trait;
 pub use bytes::Bytes;
 pub use context::{Context, SendError};
@@ -191,7 +197,7 @@ pub use value::{Json, JsonType};
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[doc(inline)]
-pub use statefun_macros::{State, Value, function};
+pub use statefun_macros::{State, Value, function, remote_function};
 
 /// Support for the code the macros generate. Not a public API: it may
 /// change in any release.
@@ -220,6 +226,10 @@ pub mod __private {
             T::default()
         }
     }
+
+    /// Fails to compile unless `T` is a value type: a message type listed
+    /// in `#[remote_function(handles(...))]`.
+    pub const fn assert_value<T: crate::Value>() {}
 
     /// Converts a handler's error (a generic function, so the conversion
     /// is not linted in the user's crate when it is the identity).

@@ -121,10 +121,6 @@ pub struct InventoryState {
 #[derive(Debug, Default)]
 pub struct Cart;
 
-fn inventory(item_id: &str) -> Address {
-    Address::new(Inventory::TYPE_NAME, item_id)
-}
-
 fn expiry_token(user: &str) -> Result<CancellationToken, FunctionError> {
     Ok(CancellationToken::new(format!("cart-expiry:{user}"))?)
 }
@@ -142,7 +138,7 @@ impl Cart {
             item_id: msg.item_id.clone(),
             quantity: msg.quantity,
         };
-        ctx.send(inventory(&msg.item_id), &request)?;
+        ctx.send(Inventory::address(&msg.item_id), &request)?;
         Ok(())
     }
 
@@ -156,11 +152,10 @@ impl Cart {
         let user = ctx.self_address().id().to_owned();
         let mut items = ctx.storage().get(&CartState::ITEMS)?.unwrap_or_default();
         if items.0.is_empty() {
-            let me = ctx.self_address().clone();
             ctx.send_after_with_token(
                 CART_EXPIRY,
                 expiry_token(&user)?,
-                me,
+                Cart::address(&user),
                 &CartExpired {
                     user_id: user.clone(),
                 },
@@ -199,7 +194,7 @@ impl Cart {
         )?;
         for (item_id, quantity) in items.0 {
             ctx.send(
-                inventory(&item_id),
+                Inventory::address(&item_id),
                 &CommitItem {
                     item_id: item_id.clone(),
                     quantity,
@@ -220,7 +215,7 @@ impl Cart {
         let items = ctx.storage().get(&CartState::ITEMS)?.unwrap_or_default();
         for (item_id, quantity) in items.0 {
             ctx.send(
-                inventory(&item_id),
+                Inventory::address(&item_id),
                 &ReleaseItem {
                     item_id: item_id.clone(),
                     quantity,
@@ -272,6 +267,7 @@ impl Inventory {
     async fn request_item(&self, ctx: &mut Context, msg: RequestItem) -> Result<(), FunctionError> {
         let stock = ctx.storage().get(&InventoryState::STOCK)?.unwrap_or(0);
         let reserved = ctx.storage().get(&InventoryState::RESERVED)?.unwrap_or(0);
+        // The caller is known only at run time: its untyped address.
         let Some(caller) = ctx.caller().cloned() else {
             return Err(FunctionError::msg("RequestItem must come from a cart"));
         };
@@ -362,11 +358,11 @@ pub fn module_yaml(url: &str, kafka: &str) -> String {
 /// The cart of `user`.
 #[must_use]
 pub fn cart(user: &str) -> Address {
-    Address::new(Cart::TYPE_NAME, user)
+    Cart::address(user).into_address()
 }
 
 /// The inventory of `item`.
 #[must_use]
 pub fn item(item_id: &str) -> Address {
-    inventory(item_id)
+    Inventory::address(item_id).into_address()
 }

@@ -1,0 +1,40 @@
+use std::time::Duration;
+
+use stateful_functions::{function, CancellationToken, Context, FunctionError, Value};
+
+#[derive(serde::Serialize, serde::Deserialize, Value)]
+#[statefun(typename = "com.example.types/Debit")]
+struct Debit {
+    cents: i64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Value)]
+#[statefun(typename = "com.example.types/Refund")]
+struct Refund {
+    cents: i64,
+}
+
+#[derive(Default)]
+struct Account;
+
+#[function(typename = "com.example/account")]
+impl Account {
+    #[handler]
+    async fn debit(&self, _ctx: &mut Context, _debit: Debit) -> Result<(), FunctionError> {
+        Ok(())
+    }
+}
+
+fn refund_later(ctx: &mut Context) -> Result<(), FunctionError> {
+    ctx.send_after_with_token(
+        Duration::from_secs(60),
+        CancellationToken::new("refund")?,
+        Account::address("alice"),
+        &250_i64,
+    )?;
+    Ok(())
+}
+
+fn main() {
+    let _ = refund_later;
+}
