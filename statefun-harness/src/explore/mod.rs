@@ -34,7 +34,8 @@ type Observer = Box<dyn Fn(&Harness) -> String>;
 /// batch shapes](Explorer::check_batch_shapes), and
 /// [determinism](Explorer::check_deterministic) (the same schedule twice
 /// gives the same trace, which catches handlers that read the clock or
-/// iterate a `HashMap`).
+/// iterate a `HashMap`). Each also checks the [invariants](Explorer::invariant)
+/// at every point at rest of every run.
 ///
 /// A violation is shrunk to a minimal schedule, its trace is written (see
 /// [`Harness::write_trace`]), and it prints one line to reproduce it:
