@@ -10,6 +10,7 @@ use stateful_functions::{EgressIdentifier, TypeName};
 
 use crate::endpoint::{Endpoint, EndpointOptions, Namespace, Routes};
 use crate::faults::Faults;
+use crate::invariant::Invariant;
 use crate::placement;
 use crate::plan::{Batching, Plan};
 
@@ -48,6 +49,8 @@ pub(crate) struct Config {
     pub(crate) restarts: u32,
     /// What the builder already refused (reported by `build`).
     pub(crate) errors: Vec<String>,
+    /// Checked at every point at rest, in this order.
+    pub(crate) invariants: Vec<Invariant>,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             plan: Plan::default(),
             restarts: 0,
             errors: Vec::new(),
+            invariants: Vec::new(),
         }
     }
 }

@@ -226,6 +226,11 @@ pub enum Cause {
     /// The run did not become idle within the step limit.
     #[error("not idle after {0} steps: a livelock (functions keep messaging each other)")]
     Livelock(u64),
+    /// An invariant did not hold at a point at rest (see
+    /// [`HarnessBuilder::invariant`](crate::HarnessBuilder::invariant)):
+    /// not something the runtime checks, so the job is not restarted.
+    #[error("{0}")]
+    Invariant(crate::InvariantViolation),
     /// Calling a remote endpoint failed.
     #[error("calling {url} failed: {reason}")]
     Transport {

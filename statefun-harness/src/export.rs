@@ -171,6 +171,11 @@ pub(crate) fn json_lines(engine: &Engine) -> String {
             Event::JobFailed { reason } => {
                 format!("\"event\":\"job_failed\",\"reason\":{}", json(reason))
             }
+            Event::InvariantViolated { name, message } => format!(
+                "\"event\":\"invariant_violated\",\"name\":{},\"message\":{}",
+                json(name),
+                json(message)
+            ),
             Event::Restored {
                 checkpoint,
                 resent,
@@ -284,6 +289,11 @@ pub(crate) fn mermaid(engine: &Engine) -> String {
             Event::JobFailed { reason } => Some(format!(
                 "Note over ingress,egress: JOB FAILED: {}",
                 label(reason)
+            )),
+            Event::InvariantViolated { name, message } => Some(format!(
+                "Note over ingress,egress: INVARIANT {} DOES NOT HOLD: {}",
+                label(name),
+                label(message)
             )),
             _ => None,
         };

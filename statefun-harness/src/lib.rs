@@ -76,6 +76,7 @@ mod export;
 mod faults;
 #[cfg(feature = "http")]
 mod http;
+mod invariant;
 mod live;
 mod placement;
 mod plan;
@@ -104,6 +105,7 @@ pub use engine::checkpoint::{Checkpoint, CheckpointError};
 pub use error::{Cause, JobFailure};
 pub use explore::{Explorer, Outcome, Report, Violation};
 pub use faults::Faults;
+pub use invariant::{InvariantViolation, View};
 pub use live::Progress;
 pub use plan::Batching;
 pub use schedule::Schedule;
@@ -117,6 +119,7 @@ pub use stateful_functions::{KafkaRecord, KinesisRecord};
 use config::Config;
 use egress::EgressKind;
 use engine::Engine;
+use invariant::Invariant;
 
 /// Configures a [`Harness`]; see [`Harness::builder`].
 #[derive(Debug)]
@@ -420,6 +423,110 @@ impl HarnessBuilder {
         self
     }
 
+    /// Checks `invariant` at every point at rest: whenever a step, a crash
+    /// or a restore leaves nothing in flight (no message queued, no request
+    /// in flight; delayed messages may be pending, see
+    /// [`View::is_at_rest`]), such as the end of every [`Harness::run`].
+    /// The first that does not hold fails the run: [`Harness::run`],
+    /// [`Harness::advance`] and [`Harness::step`] return a [`JobFailure`]
+    /// whose cause is [`Cause::Invariant`], naming the invariant, its
+    /// message, the step and the virtual time, and the job is not
+    /// restarted. The [`Explorer`] checks them in every schedule it
+    /// explores (see [`Explorer::invariant`]).
+    ///
+    /// An invariant reads the harness through a [`View`] and returns `Err`
+    /// with a message when it does not hold. What is on its way in a
+    /// message is in no state, so an invariant checked between any two
+    /// steps would see money leave one account before it reaches the
+    /// other; at rest, nothing is on its way.
+    ///
+    /// ```
+    /// use statefun_harness::{Cause, Harness, View};
+    /// use stateful_functions::{function, Address, Context, FunctionError, FunctionType, Functions, State, Value};
+    ///
+    /// #[derive(serde::Serialize, serde::Deserialize, Value)]
+    /// #[statefun(typename = "example/Deposit")]
+    /// struct Deposit {
+    ///     amount: i64,
+    /// }
+    ///
+    /// #[derive(State)]
+    /// struct Account {
+    ///     balance: i64,
+    /// }
+    ///
+    /// #[derive(Default)]
+    /// struct Bank;
+    ///
+    /// #[function(typename = "example/account", state = Account, auto_register = false)]
+    /// impl Bank {
+    ///     /// Moves `amount` to account "b". A bug: only half of it arrives.
+    ///     #[handler]
+    ///     async fn transfer(&self, ctx: &mut Context, amount: i64) -> Result<(), FunctionError> {
+    ///         let balance = ctx.storage().get(&Account::BALANCE)?.unwrap_or(0);
+    ///         ctx.storage().set(&Account::BALANCE, &(balance - amount))?;
+    ///         ctx.send(account("b"), &Deposit { amount: amount / 2 })?;
+    ///         Ok(())
+    ///     }
+    ///
+    ///     #[handler]
+    ///     async fn deposit(&self, ctx: &mut Context, deposit: Deposit) -> Result<(), FunctionError> {
+    ///         let balance = ctx.storage().get(&Account::BALANCE)?.unwrap_or(0);
+    ///         ctx.storage().set(&Account::BALANCE, &(balance + deposit.amount))?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// fn account(id: &str) -> Address {
+    ///     Address::new(Bank::TYPE_NAME, id)
+    /// }
+    ///
+    /// /// The money in both accounts.
+    /// fn total(view: &View<'_>) -> Result<i64, Box<dyn std::error::Error>> {
+    ///     let mut total = 0;
+    ///     for id in ["a", "b"] {
+    ///         total += view.state(&account(id), &Account::BALANCE)?.unwrap_or(0);
+    ///     }
+    ///     Ok(total)
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut h = Harness::builder()
+    ///     .functions(Functions::new().with(Bank.spec()?)?)
+    ///     .invariant("money is conserved", |view: &View<'_>| match total(view) {
+    ///         Ok(100) => Ok(()),
+    ///         Ok(total) => Err(format!("the accounts hold {total}, not 100")),
+    ///         Err(e) => Err(e.to_string()),
+    ///     })
+    ///     .build()?;
+    /// h.set_state(&account("a"), &Account::BALANCE, &100)?;
+    /// h.send(account("a"), &10_i64)?;
+    /// let failure = h.run().await.unwrap_err();
+    /// let Cause::Invariant(violation) = failure.cause() else { panic!("{failure}") };
+    /// assert_eq!(violation.name, "money is conserved");
+    /// assert_eq!(violation.message, "the accounts hold 95, not 100");
+    /// // Checked at rest: not while the deposit was on its way.
+    /// assert_eq!(h.state(&account("b"), &Account::BALANCE)?, Some(5));
+    /// # let _ = Account { balance: 0 };
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn invariant<E: fmt::Display>(
+        mut self,
+        name: &str,
+        invariant: impl Fn(&View<'_>) -> Result<(), E> + Send + Sync + 'static,
+    ) -> Self {
+        self.config.invariants.push(Invariant::new(name, invariant));
+        self
+    }
+
+    /// Adds an invariant an explorer shares between its harnesses.
+    pub(crate) fn with_invariant(mut self, invariant: Invariant) -> Self {
+        self.config.invariants.push(invariant);
+        self
+    }
+
     /// How many steps [`Harness::run`] may take before it reports a
     /// livelock (default 1,000,000).
     pub fn max_steps(mut self, steps: u64) -> Self {
@@ -718,28 +825,7 @@ impl Harness {
         address: &Address,
         spec: &ValueSpec<T>,
     ) -> Result<Option<T>, ValueError> {
-        if let Some(declared) = self.engine.declared_states(address.function_type()) {
-            if !declared.iter().any(|name| name == spec.name()) {
-                return Err(ValueError::Undeclared {
-                    function_type: address.function_type().clone(),
-                    state: spec.name().to_owned(),
-                    declared,
-                });
-            }
-        }
-        match self.state_raw(address, spec.name()) {
-            None => Ok(None),
-            Some((type_name, bytes)) => {
-                let expected = T::type_name();
-                if type_name != expected.as_str() {
-                    return Err(ValueError::TypeMismatch {
-                        expected,
-                        actual: type_name,
-                    });
-                }
-                T::from_bytes(&bytes).map(Some)
-            }
-        }
+        self.view().state(address, spec)
     }
 
     /// Reads a state value as its typename and bytes.
@@ -828,6 +914,48 @@ impl Harness {
     #[must_use]
     pub fn pending_timers(&self) -> usize {
         self.engine.pending_timers()
+    }
+
+    /// A read-only view of the harness as it is now: what an invariant
+    /// reads (see [`HarnessBuilder::invariant`]), for helpers shared
+    /// between invariants and tests.
+    #[must_use]
+    pub fn view(&self) -> View<'_> {
+        View::new(&self.engine)
+    }
+
+    /// Whether nothing is in flight now (see [`View::is_at_rest`]).
+    #[must_use]
+    pub fn is_at_rest(&self) -> bool {
+        self.engine.at_rest()
+    }
+
+    /// Runs the invariants added with [`HarnessBuilder::invariant`] now,
+    /// at rest or not.
+    ///
+    /// ```
+    /// # use statefun_harness::{Harness, View};
+    /// let h = Harness::builder()
+    ///     .invariant("no state", |view: &View<'_>| match view.addresses_with_state().count() {
+    ///         0 => Ok(()),
+    ///         n => Err(format!("{n} addresses hold state")),
+    ///     })
+    ///     .build()?;
+    /// assert!(h.is_at_rest());
+    /// h.check_invariants()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The first that does not hold, in the order they were added.
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
+        self.engine.check_invariants()
+    }
+
+    /// The first invariant that did not hold at a point at rest.
+    pub(crate) fn broken_invariant(&self) -> Option<&InvariantViolation> {
+        self.engine.broken_invariant()
     }
 
     /// Every live state value and the egress records visible now (see

@@ -152,6 +152,13 @@ pub enum Event {
         /// The failure.
         reason: String,
     },
+    /// An invariant did not hold at a point at rest.
+    InvariantViolated {
+        /// The invariant's name.
+        name: String,
+        /// What its check said.
+        message: String,
+    },
     /// A record went to an egress.
     Egress {
         /// The egress id.
@@ -279,6 +286,9 @@ fn display(event: &Event, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             ),
         },
         Event::JobFailed { reason } => write!(f, "JOB FAILED, restarting: {reason}"),
+        Event::InvariantViolated { name, message } => {
+            write!(f, "INVARIANT {name:?} DOES NOT HOLD: {message}")
+        }
         Event::Checkpoint { id } => write!(f, "checkpoint {id} completed"),
         Event::Restored {
             checkpoint,

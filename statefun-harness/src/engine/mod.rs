@@ -15,6 +15,7 @@ mod call;
 pub(crate) mod checkpoint;
 mod protocol;
 mod recovery;
+mod rest;
 mod scheduler;
 mod world;
 
@@ -33,6 +34,7 @@ use crate::egress::{EgressRecord, EgressSemantics};
 use crate::endpoint::Routes;
 use crate::envelope::Envelope;
 use crate::error::{Cause, JobFailure};
+use crate::invariant::InvariantViolation;
 use crate::rng::Rng;
 use crate::store::{self, Stored};
 use crate::trace::{self, Event, TraceEntry};
@@ -66,6 +68,11 @@ pub(crate) struct Engine {
     /// Everything that happened, in order (not part of the world: a
     /// checkpoint does not hold it, a crash does not undo it).
     trace: Vec<TraceEntry>,
+    /// The last point at rest whose invariants were checked: (steps,
+    /// restarts), which a step, a crash or a restore moves on.
+    rest_checked: Option<(u64, u64)>,
+    /// The first invariant that did not hold.
+    broken: Option<InvariantViolation>,
     #[cfg(feature = "http")]
     client: crate::http::Client,
 }
@@ -100,6 +107,8 @@ impl Engine {
             ingress_log: Vec::new(),
             known_ttls: BTreeMap::new(),
             trace: Vec::new(),
+            rest_checked: None,
+            broken: None,
             #[cfg(feature = "http")]
             client: crate::http::Client::new(),
         })
@@ -231,7 +240,10 @@ impl Engine {
     /// left (after Flink's restart delay of 1 s); otherwise the failure is
     /// returned.
     pub(crate) fn restart(&mut self, failure: JobFailure) -> Result<(), JobFailure> {
-        if self.restarts_left == 0 || matches!(failure.cause(), Cause::Livelock(_)) {
+        // A livelock or a broken invariant would only happen again.
+        if self.restarts_left == 0
+            || matches!(failure.cause(), Cause::Livelock(_) | Cause::Invariant(_))
+        {
             return Err(failure);
         }
         self.restarts_left -= 1;

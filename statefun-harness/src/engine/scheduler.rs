@@ -200,6 +200,7 @@ impl Engine {
         if self.config.plan.crashes.remove(&steps) {
             self.crash();
         }
+        self.check_at_rest()?;
         let deliveries = self.delivery_count();
         let count = self.action_count(deliveries);
         if count == 0 {
@@ -240,6 +241,7 @@ impl Engine {
                 }
             }
         }
+        self.check_at_rest()?;
         Ok(true)
     }
 

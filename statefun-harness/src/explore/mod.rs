@@ -18,6 +18,7 @@ use proptest::strategy::ValueTree;
 
 use self::generate::new_tree;
 use self::violation::violation;
+use crate::invariant::{Invariant, View};
 use crate::plan::Batching;
 use crate::schedule::Schedule;
 use crate::{Harness, HarnessBuilder};
@@ -33,7 +34,8 @@ type Observer = Box<dyn Fn(&Harness) -> String>;
 /// batch shapes](Explorer::check_batch_shapes), and
 /// [determinism](Explorer::check_deterministic) (the same schedule twice
 /// gives the same trace, which catches handlers that read the clock or
-/// iterate a `HashMap`).
+/// iterate a `HashMap`). Each also checks the [invariants](Explorer::invariant)
+/// at every point at rest of every run.
 ///
 /// A violation is shrunk to a minimal schedule, its trace is written (see
 /// [`Harness::write_trace`]), and it prints one line to reproduce it:
@@ -108,6 +110,7 @@ pub struct Explorer<B, W> {
     timeouts: bool,
     max_shrink_steps: u32,
     observe: Option<Observer>,
+    invariants: Vec<Invariant>,
     replay: Option<Schedule>,
 }
 
@@ -143,6 +146,7 @@ where
             timeouts: false,
             max_shrink_steps: 512,
             observe: None,
+            invariants: Vec::new(),
             replay: None,
         }
     }
@@ -210,6 +214,84 @@ where
         self.observe = Some(Box::new(observe));
         self
     }
+
+    /// Checks `invariant` at every point at rest of every run: the
+    /// fault-free references and every explored schedule, with its
+    /// crashes, restores and retries (as
+    /// [`HarnessBuilder::invariant`] does for one harness; points at rest
+    /// are defined at [`View::is_at_rest`]). Each check then reports the
+    /// first invariant that does not hold as a [`Violation`] of the check
+    /// `invariant`, with the schedule (shrunk, for
+    /// [`check_exactly_once`](Explorer::check_exactly_once)), the step
+    /// and virtual time, the invariant's name and its message; the same
+    /// schedule reaches the same step again.
+    ///
+    /// This finds what comparing outcomes cannot: a state that is wrong
+    /// while the job rests between inputs, although every run ends right,
+    /// or a state that is wrong in every run alike.
+    ///
+    /// ```
+    /// use statefun_harness::{Explorer, Harness, View};
+    /// use stateful_functions::{function, Address, Context, FunctionError, FunctionType, Functions, State};
+    ///
+    /// #[derive(State)]
+    /// struct Counter {
+    ///     count: i64,
+    /// }
+    ///
+    /// #[derive(Default)]
+    /// struct Odd;
+    ///
+    /// #[function(typename = "example/odd", state = Counter, auto_register = false)]
+    /// impl Odd {
+    ///     #[handler]
+    ///     async fn add(&self, ctx: &mut Context, n: i64) -> Result<(), FunctionError> {
+    ///         let count = ctx.storage().get(&Counter::COUNT)?.unwrap_or(0) + n;
+    ///         ctx.storage().set(&Counter::COUNT, &count)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let a = Address::new(Odd::TYPE_NAME, "a");
+    /// let explorer = Explorer::new(
+    ///     || Harness::builder().functions(Functions::new().with(Odd.spec().expect("spec")).expect("one")),
+    ///     async |h: &mut Harness| {
+    ///         // Each input runs to rest: the count is 1, 3, 6, 10.
+    ///         for n in 1..=4_i64 {
+    ///             h.send(Address::new(Odd::TYPE_NAME, "a"), &n)?;
+    ///             h.run().await?;
+    ///         }
+    ///         Ok::<_, Box<dyn std::error::Error>>(())
+    ///     },
+    /// )
+    /// .cases(20)
+    /// .invariant("the count is odd", move |view: &View<'_>| {
+    ///     match view.state(&a, &Counter::COUNT).map_err(|e| e.to_string())? {
+    ///         Some(c) if c % 2 == 0 => Err(format!("the count is {c}")),
+    ///         _ => Ok(()),
+    ///     }
+    /// });
+    /// let violation = explorer.check_exactly_once().await.unwrap_err();
+    /// let broken = violation.invariant().expect("an invariant");
+    /// assert_eq!(broken.message, "the count is 6");
+    /// # let _ = Counter { count: 0 };
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn invariant<F>(
+        mut self,
+        name: &str,
+        invariant: impl Fn(&View<'_>) -> Result<(), F> + Send + Sync + 'static,
+    ) -> Self
+    where
+        F: fmt::Display,
+    {
+        self.invariants.push(Invariant::new(name, invariant));
+        self
+    }
 }
 
 /// The checks.
@@ -237,23 +319,21 @@ where
                 .await?
             {
                 Ok(()) => Ok(report),
-                Err((schedule, what, h)) => {
-                    Err(violation("exactly once", schedule, what, None, h.as_ref()))
-                }
+                Err(case) => Err(case.violation(None)),
             };
         }
         let strategy = self.strategy();
         let mut runner = self.runner();
         for _ in 0..self.cases {
             let mut tree = new_tree(&strategy, &mut runner)?;
-            let Err((original, what, harness)) = self
+            let Err(mut best) = self
                 .exactly_once_case(&mut cache, &tree.current(), &mut report)
                 .await?
             else {
                 continue;
             };
+            let original = best.schedule.clone();
             // Shrink: simplify while it still fails, step back when not.
-            let mut best = (original.clone(), what, harness);
             let mut steps = 0;
             let mut failing = true;
             while steps < self.max_shrink_steps {
@@ -271,22 +351,18 @@ where
                     .exactly_once_case(&mut cache, &tree.current(), &mut scratch)
                     .await?
                 {
-                    Ok(()) => failing = false,
-                    Err(found) => {
+                    // Shrinking keeps the kind of failure: an invariant
+                    // stays an invariant.
+                    Err(found) if found.check == best.check => {
                         failing = true;
                         best = found;
                     }
+                    _ => failing = false,
                 }
             }
-            let (schedule, what, harness) = self.minimize(&mut cache, best, &mut steps).await?;
-            let shrunk = (schedule != original).then_some((original, steps));
-            return Err(violation(
-                "exactly once",
-                schedule,
-                what,
-                shrunk,
-                harness.as_ref(),
-            ));
+            let case = self.minimize(&mut cache, best, &mut steps).await?;
+            let shrunk = (case.schedule != original).then_some((original, steps));
+            return Err(case.violation(shrunk));
         }
         Ok(report)
     }

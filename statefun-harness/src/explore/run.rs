@@ -15,8 +15,40 @@ use crate::{Harness, HarnessBuilder};
 /// after it) failed.
 type Run = (Harness, Result<(), String>);
 
-/// A schedule that failed: the schedule, what went wrong, and its run.
-pub(super) type Case = (Schedule, String, Option<Harness>);
+/// A schedule that failed: the schedule, the check that failed, what went
+/// wrong, and its run.
+pub(super) struct Case {
+    pub(super) schedule: Schedule,
+    pub(super) check: &'static str,
+    pub(super) what: String,
+    pub(super) harness: Option<Harness>,
+}
+
+impl Case {
+    /// The case as it is reported, perhaps `shrunk_from` another schedule.
+    pub(super) fn violation(self, shrunk_from: Option<(Schedule, u32)>) -> Violation {
+        violation(
+            self.check,
+            self.schedule,
+            self.what,
+            shrunk_from,
+            self.harness.as_ref(),
+        )
+    }
+}
+
+/// The first invariant `h` found broken, as a check and what went wrong.
+fn broken(h: &Harness) -> Option<(&'static str, String)> {
+    let v = h.broken_invariant()?;
+    let what = format!(
+        "{:?} at step {} ({} ms of virtual time): {}",
+        v.name,
+        v.step,
+        v.at.as_millis(),
+        v.message
+    );
+    Some(("invariant", what))
+}
 
 /// The fault-free reference runs by seed, with their step counts.
 pub(super) type References = BTreeMap<u64, (Harness, u64)>;
@@ -30,10 +62,13 @@ where
     /// One run of the workload under `schedule`, to idle and a final
     /// checkpoint; `Err` when the harness cannot be built.
     pub(super) async fn run(&self, schedule: &Schedule) -> Result<Run, Violation> {
-        let builder = schedule
+        let mut builder = schedule
             .apply((self.build)())
             .egress_semantics(EgressSemantics::ExactlyOnce)
             .restart_on_failure(100);
+        for invariant in &self.invariants {
+            builder = builder.with_invariant(invariant.clone());
+        }
         let mut h = builder.build().map_err(|e| {
             let what = format!("the harness cannot be built: {e}");
             violation("the workload", schedule.clone(), what, None, None)
@@ -51,7 +86,11 @@ where
     /// A run that must succeed (a reference): its failure is reported as
     /// the workload's.
     pub(super) async fn run_ok(&self, schedule: &Schedule) -> Result<Harness, Violation> {
-        match self.run(schedule).await? {
+        let (h, result) = self.run(schedule).await?;
+        if let Some((check, what)) = broken(&h) {
+            return Err(violation(check, schedule.clone(), what, None, Some(&h)));
+        }
+        match (h, result) {
             (h, Ok(())) => Ok(h),
             (h, Err(e)) => Err(violation(
                 "the workload",
@@ -109,17 +148,28 @@ where
         report: &mut Report,
     ) -> Result<Result<(), Case>, Violation> {
         self.reference(cache, schedule.seed).await?;
-        let outcome = match self.run(&schedule).await? {
-            (h, Ok(())) => h,
-            (h, Err(e)) => return Ok(Err((schedule, format!("the run fails: {e}"), Some(h)))),
+        let (h, result) = self.run(&schedule).await?;
+        let failed = |check, what, h| {
+            Ok(Err(Case {
+                schedule: schedule.clone(),
+                check,
+                what,
+                harness: Some(h),
+            }))
         };
-        report.add(&outcome);
+        if let Some((check, what)) = broken(&h) {
+            return failed(check, what, h);
+        }
+        if let Err(e) = result {
+            return failed("exactly once", format!("the run fails: {e}"), h);
+        }
+        report.add(&h);
         let Some((expected, _)) = cache.get(&schedule.seed) else {
             return Ok(Ok(()));
         };
-        Ok(match self.compare(expected, &outcome) {
-            None => Ok(()),
-            Some(difference) => Err((schedule, difference, Some(outcome))),
-        })
+        match self.compare(expected, &h) {
+            None => Ok(Ok(())),
+            Some(difference) => failed("exactly once", difference, h),
+        }
     }
 }

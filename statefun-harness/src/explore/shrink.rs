@@ -18,7 +18,7 @@ where
 {
     /// After proptest's shrinking (which stops early on tuples): removes
     /// one ingredient at a time (a crash, a checkpoint, a kind of fault,
-    /// the batch shape) while the schedule still fails.
+    /// the batch shape) while the schedule still fails the same check.
     pub(super) async fn minimize(
         &self,
         cache: &mut References,
@@ -26,7 +26,7 @@ where
         steps: &mut u32,
     ) -> Result<Case, Violation> {
         loop {
-            let s = &best.0;
+            let s = &best.schedule;
             let mut candidates = Vec::new();
             if s.batching != Batching::Natural {
                 let mut c = s.clone();
@@ -61,10 +61,14 @@ where
             for candidate in candidates {
                 *steps += 1;
                 let mut scratch = Report::default();
-                if let Err(found) = self.schedule_case(cache, candidate, &mut scratch).await? {
-                    best = found;
-                    improved = true;
-                    break;
+                match self.schedule_case(cache, candidate, &mut scratch).await? {
+                    // The same kind of failure only.
+                    Err(found) if found.check == best.check => {
+                        best = found;
+                        improved = true;
+                        break;
+                    }
+                    _ => {}
                 }
             }
             if !improved {

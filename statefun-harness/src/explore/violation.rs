@@ -4,9 +4,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::Harness;
 use crate::schedule::Schedule;
 use crate::trace::Event;
+use crate::{Harness, InvariantViolation};
 
 /// The variable that replays one schedule instead of exploring.
 pub(super) const SCHEDULE_VAR: &str = "STATEFUN_HARNESS_SCHEDULE";
@@ -20,6 +20,7 @@ struct Details {
     schedule: Schedule,
     what: String,
     shrunk_from: Option<(Schedule, u32)>,
+    invariant: Option<InvariantViolation>,
     trace: Option<PathBuf>,
 }
 
@@ -34,6 +35,14 @@ impl Violation {
     #[must_use]
     pub fn what(&self) -> &str {
         &self.0.what
+    }
+
+    /// The invariant that did not hold, when that is the violation (see
+    /// [`Explorer::invariant`](crate::Explorer::invariant)): its name,
+    /// message, step and virtual time.
+    #[must_use]
+    pub fn invariant(&self) -> Option<&InvariantViolation> {
+        self.0.invariant.as_ref()
     }
 }
 
@@ -142,6 +151,7 @@ pub(super) fn violation(
         schedule,
         what,
         shrunk_from,
+        invariant: harness.and_then(|h| h.broken_invariant().cloned()),
         trace: harness.and_then(|h| h.write_trace().ok()),
     }))
 }

@@ -18,6 +18,8 @@ mod explore;
 mod faults;
 // Functions shared by the tests.
 mod fixture;
+// Invariants checked at every point at rest (issue 21, item 6).
+mod invariants;
 // Driving a harness from a long-lived loop.
 mod live;
 // Where the harness follows StateFun 3.3.0's runtime (issue 20).
