@@ -239,7 +239,7 @@ impl Transfer {
         state.set(&TransferState::STATUS, &Status::Pending)?;
         state.set(&TransferState::REQUEST, &req)?;
         let amount = req.amount;
-        ctx.send(account(&req.from), &Debit { amount })?;
+        ctx.send(Account::address(&req.from), &Debit { amount })?;
         Ok(())
     }
 
@@ -253,7 +253,7 @@ impl Transfer {
             return done(ctx, request, Status::Declined);
         }
         let amount = request.amount;
-        ctx.send(account(&request.to), &Credit { amount })?;
+        ctx.send(Account::address(&request.to), &Credit { amount })?;
         done(ctx, request, Status::Completed)
     }
 }
