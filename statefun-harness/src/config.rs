@@ -11,7 +11,7 @@ use stateful_functions::{EgressIdentifier, TypeName};
 use crate::endpoint::{Endpoint, EndpointOptions, Namespace, Routes};
 use crate::faults::Faults;
 use crate::placement;
-use crate::plan::{Batching, Plan};
+use crate::plan::{Batching, CallOrder, Plan};
 
 /// A configuration the harness refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +42,8 @@ pub(crate) struct Config {
     /// The harness-wide call budget; unset: each transport's default.
     pub(crate) call_timeout: Option<Duration>,
     pub(crate) batching: Batching,
+    /// When the outcomes of remote calls are taken.
+    pub(crate) call_order: CallOrder,
     pub(crate) faults: Faults,
     pub(crate) plan: Plan,
     /// Restarts allowed after a failed job.
@@ -67,6 +69,7 @@ impl Default for Config {
             checkpoint_interval: None,
             call_timeout: None,
             batching: Batching::Natural,
+            call_order: CallOrder::Scheduled,
             faults: Faults::none(),
             plan: Plan::default(),
             restarts: 0,

@@ -13,13 +13,30 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::transport::{Failure, Transport};
 
-/// A pooled HTTP/1.1 client.
+/// A pooled HTTP/1.1 client: keep-alive connections, kept per host while
+/// idle. How many are open at once to a function type is bounded by the
+/// caller (the engine's `network`), as the runtime's fixed pool per
+/// function type bounds it.
 #[derive(Clone, Debug)]
 pub(crate) struct Client(HyperClient<HttpConnector, Full<Bytes>>);
 
+/// How long an idle connection is kept: the Netty transport's default
+/// `pool_ttl` (`nettyclient/NettyRequestReplySpec.java`,
+/// `DEFAULT_POOLED_CONNECTION_TTL`).
+const IDLE: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl Client {
     pub(crate) fn new() -> Self {
-        Self(HyperClient::builder(TokioExecutor::new()).build_http())
+        let mut connector = HttpConnector::new();
+        // Netty's socket channels default to TCP_NODELAY, so a request goes
+        // out at once, not after a delayed ACK.
+        connector.set_nodelay(true);
+        Self(
+            HyperClient::builder(TokioExecutor::new())
+                .pool_timer(hyper_util::rt::TokioTimer::new())
+                .pool_idle_timeout(IDLE)
+                .build(connector),
+        )
     }
 
     /// Posts a `ToFunction` and returns the `FromFunction` bytes, decoded

@@ -11,7 +11,8 @@ use stateful_functions::{
     Address, EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName,
 };
 use statefun_harness::{
-    Checkpoint, EgressRecord, EndpointOptions, Event, Harness, JobFailure, Progress, TraceEntry,
+    CallOrder, Checkpoint, EgressRecord, EndpointOptions, Event, Harness, JobFailure, Progress,
+    TraceEntry,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -63,6 +64,12 @@ pub(crate) struct Settings {
     /// Restarts of a failing job before the run fails.
     pub(crate) max_restarts: u32,
     pub(crate) partitions: u32,
+    /// Requests in flight per partition before it stops taking input
+    /// (`statefun.async.max-per-task`; 0: no bound).
+    pub(crate) max_in_flight: usize,
+    /// Connections open at once per function type (the Netty transport's
+    /// `pool_size`).
+    pub(crate) max_connections: usize,
     pub(crate) seed: u64,
     /// `(from, to)`: URL prefixes to replace in endpoint templates.
     pub(crate) rewrite_urls: Vec<(String, String)>,
@@ -145,7 +152,17 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
     let mut builder = Harness::builder()
         .seed(settings.seed)
         .partitions(settings.partitions)
-        .restart_on_failure(settings.max_restarts);
+        .restart_on_failure(settings.max_restarts)
+        .max_in_flight_per_partition(settings.max_in_flight)
+        // Calls overlap on the network either way. On the real clock their
+        // answers are applied as they arrive, as the runtime applies them
+        // (`functions/AsyncSink.java`); on the virtual clock in rounds, in
+        // the scheduler's order, so a script's output for a seed does not
+        // depend on the network's timing.
+        .call_order(match settings.clock {
+            ClockKind::Real => CallOrder::Arrival,
+            ClockKind::Virtual => CallOrder::Rounds,
+        });
     for endpoint in &module.endpoints {
         let mut url = endpoint.url_path_template.clone();
         for (from, to) in &settings.rewrite_urls {
@@ -157,7 +174,8 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
         let options = EndpointOptions::new()
             .transport(endpoint.transport)
             .call_timeout(endpoint.call_timeout)
-            .max_batch_requests(endpoint.max_batch_requests);
+            .max_batch_requests(endpoint.max_batch_requests)
+            .pool_size(settings.max_connections);
         builder = builder.remote_with(endpoint.functions.clone(), &url, options);
     }
     for egress in &module.egresses {
@@ -305,10 +323,12 @@ impl Runtime {
                     None
                 }
             };
+            let calls = self.harness.calls_in_flight();
             if self.inputs_open == 0
                 && !self.settings.http
                 && wake_up.is_none()
                 && self.pending.is_empty()
+                && calls == 0
             {
                 self.checkpoint()?;
                 return Ok(());
@@ -327,6 +347,9 @@ impl Runtime {
                 },
                 () = tokio::time::sleep_until(deadline.into()) => {}
                 _ = stop.changed() => {}
+                // Calls on the network: their answers are applied as they
+                // arrive, while input goes on being taken.
+                () = self.harness.wait_for_answer(), if calls > 0 => {}
             }
         }
     }

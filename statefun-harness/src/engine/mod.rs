@@ -5,15 +5,19 @@
 //! exploration and export are written against.
 //!
 //! Inside: `world` (the mutable state), `scheduler` (which action next,
-//! delivery and batching), `call` (attempts and retries), `apply` (the
-//! runtime's semantics of an answer), `protocol` (the one door to the
-//! wire), `recovery` (checkpoints, crashes, restores) and `checkpoint`
-//! (what a checkpoint holds, and its serialized form).
+//! delivery and batching), `ready` (the requests that may step, for the
+//! call orders that park calls), `call` (attempts and retries), `network`
+//! (attempts on the network, in the background), `apply` (the runtime's
+//! semantics of an answer), `protocol` (the one door to the wire),
+//! `recovery` (checkpoints, crashes, restores) and `checkpoint` (what a
+//! checkpoint holds, and its serialized form).
 
 mod apply;
 mod call;
 pub(crate) mod checkpoint;
+mod network;
 mod protocol;
+mod ready;
 mod recovery;
 mod scheduler;
 mod world;
@@ -33,6 +37,8 @@ use crate::egress::{EgressRecord, EgressSemantics};
 use crate::endpoint::Routes;
 use crate::envelope::Envelope;
 use crate::error::{Cause, JobFailure};
+#[cfg(feature = "http")]
+use crate::plan::CallOrder;
 use crate::rng::Rng;
 use crate::store::{self, Stored};
 use crate::trace::{self, Event, TraceEntry};
@@ -66,8 +72,15 @@ pub(crate) struct Engine {
     /// Everything that happened, in order (not part of the world: a
     /// checkpoint does not hold it, a crash does not undo it).
     trace: Vec<TraceEntry>,
+    /// The attempts at remote calls on the network.
     #[cfg(feature = "http")]
-    client: crate::http::Client,
+    network: network::Network,
+    /// Requests whose attempt on the network waits to be released (by its
+    /// round, or its arrival) before a step may take it.
+    parked: usize,
+    /// With a call order that parks calls: the requests that may take a
+    /// step now.
+    ready: ready::Ready,
 }
 
 impl Engine {
@@ -80,6 +93,8 @@ impl Engine {
         let (max_parallelism, routes) = config.resolve()?;
         let world = World::new(config.partitions as usize);
         let seed = config.seed;
+        #[cfg(feature = "http")]
+        let arrival = config.call_order == CallOrder::Arrival;
         Ok(Self {
             rng: Rng::new(seed),
             // Separate streams, so faults and cuts do not shift the
@@ -101,7 +116,9 @@ impl Engine {
             known_ttls: BTreeMap::new(),
             trace: Vec::new(),
             #[cfg(feature = "http")]
-            client: crate::http::Client::new(),
+            network: network::Network::new(arrival),
+            parked: 0,
+            ready: ready::Ready::default(),
         })
     }
 
@@ -177,6 +194,13 @@ impl Engine {
                     }
                 }
                 Ok(false) => {
+                    // Idle but for calls on the network: their outcomes
+                    // come in their own time.
+                    #[cfg(feature = "http")]
+                    if self.waits_for_network() {
+                        self.network.wait().await;
+                        continue;
+                    }
                     if !self.wait_for_retry() {
                         return Ok(self.world.counters);
                     }
@@ -184,6 +208,32 @@ impl Engine {
                 Err(failure) => self.restart(failure)?,
             }
         }
+    }
+
+    /// Whether the run waits for outcomes to arrive before it can go on
+    /// (calls taken as they arrive, and parked on the network).
+    #[cfg(feature = "http")]
+    fn waits_for_network(&self) -> bool {
+        self.config.call_order == CallOrder::Arrival && self.parked > 0
+    }
+
+    /// Attempts at remote calls on the network, their outcomes not arrived
+    /// yet.
+    pub(crate) fn calls_in_flight(&self) -> usize {
+        #[cfg(feature = "http")]
+        return self.network.on_the_way();
+        #[cfg(not(feature = "http"))]
+        0
+    }
+
+    /// Waits until the outcome of a call on the network arrives (at once
+    /// when one arrived that no step has seen yet); forever when none is on
+    /// the network.
+    pub(crate) async fn wait_for_answer(&mut self) {
+        #[cfg(feature = "http")]
+        self.network.wait().await;
+        #[cfg(not(feature = "http"))]
+        std::future::pending::<()>().await;
     }
 
     /// Makes room in the trace for the events the queued messages will
@@ -284,6 +334,9 @@ impl Engine {
     /// its retry (even one already due) waits for that request, whose own
     /// time is what moves the clock.
     pub(crate) fn next_retry(&self) -> Option<Duration> {
+        if self.waiting_retries == 0 {
+            return None;
+        }
         self.world
             .in_flight
             .iter()
@@ -487,6 +540,8 @@ mod tests {
             retry_at: Some(retry_at),
             give_up: None,
             response: None,
+            ticket: None,
+            parked: false,
         }
     }
 
