@@ -136,6 +136,12 @@ pub(crate) struct Runtime {
     pending: VecDeque<Pending>,
     /// Where an `advance` on the virtual clock is going.
     advance_to: Option<Duration>,
+    /// On the virtual clock: whether the job runs (to idle, through an
+    /// `advance`) and takes no input, or takes input in up to the next
+    /// `advance` or the end of the input and does not run; so what each
+    /// run to idle starts from never depends on how fast the input was
+    /// read.
+    running: bool,
     /// Why input could not be logged (which stops the run).
     failed: Option<String>,
 }
@@ -267,6 +273,8 @@ impl Runtime {
             accepted_since_checkpoint: false,
             pending,
             advance_to: None,
+            // What a checkpoint left in flight runs first.
+            running: true,
             failed: None,
         })
     }
@@ -296,8 +304,18 @@ impl Runtime {
             if let Some(failure) = self.failed.take() {
                 return Err(RuntimeError::Setup(failure));
             }
-            self.apply_pending();
-            let progress = self.run_slice(&mut stop).await?;
+            let virtual_clock = self.settings.clock == ClockKind::Virtual;
+            if !virtual_clock || !self.running {
+                self.apply_pending();
+            }
+            if virtual_clock && (self.advance_to.is_some() || self.inputs_open == 0) {
+                self.running = true;
+            }
+            let progress = if virtual_clock && !self.running {
+                Progress::Idle { wake_up: None }
+            } else {
+                self.run_slice(&mut stop).await?
+            };
             let trace = self.harness.take_trace();
             self.report(trace);
             self.write_visible_egress()?;
@@ -316,7 +334,13 @@ impl Runtime {
             let wake_up = match self.settings.clock {
                 ClockKind::Real => wake_up,
                 ClockKind::Virtual => {
-                    if self.virtual_wait(wake_up) || !self.pending.is_empty() {
+                    if self.virtual_wait(wake_up) {
+                        continue;
+                    }
+                    // Idle: the next input is taken in whole (up to an
+                    // `advance`, or to its end) before the job runs again.
+                    self.running = false;
+                    if !self.pending.is_empty() {
                         continue;
                     }
                     // Only `advance` moves a virtual clock to timers.

@@ -878,9 +878,7 @@ fn a_module_the_runtime_loads_is_run_with_warnings() {
     assert!(stdout.contains("egress    a/io (Kafka)"), "{stdout}");
 }
 
-/// The shopping cart behind a delay: the SDK's handler on a hyper HTTP/1.1
-/// server on a runtime of its own, answering each request after `latency`,
-/// and one whose body holds `hang` (an address id) only after `hang_for`.
+/// A function server of [`slow_cart`], stopped when dropped.
 struct SlowCart {
     url: String,
     /// Requests that hang and have not been answered.
@@ -888,7 +886,14 @@ struct SlowCart {
     _runtime: tokio::runtime::Runtime,
 }
 
-fn slow_cart(latency: Duration, hang: Option<(&'static str, Duration)>) -> SlowCart {
+/// The shopping cart behind a delay: the SDK's handler on a hyper HTTP/1.1
+/// server on a runtime of its own, answering request `n` (counted from 0)
+/// after `latency(n)`, and one whose body holds `hang` (an address id) only
+/// after `hang_for`.
+fn slow_cart(
+    latency: impl Fn(usize) -> Duration + Send + Sync + 'static,
+    hang: Option<(&'static str, Duration)>,
+) -> SlowCart {
     use hyper::server::conn::http1;
     use hyper_util::rt::TokioIo;
     use stateful_functions::RequestReplyHandler;
@@ -904,12 +909,16 @@ fn slow_cart(latency: Duration, hang: Option<(&'static str, Duration)>) -> SlowC
     let url = format!("http://{}", listener.local_addr().unwrap());
     let hanging = Arc::new(AtomicUsize::new(0));
     let stuck = Arc::clone(&hanging);
+    let latency = Arc::new(latency);
+    let requests = Arc::new(AtomicUsize::new(0));
     runtime.spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
             let (handler, stuck) = (handler.clone(), Arc::clone(&stuck));
+            let (latency, requests) = (Arc::clone(&latency), Arc::clone(&requests));
             let service = hyper::service::service_fn(
                 move |request: hyper::Request<hyper::body::Incoming>| {
                     let (handler, stuck) = (handler.clone(), Arc::clone(&stuck));
+                    let (latency, requests) = (Arc::clone(&latency), Arc::clone(&requests));
                     async move {
                         use http_body_util::BodyExt as _;
                         let body: bytes::Bytes = request.into_body().collect().await?.to_bytes();
@@ -920,7 +929,8 @@ fn slow_cart(latency: Duration, hang: Option<(&'static str, Duration)>) -> SlowC
                             tokio::time::sleep(hang_for).await;
                             stuck.fetch_sub(1, Ordering::SeqCst);
                         } else {
-                            tokio::time::sleep(latency).await;
+                            let n = requests.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(latency(n)).await;
                         }
                         let answer = handler.handle(body).await.unwrap();
                         Ok::<_, hyper::Error>(
@@ -952,7 +962,7 @@ fn slow_cart(latency: Duration, hang: Option<(&'static str, Duration)>) -> SlowC
 /// asynchronous operations, `functions/AsyncSink.java`).
 #[test]
 fn the_http_ingress_answers_while_a_function_hangs() {
-    let cart = slow_cart(Duration::ZERO, Some(("stuck", Duration::from_secs(60))));
+    let cart = slow_cart(|_| Duration::ZERO, Some(("stuck", Duration::from_secs(60))));
     let dir = scratch("hang");
     let local = start_local(&dir, &cart.url, &["--http", "127.0.0.1:0"]);
     let address = http_address(&dir);
@@ -996,7 +1006,7 @@ fn the_http_ingress_answers_while_a_function_hangs() {
 fn sigkill_during_concurrent_calls_ends_as_an_unkilled_run() {
     const USERS: usize = 300;
     const ITEMS: usize = 10;
-    let cart = slow_cart(Duration::from_millis(20), None);
+    let cart = slow_cart(|_| Duration::from_millis(20), None);
     let mut lines: Vec<String> = (0..ITEMS)
         .map(|i| restock(&format!("item-{i}"), 100_000))
         .collect();
@@ -1056,4 +1066,63 @@ fn sigkill_during_concurrent_calls_ends_as_an_unkilled_run() {
     );
     assert_eq!(killed_state, state, "kills after {kills:?} ms");
     assert_eq!(killed_egress, egress, "kills after {kills:?} ms");
+}
+
+/// On the virtual clock, a script's output for a seed does not depend on
+/// the network's timing: calls overlap, but their answers are applied in
+/// the scheduler's order (in rounds), and the input up to each `advance`
+/// is taken in before the job runs. Two servers, one answering at once and
+/// one after latencies of 0 to 12 ms, give the same egress file, line for
+/// line, and the same state.
+#[test]
+fn a_script_on_the_virtual_clock_gives_one_output_whatever_the_latency() {
+    const USERS: usize = 60;
+    let mut script: Vec<String> = (0..5)
+        .map(|i| restock(&format!("item-{i}"), 1000))
+        .collect();
+    for round in 0..2 {
+        for u in 0..USERS {
+            let item = format!("item-{}", (u * 7 + round) % 5);
+            script.push(add(&format!("user-{u}"), &item, 1));
+        }
+    }
+    script.push(json!({"advance": "1min"}).to_string());
+    for u in (0..USERS).step_by(3) {
+        script.push(
+            json!({"topic": "checkout", "key": format!("user-{u}"),
+                   "value": {"user_id": format!("user-{u}")}})
+            .to_string(),
+        );
+    }
+    // Past the carts' 15-minute expiry.
+    script.push(json!({"advance": "20min"}).to_string());
+    let run = |name: &str, cart: &SlowCart| {
+        let dir = scratch(name);
+        let input = dir.join("script.jsonl");
+        let egress = dir.join("egress.jsonl");
+        append(&input, &script);
+        let local = start_local(
+            &dir,
+            &cart.url,
+            &[
+                "--clock",
+                "virtual",
+                "--seed",
+                "3",
+                "--input",
+                input.to_str().unwrap(),
+                "--egress",
+                egress.to_str().unwrap(),
+            ],
+        );
+        assert!(local.wait().success());
+        (fs::read_to_string(&egress).unwrap(), dump_state(&dir))
+    };
+    let at_once = slow_cart(|_| Duration::ZERO, None);
+    let jittery = slow_cart(|n| Duration::from_millis((n as u64 * 7919) % 13), None);
+    let (egress, state) = run("virtual-at-once", &at_once);
+    let (jittery_egress, jittery_state) = run("virtual-jittery", &jittery);
+    assert_eq!(egress.lines().count(), 2 * USERS + USERS / 3, "{egress}");
+    assert_eq!(jittery_egress, egress);
+    assert_eq!(jittery_state, state);
 }
