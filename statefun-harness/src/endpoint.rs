@@ -223,6 +223,14 @@ impl Routes {
 
     /// Where `function_type` is served: its exact type's endpoint, else its
     /// namespace's.
+    /// Whether any endpoint is remote (called over HTTP).
+    #[cfg(feature = "http")]
+    pub(crate) fn any_remote(&self) -> bool {
+        (self.exact.values())
+            .chain(self.namespaces.values())
+            .any(|r| matches!(r.endpoint, Endpoint::Http(_)))
+    }
+
     pub(crate) fn get(&self, function_type: &TypeName) -> Option<&Route> {
         self.exact
             .get(function_type)

@@ -20,6 +20,9 @@ use crate::transport::{Failure, Transport};
 #[derive(Clone, Debug)]
 pub(crate) struct Client(HyperClient<HttpConnector, Full<Bytes>>);
 
+/// The longest answer copied out of the connection's read buffer.
+const OWN_COPY: usize = 4096;
+
 /// How long an idle connection is kept: the Netty transport's default
 /// `pool_ttl` (`nettyclient/NettyRequestReplySpec.java`,
 /// `DEFAULT_POOLED_CONNECTION_TTL`).
@@ -98,6 +101,14 @@ impl Client {
             .await
             .map_err(|e| (Failure::Io, format!("reading the response: {e}")))?
             .to_bytes();
+        // A small answer is a slice of the connection's read buffer (8 KiB
+        // or more), which it would keep alive until it is applied: with
+        // thousands of answers waiting, that is most of the memory.
+        let body = if body.len() <= OWN_COPY {
+            Bytes::copy_from_slice(&body)
+        } else {
+            body
+        };
         let body = encoding.decode(body, limit).map_err(|reason| {
             // Netty's decoder fails the attempt (retried); OkHttp's fails
             // reading the body after the attempt succeeded (not retried).

@@ -862,6 +862,26 @@ impl Harness {
         self.engine.blocked_addresses()
     }
 
+    /// Ingress messages sent and not yet delivered to their address
+    /// (held back while their partition is back-pressured). A driver that
+    /// reads input as fast as it comes bounds its memory by taking no more
+    /// while this is high, as a Kafka source reads no faster than its
+    /// operator takes records.
+    ///
+    /// ```
+    /// # use statefun_harness::Harness;
+    /// # use stateful_functions::{Address, TypeName};
+    /// let mut harness = Harness::builder().build()?;
+    /// let to = Address::new(TypeName::from_static("shop/cart"), "kim");
+    /// harness.send_bytes(to, "PlainText", bytes::Bytes::from_static(b"hi"));
+    /// assert_eq!(harness.pending_ingress(), 1);
+    /// # Ok::<(), statefun_harness::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn pending_ingress(&self) -> usize {
+        self.engine.pending_ingress()
+    }
+
     /// Delayed messages not yet fired.
     #[must_use]
     pub fn pending_timers(&self) -> usize {

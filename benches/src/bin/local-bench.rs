@@ -5,8 +5,11 @@
 //! peak memory (`VmHWM`). `benches/local.sh` builds and runs it.
 //!
 //! ```text
-//! local-bench [--runs N] [--only NAME]... [--latency-ms MS] [--local PATH] [-- STATEFUN-LOCAL ARGS]
+//! local-bench [--runs N] [--only NAME]... [--latency-ms MS] [--per-address N] [--local PATH] [-- STATEFUN-LOCAL ARGS]
 //! ```
+//!
+//! `--per-address N` sends N messages to each address instead of the
+//! workload's own number (to see memory stay flat as input grows).
 //!
 //! Workloads (`--only` picks some):
 //! - `two-per-address`: 400 messages to 200 addresses of `bench/counter`
@@ -78,13 +81,18 @@ impl Workload {
 
     /// (addresses, messages per address).
     fn shape(self) -> (usize, usize) {
-        match self {
+        let per_address = PER_ADDRESS.load(std::sync::atomic::Ordering::Relaxed);
+        let (addresses, own) = match self {
             Self::TwoPerAddress => (200, 2),
             Self::Wide => (10_000, 10),
             Self::Cart => (1_000, 10),
-        }
+        };
+        (addresses, if per_address > 0 { per_address } else { own })
     }
 }
+
+/// `--per-address`, 0 when not given.
+static PER_ADDRESS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 struct Args {
     runs: usize,
@@ -109,6 +117,9 @@ fn parse_args() -> anyhow::Result<Args> {
             "--runs" => args.runs = value()?.parse()?,
             "--latency-ms" => args.latency_ms = value()?.parse()?,
             "--local" => args.local = value()?.into(),
+            "--per-address" => {
+                PER_ADDRESS.store(value()?.parse()?, std::sync::atomic::Ordering::Relaxed);
+            }
             "--only" => {
                 let name = value()?;
                 let workload = Workload::ALL
@@ -180,6 +191,17 @@ fn peak_kib(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// The CPU time process `pid` used so far (user and system), from
+/// `/proc/<pid>/stat` in clock ticks of 10 ms.
+fn cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 /// Every address's state as of the last checkpoint.
 fn state(local: &Path, dir: &Path) -> anyhow::Result<BTreeMap<String, Json>> {
     let output = Command::new(local)
@@ -233,6 +255,9 @@ fn check(workload: Workload, state: &BTreeMap<String, Json>) -> anyhow::Result<(
 struct Run {
     wall: Duration,
     peak_kib: u64,
+    /// CPU time of statefun-local and of the function server.
+    cpu: Duration,
+    server_cpu: Duration,
 }
 
 fn run_once(args: &Args, workload: Workload, n: usize) -> anyhow::Result<Run> {
@@ -288,9 +313,13 @@ fn run_once(args: &Args, workload: Workload, n: usize) -> anyhow::Result<Run> {
     let mut child = command.spawn().context("starting statefun-local")?;
     let pid = child.id();
     let mut peak = 0;
+    let mut used = Duration::ZERO;
     let status = loop {
         if let Some(kib) = peak_kib(pid) {
             peak = peak.max(kib);
+        }
+        if let Some(cpu) = cpu(pid) {
+            used = used.max(cpu);
         }
         if let Some(status) = child.try_wait()? {
             break status;
@@ -302,12 +331,15 @@ fn run_once(args: &Args, workload: Workload, n: usize) -> anyhow::Result<Run> {
         let log = std::fs::read_to_string(dir.join("local.log")).unwrap_or_default();
         bail!("statefun-local failed: {status}\n{log}");
     }
+    let server_cpu = cpu(server.0.id()).unwrap_or_default();
     check(workload, &state(&args.local, &state_dir)?)?;
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(Run {
         wall,
         peak_kib: peak,
+        cpu: used,
+        server_cpu,
     })
 }
 
@@ -322,11 +354,13 @@ fn main() -> anyhow::Result<()> {
         for n in 0..args.runs {
             let run = run_once(&args, *workload, n)?;
             let line = format!(
-                "{:<16} run {n}: {:>7.3} s, {:>8.0} messages/s, peak RSS {:>6.1} MiB",
+                "{:<16} run {n}: {:>7.3} s, {:>8.0} messages/s, peak RSS {:>6.1} MiB, CPU {:.2} s (function server {:.2} s)",
                 workload.name(),
                 run.wall.as_secs_f64(),
                 messages as f64 / run.wall.as_secs_f64(),
-                run.peak_kib as f64 / 1024.0
+                run.peak_kib as f64 / 1024.0,
+                run.cpu.as_secs_f64(),
+                run.server_cpu.as_secs_f64(),
             );
             report(&line);
             walls.push(run.wall.as_secs_f64());

@@ -117,7 +117,7 @@ impl Engine {
         #[cfg(feature = "http")]
         {
             use super::network::RemoteCall;
-            if !self.config.faults.is_none() {
+            if !self.background {
                 return;
             }
             let now = self.now;

@@ -75,6 +75,11 @@ pub(crate) struct Engine {
     /// The attempts at remote calls on the network.
     #[cfg(feature = "http")]
     network: network::Network,
+    /// Whether calls start on the network in the background: some endpoint
+    /// is remote, and no faults are injected (their draws follow the
+    /// steps).
+    #[cfg(feature = "http")]
+    background: bool,
     /// Requests whose attempt on the network waits to be released (by its
     /// round, or its arrival) before a step may take it.
     parked: usize,
@@ -95,6 +100,8 @@ impl Engine {
         let seed = config.seed;
         #[cfg(feature = "http")]
         let arrival = config.call_order == CallOrder::Arrival;
+        #[cfg(feature = "http")]
+        let background = routes.any_remote() && config.faults.is_none();
         Ok(Self {
             rng: Rng::new(seed),
             // Separate streams, so faults and cuts do not shift the
@@ -117,6 +124,8 @@ impl Engine {
             trace: Vec::new(),
             #[cfg(feature = "http")]
             network: network::Network::new(arrival),
+            #[cfg(feature = "http")]
+            background,
             parked: 0,
             ready: ready::Ready::default(),
         })
@@ -215,6 +224,14 @@ impl Engine {
     #[cfg(feature = "http")]
     fn waits_for_network(&self) -> bool {
         self.config.call_order == CallOrder::Arrival && self.parked > 0
+    }
+
+    /// Whether remote calls start on the network in the background.
+    pub(crate) fn calls_in_background(&self) -> bool {
+        #[cfg(feature = "http")]
+        return self.background;
+        #[cfg(not(feature = "http"))]
+        false
     }
 
     /// Attempts at remote calls on the network, their outcomes not arrived
@@ -482,6 +499,11 @@ impl Engine {
     /// and no request of theirs completed since.
     pub(crate) fn blocked_addresses(&self) -> usize {
         self.world.blocked.iter().map(BTreeSet::len).sum()
+    }
+
+    /// Ingress messages not yet delivered.
+    pub(crate) fn pending_ingress(&self) -> usize {
+        self.world.ingress.iter().map(VecDeque::len).sum()
     }
 
     /// Delayed messages not yet fired.

@@ -135,6 +135,9 @@ impl Engine {
     /// were held back and may go now start on the network, and the ready
     /// set follows what is held back.
     pub(super) fn refresh_partition(&mut self, p: usize) {
+        if !self.config.call_order.parks() && !self.calls_in_background() {
+            return;
+        }
         let ids: Vec<u64> = (self.world.in_flight.iter())
             .filter(|(_, r)| r.partition == p)
             .map(|(id, _)| *id)
