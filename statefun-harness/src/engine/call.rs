@@ -37,7 +37,18 @@ impl Engine {
                     failure: Failure::Io,
                 })
             });
-            return self.attempted(id, None, Some(answer));
+            let Some(request) = self.world.in_flight.get(&id) else {
+                return Ok(());
+            };
+            let address = request.address.clone();
+            let transport = (self.routes.get(address.function_type())).map(|r| r.transport);
+            return self.attempted(
+                id,
+                address,
+                transport.unwrap_or_default(),
+                None,
+                Some(answer),
+            );
         }
         let Some(request) = self.world.in_flight.get_mut(&id) else {
             return Ok(());
@@ -76,6 +87,7 @@ impl Engine {
             .call_budget
             .saturating_sub(self.now.saturating_sub(request_started))
             .max(Duration::from_millis(10));
+        let transport = route.transport;
         let answer = if fault.is_some_and(|f| !f.runs_function()) {
             None
         } else {
@@ -102,7 +114,7 @@ impl Engine {
                     .await,
             )
         };
-        self.attempted(id, fault, answer)
+        self.attempted(id, address, transport, fault, answer)
     }
 
     /// Starts the next attempt of request `id` on the network, in the
@@ -173,25 +185,20 @@ impl Engine {
         let _ = id;
     }
 
-    /// The outcome of an attempt at request `id`: `answer`, what the call
-    /// gave (`None` when an injected fault stopped it before the function
-    /// ran); `fault`, an injected fault, which fails the attempt whatever
-    /// the answer. An answer is kept for a later step to apply; a failure is
-    /// retried or fails the job.
+    /// The outcome of an attempt at request `id` to `address` over
+    /// `transport`: `answer`, what the call gave (`None` when an injected
+    /// fault stopped it before the function ran); `fault`, an injected
+    /// fault, which fails the attempt whatever the answer. An answer is kept
+    /// for a later step to apply; a failure is retried or fails the job.
+    #[inline]
     fn attempted(
         &mut self,
         id: u64,
+        address: Address,
+        transport: Transport,
         fault: Option<Fault>,
         answer: Option<CallResult>,
     ) -> Result<(), JobFailure> {
-        let Some(request) = self.world.in_flight.get(&id) else {
-            return Ok(());
-        };
-        let address = request.address.clone();
-        let Some(route) = self.routes.get(address.function_type()) else {
-            return Ok(());
-        };
-        let transport = route.transport;
         let outcome = match answer {
             _ if fault.is_some() => Err((None, fault.map_or(Failure::Io, Fault::failure))),
             None => Err((None, Failure::Io)),
@@ -218,7 +225,9 @@ impl Engine {
             }
             Err((cause, failure)) => {
                 let cause = cause.unwrap_or_else(|| Cause::Transport {
-                    url: route.endpoint.describe(address.function_type().name()),
+                    url: (self.routes.get(address.function_type()))
+                        .map(|r| r.endpoint.describe(address.function_type().name()))
+                        .unwrap_or_default(),
                     reason: fault.map(|f| f.reason()).unwrap_or_default().to_owned(),
                 });
                 let result = self.attempt_failed(id, cause, failure, transport);

@@ -18,9 +18,10 @@
 #[cfg(feature = "http")]
 pub(super) use self::remote::{Network, RemoteCall};
 
-/// The name of one attempt on the network.
+/// The name of one attempt on the network (never zero, so that an
+/// in-flight request's `Option<Ticket>` takes no more room than a ticket).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct Ticket(u64);
+pub(crate) struct Ticket(std::num::NonZeroU64);
 
 #[cfg(feature = "http")]
 mod remote {
@@ -117,8 +118,8 @@ mod remote {
         /// Starts an attempt at request `request` in the background (on the
         /// current tokio runtime).
         pub(in crate::engine) fn start(&mut self, request: u64, call: RemoteCall) -> Ticket {
-            let ticket = Ticket(self.next_ticket);
             self.next_ticket += 1;
+            let ticket = Ticket(std::num::NonZeroU64::MIN.saturating_add(self.next_ticket));
             let pool = self.pool(&call.function_type, call.pool_size);
             let client = self.client.clone();
             let sender = self.sender.clone();
