@@ -12,7 +12,7 @@ use crate::endpoint::{Endpoint, EndpointOptions, Namespace, Routes};
 use crate::faults::Faults;
 use crate::invariant::Invariant;
 use crate::placement;
-use crate::plan::{Batching, Plan};
+use crate::plan::{Batching, CallOrder, Plan};
 
 /// A configuration the harness refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +43,8 @@ pub(crate) struct Config {
     /// The harness-wide call budget; unset: each transport's default.
     pub(crate) call_timeout: Option<Duration>,
     pub(crate) batching: Batching,
+    /// When the outcomes of remote calls are taken.
+    pub(crate) call_order: CallOrder,
     pub(crate) faults: Faults,
     pub(crate) plan: Plan,
     /// Restarts allowed after a failed job.
@@ -70,6 +72,7 @@ impl Default for Config {
             checkpoint_interval: None,
             call_timeout: None,
             batching: Batching::Natural,
+            call_order: CallOrder::Scheduled,
             faults: Faults::none(),
             plan: Plan::default(),
             restarts: 0,

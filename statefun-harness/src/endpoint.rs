@@ -59,6 +59,7 @@ pub struct EndpointOptions {
     pub(crate) call_timeout: Option<std::time::Duration>,
     pub(crate) max_batch_requests: Option<usize>,
     pub(crate) payload_max_bytes: Option<usize>,
+    pub(crate) pool_size: Option<usize>,
 }
 
 impl EndpointOptions {
@@ -66,9 +67,37 @@ impl EndpointOptions {
     /// (`payload_max_bytes`): 32 MiB.
     pub const DEFAULT_PAYLOAD_MAX_BYTES: usize = 32 * 1024 * 1024;
 
+    /// The Netty transport's default connection pool size (`pool_size`):
+    /// 1024 connections per function type
+    /// (`nettyclient/NettyRequestReplySpec.java`,
+    /// `DEFAULT_CONNECTION_POOL_MAX_SIZE`).
+    pub const DEFAULT_POOL_SIZE: usize = 1024;
+
     /// The harness's defaults.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The most connections open at once to a function type of this
+    /// endpoint (module.yaml `transport.pool_size`; default
+    /// [`DEFAULT_POOL_SIZE`](Self::DEFAULT_POOL_SIZE); at least 1). The
+    /// runtime keeps a fixed pool of keep-alive connections per function
+    /// type (`nettyclient/NettyClient.java`, a `FixedChannelPool`), and a
+    /// request waits for a free connection, within its call budget; so
+    /// does the harness's remote call. HTTP/1.1 carries one request per
+    /// connection at a time, so this bounds the calls in flight to the
+    /// function type.
+    ///
+    /// ```
+    /// use statefun_harness::EndpointOptions;
+    ///
+    /// let options = EndpointOptions::new().pool_size(64);
+    /// # let _ = options;
+    /// assert_eq!(EndpointOptions::DEFAULT_POOL_SIZE, 1024);
+    /// ```
+    pub fn pool_size(mut self, connections: usize) -> Self {
+        self.pool_size = Some(connections);
+        self
     }
 
     /// The largest answer the Netty transport takes, decoded (module.yaml
@@ -130,6 +159,9 @@ pub(crate) struct Route {
     /// Netty's answer size limit.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) payload_max_bytes: usize,
+    /// The most connections open at once per function type (at least 1).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) pool_size: usize,
 }
 
 /// The namespace of an endpoint pattern `ns/*`: a key of the endpoint
@@ -178,6 +210,10 @@ impl Routes {
             payload_max_bytes: options
                 .payload_max_bytes
                 .unwrap_or(EndpointOptions::DEFAULT_PAYLOAD_MAX_BYTES),
+            pool_size: options
+                .pool_size
+                .unwrap_or(EndpointOptions::DEFAULT_POOL_SIZE)
+                .max(1),
         };
         Self {
             exact: exact.into_iter().map(|(k, v)| (k, route(v))).collect(),
@@ -187,6 +223,14 @@ impl Routes {
 
     /// Where `function_type` is served: its exact type's endpoint, else its
     /// namespace's.
+    /// Whether any endpoint is remote (called over HTTP).
+    #[cfg(feature = "http")]
+    pub(crate) fn any_remote(&self) -> bool {
+        (self.exact.values())
+            .chain(self.namespaces.values())
+            .any(|r| matches!(r.endpoint, Endpoint::Http(_)))
+    }
+
     pub(crate) fn get(&self, function_type: &TypeName) -> Option<&Route> {
         self.exact
             .get(function_type)
@@ -266,7 +310,8 @@ impl Endpoint {
     /// Sends one request for a function type named `name`, as `transport`
     /// sends and reads it (with Netty, an answer of at most
     /// `payload_max_bytes`); a remote call may take `timeout` of wall-clock
-    /// time.
+    /// time, waiting for a connection of `pool` included.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn call(
         &self,
         #[cfg_attr(not(feature = "http"), allow(unused_variables))] name: &str,
@@ -275,6 +320,7 @@ impl Endpoint {
         #[cfg(feature = "http")] transport: Transport,
         #[cfg(feature = "http")] payload_max_bytes: usize,
         #[cfg(feature = "http")] timeout: std::time::Duration,
+        #[cfg(feature = "http")] pool: Option<Arc<tokio::sync::Semaphore>>,
     ) -> CallResult {
         match self {
             Self::Handler(handler) => handler
@@ -285,26 +331,53 @@ impl Endpoint {
             #[cfg(feature = "http")]
             Self::Http(template) => {
                 let url = template.replace("{function.name}", name);
-                match tokio::time::timeout(
+                call_http(
+                    client,
+                    url,
+                    body,
+                    transport,
+                    payload_max_bytes,
                     timeout,
-                    client.post(&url, body, transport, payload_max_bytes),
+                    pool,
                 )
                 .await
-                {
-                    Ok(result) => result.map_err(|(failure, reason)| CallError {
-                        url,
-                        reason,
-                        failure,
-                    }),
-                    Err(_) => Err(CallError {
-                        url,
-                        reason: format!(
-                            "no response within the {timeout:?} left of the call budget"
-                        ),
-                        failure: Failure::Timeout,
-                    }),
-                }
             }
         }
+    }
+}
+
+/// Posts `body` to `url` as `transport` sends and reads it (with Netty, an
+/// answer of at most `payload_max_bytes`), within `timeout` of wall-clock
+/// time, which covers waiting for a connection of `pool` (when given) as in
+/// the runtime, where the call budget counts from the request's start.
+#[cfg(feature = "http")]
+pub(crate) async fn call_http(
+    client: &crate::http::Client,
+    url: String,
+    body: Bytes,
+    transport: Transport,
+    payload_max_bytes: usize,
+    timeout: std::time::Duration,
+    pool: Option<Arc<tokio::sync::Semaphore>>,
+) -> CallResult {
+    let call = async {
+        // Held until the answer is read: the connection is busy till then.
+        let _connection = match pool {
+            Some(pool) => Some(pool.acquire_owned().await),
+            None => None,
+        };
+        client.post(&url, body, transport, payload_max_bytes).await
+    };
+    match tokio::time::timeout(timeout, call).await {
+        Ok(result) => result.map_err(|(failure, reason)| CallError {
+            url,
+            reason,
+            failure,
+        }),
+        Err(_) => Err(CallError {
+            url,
+            reason: format!("no response within the {timeout:?} left of the call budget"),
+            failure: Failure::Timeout,
+        }),
     }
 }

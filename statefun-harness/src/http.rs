@@ -13,13 +13,33 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::transport::{Failure, Transport};
 
-/// A pooled HTTP/1.1 client.
+/// A pooled HTTP/1.1 client: keep-alive connections, kept per host while
+/// idle. How many are open at once to a function type is bounded by the
+/// caller (the engine's `network`), as the runtime's fixed pool per
+/// function type bounds it.
 #[derive(Clone, Debug)]
 pub(crate) struct Client(HyperClient<HttpConnector, Full<Bytes>>);
 
+/// The longest answer copied out of the connection's read buffer.
+const OWN_COPY: usize = 4096;
+
+/// How long an idle connection is kept: the Netty transport's default
+/// `pool_ttl` (`nettyclient/NettyRequestReplySpec.java`,
+/// `DEFAULT_POOLED_CONNECTION_TTL`).
+const IDLE: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl Client {
     pub(crate) fn new() -> Self {
-        Self(HyperClient::builder(TokioExecutor::new()).build_http())
+        let mut connector = HttpConnector::new();
+        // Netty's socket channels default to TCP_NODELAY, so a request goes
+        // out at once, not after a delayed ACK.
+        connector.set_nodelay(true);
+        Self(
+            HyperClient::builder(TokioExecutor::new())
+                .pool_timer(hyper_util::rt::TokioTimer::new())
+                .pool_idle_timeout(IDLE)
+                .build(connector),
+        )
     }
 
     /// Posts a `ToFunction` and returns the `FromFunction` bytes, decoded
@@ -81,6 +101,14 @@ impl Client {
             .await
             .map_err(|e| (Failure::Io, format!("reading the response: {e}")))?
             .to_bytes();
+        // A small answer is a slice of the connection's read buffer (8 KiB
+        // or more), which it would keep alive until it is applied: with
+        // thousands of answers waiting, that is most of the memory.
+        let body = if body.len() <= OWN_COPY {
+            Bytes::copy_from_slice(&body)
+        } else {
+            body
+        };
         let body = encoding.decode(body, limit).map_err(|reason| {
             // Netty's decoder fails the attempt (retried); OkHttp's fails
             // reading the body after the attempt succeeded (not retried).

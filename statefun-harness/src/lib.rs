@@ -107,7 +107,7 @@ pub use explore::{Explorer, Outcome, Report, Violation};
 pub use faults::Faults;
 pub use invariant::{InvariantViolation, View};
 pub use live::Progress;
-pub use plan::Batching;
+pub use plan::{Batching, CallOrder};
 pub use schedule::Schedule;
 pub use trace::{Event, TraceEntry};
 
@@ -527,6 +527,23 @@ impl HarnessBuilder {
         self
     }
 
+    /// When the outcomes of calls to remote endpoints are taken (default
+    /// [`CallOrder::Scheduled`]: traces as if each call were made at its
+    /// step). Remote calls start on the network when their request is
+    /// sent whatever the order, so calls to different addresses overlap.
+    ///
+    /// ```
+    /// use statefun_harness::{CallOrder, Harness};
+    ///
+    /// let harness = Harness::builder().call_order(CallOrder::Arrival).build()?;
+    /// # let _ = harness;
+    /// # Ok::<(), statefun_harness::ConfigError>(())
+    /// ```
+    pub fn call_order(mut self, order: CallOrder) -> Self {
+        self.config.call_order = order;
+        self
+    }
+
     /// How many steps [`Harness::run`] may take before it reports a
     /// livelock (default 1,000,000).
     pub fn max_steps(mut self, steps: u64) -> Self {
@@ -765,6 +782,38 @@ impl Harness {
         live::take_committed_egress(&mut self.engine)
     }
 
+    /// Attempts at remote calls on the network whose outcome has not
+    /// arrived yet. With [`CallOrder::Arrival`], a driver whose
+    /// [`run_steps`](Harness::run_steps) returns idle while some are on
+    /// their way waits for them with [`wait_for_answer`](Harness::wait_for_answer).
+    #[must_use]
+    pub fn calls_in_flight(&self) -> usize {
+        self.engine.calls_in_flight()
+    }
+
+    /// Waits until the outcome of a remote call arrives (at once when one
+    /// arrived that no step has taken in yet); forever when none is on its
+    /// way, so a driver waits for it alongside its other events. Cancel-safe.
+    ///
+    /// ```
+    /// # use statefun_harness::{CallOrder, Harness, Progress};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut harness = Harness::builder().call_order(CallOrder::Arrival).build()?;
+    /// loop {
+    ///     match harness.run_steps(256).await? {
+    ///         Progress::Busy => continue,
+    ///         _ if harness.calls_in_flight() > 0 => harness.wait_for_answer().await,
+    ///         _ => break,
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn wait_for_answer(&mut self) {
+        self.engine.wait_for_answer().await;
+    }
+
     /// Takes the trace recorded so far out of the harness (for a long run,
     /// which would otherwise keep every event).
     pub fn take_trace(&mut self) -> Vec<TraceEntry> {
@@ -908,6 +957,26 @@ impl Harness {
     #[must_use]
     pub fn blocked_addresses(&self) -> usize {
         self.engine.blocked_addresses()
+    }
+
+    /// Ingress messages sent and not yet delivered to their address
+    /// (held back while their partition is back-pressured). A driver that
+    /// reads input as fast as it comes bounds its memory by taking no more
+    /// while this is high, as a Kafka source reads no faster than its
+    /// operator takes records.
+    ///
+    /// ```
+    /// # use statefun_harness::Harness;
+    /// # use stateful_functions::{Address, TypeName};
+    /// let mut harness = Harness::builder().build()?;
+    /// let to = Address::new(TypeName::from_static("shop/cart"), "kim");
+    /// harness.send_bytes(to, "PlainText", bytes::Bytes::from_static(b"hi"));
+    /// assert_eq!(harness.pending_ingress(), 1);
+    /// # Ok::<(), statefun_harness::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn pending_ingress(&self) -> usize {
+        self.engine.pending_ingress()
     }
 
     /// Delayed messages not yet fired.

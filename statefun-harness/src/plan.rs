@@ -1,5 +1,6 @@
 //! What the scheduler is told besides the seed: how backlogs are cut into
-//! batches ([`Batching`]) and where crashes and checkpoints are planned
+//! batches ([`Batching`]), when the outcomes of remote calls are taken
+//! ([`CallOrder`]) and where crashes and checkpoints are planned
 //! ([`Plan`]).
 
 use std::collections::BTreeSet;
@@ -61,6 +62,63 @@ impl FromStr for Batching {
                     "unknown batching {s:?} (expected natural, singleton, maximal or random-cuts)"
                 )
             })
+    }
+}
+
+/// When the scheduler takes the outcome of a call to a remote (HTTP)
+/// endpoint.
+///
+/// Whatever the order, a remote call starts on the network as soon as its
+/// request is sent, in the background, as the runtime's asynchronous
+/// operations do (`functions/AsyncSink.java`), so calls to different
+/// addresses overlap in wall-clock time; one request is in flight per
+/// address, with the messages that arrive meanwhile batched behind it
+/// (`reqreply/RequestReplyFunction.java`). The orders differ in when the
+/// outcome (an answer, or a failed attempt) enters the run. In-process
+/// endpoints, and every endpoint while [`Faults`](crate::Faults) are
+/// injected, are called at the step that takes the call, as before.
+///
+/// ```
+/// use statefun_harness::{CallOrder, Harness};
+///
+/// // statefun-local on its virtual clock: deterministic for a seed, and
+/// // the calls of a round overlap.
+/// let harness = Harness::builder().call_order(CallOrder::Rounds).build()?;
+/// # let _ = harness;
+/// # Ok::<(), statefun_harness::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum CallOrder {
+    /// The seed's scheduler picks each call's step among all the possible
+    /// actions, and the step waits for that call's outcome (which may have
+    /// arrived already): a trace is the same as if each call were made at
+    /// its step, so a seed replays exactly. The default.
+    #[default]
+    Scheduled,
+    /// Calls are taken in rounds: a call sent after the current round began
+    /// waits until nothing else can be done, then every such call forms the
+    /// next round, whose calls the seed's scheduler takes in its order
+    /// among the other actions. Which calls a round holds does not depend
+    /// on timing, so a run is deterministic for a seed whatever the
+    /// network's timing, and a round takes about as long as its slowest
+    /// call. What `statefun-local --clock virtual` uses.
+    Rounds,
+    /// Each call's outcome is taken once it arrives, in arrival order among
+    /// the seed's other choices, as the runtime applies answers: not
+    /// deterministic. While only calls on the network are left,
+    /// [`Harness::run_steps`](crate::Harness::run_steps) returns idle and
+    /// [`Harness::wait_for_answer`](crate::Harness::wait_for_answer) waits
+    /// for the next outcome; [`Harness::run`](crate::Harness::run) waits by
+    /// itself. What `statefun-local --clock real` uses.
+    Arrival,
+}
+
+impl CallOrder {
+    /// Whether a call started in the background waits to be released
+    /// (by its round, or by its arrival) before a step may take it.
+    pub(crate) fn parks(self) -> bool {
+        self != Self::Scheduled
     }
 }
 

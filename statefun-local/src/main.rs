@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stateful_functions::module_yaml::parse_duration;
-use statefun_harness::{Checkpoint, Harness};
+use statefun_harness::{Checkpoint, EndpointOptions, Harness, HarnessBuilder};
 use tokio::sync::{mpsc, watch};
 
 use crate::input::Routes;
@@ -52,6 +52,10 @@ RUN OPTIONS:
     --rewrite-url FROM=TO      call endpoints whose URL starts with FROM at TO instead
                                (repeatable), e.g. http://shopping-cart:8000=http://localhost:8000
     --partitions N             partitions (parallelism) [default: 1]
+    --max-in-flight N          requests in flight per partition before it stops taking input
+                               (statefun.async.max-per-task; 0: no bound) [default: 32768]
+    --max-connections N        connections open at once per function type (the transport's
+                               pool_size) [default: 1024]
     --seed N                   the scheduler's seed [default: 0]
     --allow-unknown-keys       ignore unknown module.yaml keys, as the runtime does
     --verbose                  log every event of the job to stderr
@@ -102,6 +106,8 @@ struct Args {
     max_restarts: Option<u32>,
     rewrite_urls: Vec<(String, String)>,
     partitions: u32,
+    max_in_flight: usize,
+    max_connections: usize,
     seed: u64,
     allow_unknown_keys: bool,
     verbose: bool,
@@ -122,6 +128,8 @@ fn parse_args() -> Result<Option<Args>, String> {
         max_restarts: None,
         rewrite_urls: Vec::new(),
         partitions: 1,
+        max_in_flight: HarnessBuilder::DEFAULT_MAX_IN_FLIGHT,
+        max_connections: EndpointOptions::DEFAULT_POOL_SIZE,
         seed: 0,
         allow_unknown_keys: false,
         verbose: false,
@@ -194,6 +202,23 @@ fn parse_args() -> Result<Option<Args>, String> {
                     .map_err(|e| e.to_string())?
                     .parse()
                     .map_err(|e| format!("--partitions: {e}"))?;
+            }
+            Long("max-in-flight") => {
+                args.max_in_flight = parser
+                    .value()
+                    .map_err(|e| e.to_string())?
+                    .parse()
+                    .map_err(|e| format!("--max-in-flight: {e}"))?;
+            }
+            Long("max-connections") => {
+                args.max_connections = parser
+                    .value()
+                    .map_err(|e| e.to_string())?
+                    .parse()
+                    .map_err(|e| format!("--max-connections: {e}"))?;
+                if args.max_connections == 0 {
+                    return Err("--max-connections must be at least 1".into());
+                }
             }
             Long("seed") => {
                 args.seed = parser
@@ -356,6 +381,8 @@ fn run(args: &Args) -> Result<(), String> {
             ClockKind::Virtual => VIRTUAL_CLOCK_RESTARTS,
         }),
         partitions: args.partitions,
+        max_in_flight: args.max_in_flight,
+        max_connections: args.max_connections,
         seed: args.seed,
         rewrite_urls: args.rewrite_urls.clone(),
         inputs: sources.len(),

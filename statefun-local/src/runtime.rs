@@ -11,7 +11,8 @@ use stateful_functions::{
     Address, EgressIdentifier, KAFKA_RECORD_TYPE, KINESIS_RECORD_TYPE, TypeName,
 };
 use statefun_harness::{
-    Checkpoint, EgressRecord, EndpointOptions, Event, Harness, JobFailure, Progress, TraceEntry,
+    CallOrder, Checkpoint, EgressRecord, EndpointOptions, Event, Harness, JobFailure, Progress,
+    TraceEntry,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -63,6 +64,12 @@ pub(crate) struct Settings {
     /// Restarts of a failing job before the run fails.
     pub(crate) max_restarts: u32,
     pub(crate) partitions: u32,
+    /// Requests in flight per partition before it stops taking input
+    /// (`statefun.async.max-per-task`; 0: no bound).
+    pub(crate) max_in_flight: usize,
+    /// Connections open at once per function type (the Netty transport's
+    /// `pool_size`).
+    pub(crate) max_connections: usize,
     pub(crate) seed: u64,
     /// `(from, to)`: URL prefixes to replace in endpoint templates.
     pub(crate) rewrite_urls: Vec<(String, String)>,
@@ -88,6 +95,9 @@ pub(crate) enum RuntimeError {
     #[error("{0}")]
     Setup(String),
 }
+
+/// Input messages the job may hold undelivered before it takes no more.
+const MAX_UNDELIVERED_INPUT: usize = 64 * 1024;
 
 /// The wall clock mapped onto the harness's clock.
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +139,12 @@ pub(crate) struct Runtime {
     pending: VecDeque<Pending>,
     /// Where an `advance` on the virtual clock is going.
     advance_to: Option<Duration>,
+    /// On the virtual clock: whether the job runs (to idle, through an
+    /// `advance`) and takes no input, or takes input in up to the next
+    /// `advance` or the end of the input and does not run; so what each
+    /// run to idle starts from never depends on how fast the input was
+    /// read.
+    running: bool,
     /// Why input could not be logged (which stops the run).
     failed: Option<String>,
 }
@@ -145,7 +161,17 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
     let mut builder = Harness::builder()
         .seed(settings.seed)
         .partitions(settings.partitions)
-        .restart_on_failure(settings.max_restarts);
+        .restart_on_failure(settings.max_restarts)
+        .max_in_flight_per_partition(settings.max_in_flight)
+        // Calls overlap on the network either way. On the real clock their
+        // answers are applied as they arrive, as the runtime applies them
+        // (`functions/AsyncSink.java`); on the virtual clock in rounds, in
+        // the scheduler's order, so a script's output for a seed does not
+        // depend on the network's timing.
+        .call_order(match settings.clock {
+            ClockKind::Real => CallOrder::Arrival,
+            ClockKind::Virtual => CallOrder::Rounds,
+        });
     for endpoint in &module.endpoints {
         let mut url = endpoint.url_path_template.clone();
         for (from, to) in &settings.rewrite_urls {
@@ -157,7 +183,8 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
         let options = EndpointOptions::new()
             .transport(endpoint.transport)
             .call_timeout(endpoint.call_timeout)
-            .max_batch_requests(endpoint.max_batch_requests);
+            .max_batch_requests(endpoint.max_batch_requests)
+            .pool_size(settings.max_connections);
         builder = builder.remote_with(endpoint.functions.clone(), &url, options);
     }
     for egress in &module.egresses {
@@ -249,6 +276,8 @@ impl Runtime {
             accepted_since_checkpoint: false,
             pending,
             advance_to: None,
+            // What a checkpoint left in flight runs first.
+            running: true,
             failed: None,
         })
     }
@@ -268,7 +297,8 @@ impl Runtime {
         let mut received: Vec<Command> = Vec::new();
         let mut closed = false;
         loop {
-            while received.len() < 4096 {
+            let room = self.takes_input();
+            while room && received.len() < 4096 {
                 match commands.try_recv() {
                     Ok(command) => received.push(command),
                     Err(_) => break,
@@ -278,8 +308,18 @@ impl Runtime {
             if let Some(failure) = self.failed.take() {
                 return Err(RuntimeError::Setup(failure));
             }
-            self.apply_pending();
-            let progress = self.run_slice(&mut stop).await?;
+            let virtual_clock = self.settings.clock == ClockKind::Virtual;
+            if !virtual_clock || !self.running {
+                self.apply_pending();
+            }
+            if virtual_clock && (self.advance_to.is_some() || self.inputs_open == 0) {
+                self.running = true;
+            }
+            let progress = if virtual_clock && !self.running {
+                Progress::Idle { wake_up: None }
+            } else {
+                self.run_slice(&mut stop).await?
+            };
             let trace = self.harness.take_trace();
             self.report(trace);
             self.write_visible_egress()?;
@@ -298,17 +338,25 @@ impl Runtime {
             let wake_up = match self.settings.clock {
                 ClockKind::Real => wake_up,
                 ClockKind::Virtual => {
-                    if self.virtual_wait(wake_up) || !self.pending.is_empty() {
+                    if self.virtual_wait(wake_up) {
+                        continue;
+                    }
+                    // Idle: the next input is taken in whole (up to an
+                    // `advance`, or to its end) before the job runs again.
+                    self.running = false;
+                    if !self.pending.is_empty() {
                         continue;
                     }
                     // Only `advance` moves a virtual clock to timers.
                     None
                 }
             };
+            let calls = self.harness.calls_in_flight();
             if self.inputs_open == 0
                 && !self.settings.http
                 && wake_up.is_none()
                 && self.pending.is_empty()
+                && calls == 0
             {
                 self.checkpoint()?;
                 return Ok(());
@@ -318,7 +366,7 @@ impl Runtime {
                 deadline = deadline.min(self.clock.instant_of(at));
             }
             tokio::select! {
-                command = commands.recv(), if !closed => match command {
+                command = commands.recv(), if !closed && room => match command {
                     Some(command) => received.push(command),
                     None => {
                         closed = true;
@@ -327,8 +375,23 @@ impl Runtime {
                 },
                 () = tokio::time::sleep_until(deadline.into()) => {}
                 _ = stop.changed() => {}
+                // Calls on the network: their answers are applied as they
+                // arrive, while input goes on being taken.
+                () = self.harness.wait_for_answer(), if calls > 0 => {}
             }
         }
+    }
+
+    /// Whether more input is taken in now: not while the job holds
+    /// [`MAX_UNDELIVERED_INPUT`] input messages it has not delivered (a
+    /// back-pressured partition takes none, as the runtime's source reads
+    /// no faster than its operator takes records), so memory stays bounded
+    /// however much input waits; input then waits in its channel, its file
+    /// or its HTTP request. On the virtual clock, the input up to the next
+    /// `advance` is always taken in whole.
+    fn takes_input(&self) -> bool {
+        (self.settings.clock == ClockKind::Virtual && !self.running)
+            || self.harness.pending_ingress() < MAX_UNDELIVERED_INPUT
     }
 
     /// A bounded slice of work, which a stop interrupts (a call may take

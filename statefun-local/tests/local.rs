@@ -10,6 +10,8 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
@@ -874,4 +876,253 @@ fn a_module_the_runtime_loads_is_run_with_warnings() {
         "{stdout}"
     );
     assert!(stdout.contains("egress    a/io (Kafka)"), "{stdout}");
+}
+
+/// A function server of [`slow_cart`], stopped when dropped.
+struct SlowCart {
+    url: String,
+    /// Requests that hang and have not been answered.
+    hanging: Arc<AtomicUsize>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// The shopping cart behind a delay: the SDK's handler on a hyper HTTP/1.1
+/// server on a runtime of its own, answering request `n` (counted from 0)
+/// after `latency(n)`, and one whose body holds `hang` (an address id) only
+/// after `hang_for`.
+fn slow_cart(
+    latency: impl Fn(usize) -> Duration + Send + Sync + 'static,
+    hang: Option<(&'static str, Duration)>,
+) -> SlowCart {
+    use hyper::server::conn::http1;
+    use hyper_util::rt::TokioIo;
+    use stateful_functions::RequestReplyHandler;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let handler = RequestReplyHandler::new(shopping_cart::functions().unwrap());
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hanging = Arc::new(AtomicUsize::new(0));
+    let stuck = Arc::clone(&hanging);
+    let latency = Arc::new(latency);
+    let requests = Arc::new(AtomicUsize::new(0));
+    runtime.spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let (handler, stuck) = (handler.clone(), Arc::clone(&stuck));
+            let (latency, requests) = (Arc::clone(&latency), Arc::clone(&requests));
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let (handler, stuck) = (handler.clone(), Arc::clone(&stuck));
+                    let (latency, requests) = (Arc::clone(&latency), Arc::clone(&requests));
+                    async move {
+                        use http_body_util::BodyExt as _;
+                        let body: bytes::Bytes = request.into_body().collect().await?.to_bytes();
+                        let hangs = hang
+                            .filter(|(id, _)| body.windows(id.len()).any(|w| w == id.as_bytes()));
+                        if let Some((_, hang_for)) = hangs {
+                            stuck.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(hang_for).await;
+                            stuck.fetch_sub(1, Ordering::SeqCst);
+                        } else {
+                            let n = requests.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(latency(n)).await;
+                        }
+                        let answer = handler.handle(body).await.unwrap();
+                        Ok::<_, hyper::Error>(
+                            hyper::Response::builder()
+                                .header("content-type", "application/octet-stream")
+                                .body(http_body_util::Full::new(answer))
+                                .unwrap(),
+                        )
+                    }
+                },
+            );
+            tokio::spawn(async move {
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(socket), service)
+                    .await;
+            });
+        }
+    });
+    SlowCart {
+        url,
+        hanging,
+        _runtime: runtime,
+    }
+}
+
+/// Calls overlap, so a function that hangs holds up nothing but its own
+/// address: the HTTP ingress answers at once, and another address's
+/// message is applied, while the hanging call goes on (the runtime's
+/// asynchronous operations, `functions/AsyncSink.java`).
+#[test]
+fn the_http_ingress_answers_while_a_function_hangs() {
+    let cart = slow_cart(|_| Duration::ZERO, Some(("stuck", Duration::from_secs(60))));
+    let dir = scratch("hang");
+    let local = start_local(&dir, &cart.url, &["--http", "127.0.0.1:0"]);
+    let address = http_address(&dir);
+    // The first request of a function type blocks its partition until it
+    // is completed, as in the runtime: a quick one first.
+    let (status, _) = http(&address, "POST", "/messages", &restock("socks", 3));
+    assert_eq!(status, 202);
+    let stock = |item: &str| {
+        let path = format!("/state/com.example/inventory:{item}");
+        http(&address, "GET", &path, "").1["state"]["stock"]["value"].clone()
+    };
+    wait_for("the first restock", Duration::from_secs(30), || {
+        stock("socks") == json!(3)
+    });
+    let (status, _) = http(&address, "POST", "/messages", &restock("stuck", 1));
+    assert_eq!(status, 202);
+    wait_for("the hanging call", Duration::from_secs(30), || {
+        cart.hanging.load(Ordering::SeqCst) == 1
+    });
+    let asked = Instant::now();
+    let (status, body) = http(&address, "POST", "/messages", &restock("shoes", 4));
+    assert_eq!((status, body), (202, json!({"accepted": 1})));
+    wait_for(
+        "the restock behind the hanging call",
+        Duration::from_secs(30),
+        || stock("shoes") == json!(4),
+    );
+    // Both while the call hangs (for a minute).
+    assert_eq!(cart.hanging.load(Ordering::SeqCst), 1);
+    assert!(asked.elapsed() < Duration::from_secs(30));
+    assert_eq!(stock("stuck"), Json::Null);
+    assert!(local.terminate().success());
+}
+
+/// The concurrent workload against a function with 20 ms of latency,
+/// killed with SIGKILL three times at different moments and restarted,
+/// ends with the same state and the same exactly-once egress records as
+/// the same run never killed: calls in flight at a checkpoint are sent
+/// again after the restore, and nothing is applied or written twice.
+#[test]
+fn sigkill_during_concurrent_calls_ends_as_an_unkilled_run() {
+    const USERS: usize = 300;
+    const ITEMS: usize = 10;
+    let cart = slow_cart(|_| Duration::from_millis(20), None);
+    let mut lines: Vec<String> = (0..ITEMS)
+        .map(|i| restock(&format!("item-{i}"), 100_000))
+        .collect();
+    for round in 0..2 {
+        for u in 0..USERS {
+            let item = format!("item-{}", (u + round) % ITEMS);
+            let quantity = i32::try_from(u % 3).unwrap() + 1;
+            lines.push(add(&format!("user-{u}"), &item, quantity));
+        }
+    }
+    let run = |name: &str, kills: &[u64]| {
+        let dir = scratch(name);
+        let input = dir.join("input.jsonl");
+        let egress = dir.join("egress.jsonl");
+        append(&input, &lines);
+        let args = [
+            "--input",
+            input.to_str().unwrap(),
+            "--egress",
+            egress.to_str().unwrap(),
+            "--checkpoint-interval",
+            "50ms",
+        ];
+        for &after in kills {
+            let local = start_local(&dir, &cart.url, &args);
+            std::thread::sleep(Duration::from_millis(after));
+            local.kill_hard();
+        }
+        let started = Instant::now();
+        let local = start_local(&dir, &cart.url, &args);
+        // It keeps running for the carts' 15-minute expiry timers: stopped
+        // once every result is out, after a few more checkpoints (in which
+        // a duplicate would show).
+        wait_for("every result", Duration::from_secs(120), || {
+            results(&egress).len() >= 2 * USERS
+        });
+        let took = started.elapsed();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(local.terminate().success());
+        let log = fs::read_to_string(dir.join("local.log")).unwrap();
+        let mut egress: Vec<String> = fs::read_to_string(&egress)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        egress.sort();
+        (dump_state(&dir), egress, took, log)
+    };
+    let (state, egress, took, _) = run("concurrent-unkilled", &[]);
+    assert_eq!(egress.len(), 2 * USERS, "one result per add-to-cart");
+    // Killed early, mid-way and late in the work the unkilled run did.
+    let kills = [took / 4, took / 2, took * 3 / 4].map(|t| u64::try_from(t.as_millis()).unwrap());
+    let (killed_state, killed_egress, _, log) = run("concurrent-killed", &kills);
+    assert!(
+        log.matches("resumed from checkpoint").count() >= 3,
+        "each restart resumes from a checkpoint (kills after {kills:?} ms):\n{log}"
+    );
+    assert_eq!(killed_state, state, "kills after {kills:?} ms");
+    assert_eq!(killed_egress, egress, "kills after {kills:?} ms");
+}
+
+/// On the virtual clock, a script's output for a seed does not depend on
+/// the network's timing: calls overlap, but their answers are applied in
+/// the scheduler's order (in rounds), and the input up to each `advance`
+/// is taken in before the job runs. Two servers, one answering at once and
+/// one after latencies of 0 to 12 ms, give the same egress file, line for
+/// line, and the same state.
+#[test]
+fn a_script_on_the_virtual_clock_gives_one_output_whatever_the_latency() {
+    const USERS: usize = 60;
+    let mut script: Vec<String> = (0..5)
+        .map(|i| restock(&format!("item-{i}"), 1000))
+        .collect();
+    for round in 0..2 {
+        for u in 0..USERS {
+            let item = format!("item-{}", (u * 7 + round) % 5);
+            script.push(add(&format!("user-{u}"), &item, 1));
+        }
+    }
+    script.push(json!({"advance": "1min"}).to_string());
+    for u in (0..USERS).step_by(3) {
+        script.push(
+            json!({"topic": "checkout", "key": format!("user-{u}"),
+                   "value": {"user_id": format!("user-{u}")}})
+            .to_string(),
+        );
+    }
+    // Past the carts' 15-minute expiry.
+    script.push(json!({"advance": "20min"}).to_string());
+    let run = |name: &str, cart: &SlowCart| {
+        let dir = scratch(name);
+        let input = dir.join("script.jsonl");
+        let egress = dir.join("egress.jsonl");
+        append(&input, &script);
+        let local = start_local(
+            &dir,
+            &cart.url,
+            &[
+                "--clock",
+                "virtual",
+                "--seed",
+                "3",
+                "--input",
+                input.to_str().unwrap(),
+                "--egress",
+                egress.to_str().unwrap(),
+            ],
+        );
+        assert!(local.wait().success());
+        (fs::read_to_string(&egress).unwrap(), dump_state(&dir))
+    };
+    let at_once = slow_cart(|_| Duration::ZERO, None);
+    let jittery = slow_cart(|n| Duration::from_millis((n as u64 * 7919) % 13), None);
+    let (egress, state) = run("virtual-at-once", &at_once);
+    let (jittery_egress, jittery_state) = run("virtual-jittery", &jittery);
+    assert_eq!(egress.lines().count(), 2 * USERS + USERS / 3, "{egress}");
+    assert_eq!(jittery_egress, egress);
+    assert_eq!(jittery_state, state);
 }

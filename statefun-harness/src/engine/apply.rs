@@ -21,6 +21,7 @@ impl Engine {
     /// Applies the answer of an in-flight request: the handshake (and the
     /// same invocations again), or the invocation result and the next batch.
     pub(super) fn complete(&mut self, id: u64) -> Result<(), JobFailure> {
+        self.ready.remove(id);
         let Some(request) = self.world.in_flight.remove(&id) else {
             return Ok(());
         };
@@ -39,6 +40,8 @@ impl Engine {
             if self.world.bootstrapping[p].is_empty() {
                 self.world.bootstrapping_partitions -= 1;
             }
+            // Requests held back by it (after a restore) may go now.
+            self.refresh_partition(p);
         }
         // On a failure this address has nothing in flight any more (the job
         // is failed; `crash()` sends the batch again from a checkpoint). With

@@ -8,7 +8,7 @@ use stateful_functions::Address;
 
 use super::Engine;
 use super::protocol::Answer;
-use crate::endpoint;
+use crate::endpoint::{self, CallResult};
 use crate::error::{Cause, JobFailure};
 use crate::faults::{self, Backoff, Fault};
 use crate::trace::Event;
@@ -18,8 +18,38 @@ impl Engine {
     /// One attempt at an in-flight request: the function runs (unless an
     /// injected fault stops the call first) and its answer is kept for a
     /// later step to apply; a failed attempt is retried after a backoff, or
-    /// fails the job when the call budget is spent (spec §2.3).
+    /// fails the job when the call budget is spent (spec §2.3). An attempt
+    /// started on the network in the background is waited for here (its
+    /// outcome may have arrived already).
     pub(super) async fn call(&mut self, id: u64) -> Result<(), JobFailure> {
+        #[cfg(feature = "http")]
+        if let Some(ticket) = self.world.in_flight.get(&id).and_then(|r| r.ticket) {
+            // Nothing is changed before the outcome is in: dropping this
+            // future (a driver stopping) leaves the request as it was.
+            let answer = self.network.take(ticket).await;
+            if let Some(request) = self.world.in_flight.get_mut(&id) {
+                request.ticket = None;
+            }
+            let answer = answer.unwrap_or_else(|| {
+                Err(endpoint::CallError {
+                    url: String::new(),
+                    reason: "the attempt was dropped".to_owned(),
+                    failure: Failure::Io,
+                })
+            });
+            let Some(request) = self.world.in_flight.get(&id) else {
+                return Ok(());
+            };
+            let address = request.address.clone();
+            let transport = (self.routes.get(address.function_type())).map(|r| r.transport);
+            return self.attempted(
+                id,
+                address,
+                transport.unwrap_or_default(),
+                None,
+                Some(answer),
+            );
+        }
         let Some(request) = self.world.in_flight.get_mut(&id) else {
             return Ok(());
         };
@@ -58,38 +88,131 @@ impl Engine {
             .saturating_sub(self.now.saturating_sub(request_started))
             .max(Duration::from_millis(10));
         let transport = route.transport;
-        let outcome = if let Some(f) = fault.filter(|f| !f.runs_function()) {
-            Err((None, f.failure()))
+        let answer = if fault.is_some_and(|f| !f.runs_function()) {
+            None
         } else {
-            let answer = route
-                .endpoint
-                .call(
-                    address.function_type().name(),
-                    body,
-                    #[cfg(feature = "http")]
-                    &self.client,
-                    #[cfg(feature = "http")]
-                    transport,
-                    #[cfg(feature = "http")]
-                    route.payload_max_bytes,
-                    #[cfg(feature = "http")]
-                    left,
-                )
-                .await;
-            match answer {
-                _ if fault.is_some() => Err((None, fault.map_or(Failure::Io, Fault::failure))),
-                Err(e) if e.url == endpoint::IN_PROCESS => {
-                    Err((Some(Cause::FunctionFailed(e.reason)), e.failure))
-                }
-                Err(e) => Err((
-                    Some(Cause::Transport {
-                        url: e.url,
-                        reason: e.reason,
-                    }),
-                    e.failure,
-                )),
-                Ok(bytes) => Answer::read(bytes).map_err(|c| (Some(c), Failure::Malformed)),
+            #[cfg(feature = "http")]
+            let pool = matches!(route.endpoint, crate::Endpoint::Http(_))
+                .then(|| self.network.pool(address.function_type(), route.pool_size));
+            Some(
+                route
+                    .endpoint
+                    .call(
+                        address.function_type().name(),
+                        body,
+                        #[cfg(feature = "http")]
+                        self.network.client(),
+                        #[cfg(feature = "http")]
+                        route.transport,
+                        #[cfg(feature = "http")]
+                        route.payload_max_bytes,
+                        #[cfg(feature = "http")]
+                        left,
+                        #[cfg(feature = "http")]
+                        pool,
+                    )
+                    .await,
+            )
+        };
+        self.attempted(id, address, transport, fault, answer)
+    }
+
+    /// Starts the next attempt of request `id` on the network, in the
+    /// background, when it is a remote call that may go now: not held back
+    /// by a first request on its partition, no backoff left to wait out
+    /// (with [`CallOrder::Scheduled`](crate::CallOrder::Scheduled), only
+    /// first attempts: retries are made at their step), and no faults
+    /// injected (their draws follow the steps). With a call order that
+    /// parks calls, the request then waits to be released before a step
+    /// may take it.
+    pub(super) fn start(&mut self, id: u64) {
+        #[cfg(feature = "http")]
+        {
+            use super::network::RemoteCall;
+            if !self.background {
+                return;
             }
+            let now = self.now;
+            let parks = self.config.call_order.parks();
+            let Some(request) = self.world.in_flight.get(&id) else {
+                return;
+            };
+            let retry = match request.retry_at {
+                None => false,
+                Some(at) if parks && at <= now => true,
+                Some(_) => return,
+            };
+            if request.ticket.is_some()
+                || request.response.is_some()
+                || request.give_up.is_some()
+                || self.held(id, request)
+            {
+                return;
+            }
+            let function_type = request.address.function_type();
+            let Some(route) = self.routes.get(function_type) else {
+                return;
+            };
+            let crate::Endpoint::Http(template) = &route.endpoint else {
+                return;
+            };
+            let call = RemoteCall {
+                function_type: function_type.clone(),
+                url: template.replace("{function.name}", function_type.name()),
+                body: request.body.clone(),
+                transport: route.transport,
+                payload_max_bytes: route.payload_max_bytes,
+                timeout: route
+                    .call_budget
+                    .saturating_sub(now.saturating_sub(request.started))
+                    .max(Duration::from_millis(10)),
+                pool_size: route.pool_size,
+            };
+            let ticket = self.network.start(id, call);
+            if retry {
+                self.waiting_retries -= 1;
+            }
+            if let Some(request) = self.world.in_flight.get_mut(&id) {
+                request.retry_at = None;
+                request.ticket = Some(ticket);
+                if parks {
+                    request.parked = true;
+                    self.parked += 1;
+                }
+            }
+        }
+        #[cfg(not(feature = "http"))]
+        let _ = id;
+    }
+
+    /// The outcome of an attempt at request `id` to `address` over
+    /// `transport`: `answer`, what the call gave (`None` when an injected
+    /// fault stopped it before the function ran); `fault`, an injected
+    /// fault, which fails the attempt whatever the answer. An answer is kept
+    /// for a later step to apply; a failure is retried or fails the job.
+    #[inline]
+    fn attempted(
+        &mut self,
+        id: u64,
+        address: Address,
+        transport: Transport,
+        fault: Option<Fault>,
+        answer: Option<CallResult>,
+    ) -> Result<(), JobFailure> {
+        let outcome = match answer {
+            _ if fault.is_some() => Err((None, fault.map_or(Failure::Io, Fault::failure))),
+            None => Err((None, Failure::Io)),
+            Some(Err(e)) if e.url == endpoint::IN_PROCESS => {
+                Err((Some(Cause::FunctionFailed(e.reason)), e.failure))
+            }
+            Some(Err(e)) => Err((
+                Some(Cause::Transport {
+                    url: e.url,
+                    reason: e.reason,
+                }),
+                e.failure,
+            )),
+            Some(Ok(bytes)) => Answer::read(bytes).map_err(|c| (Some(c), Failure::Malformed)),
         };
         match outcome {
             Ok(response) => {
@@ -97,14 +220,19 @@ impl Engine {
                     request.response = Some(response);
                 }
                 self.record(Event::Answered { address });
+                self.refresh(id);
                 Ok(())
             }
             Err((cause, failure)) => {
                 let cause = cause.unwrap_or_else(|| Cause::Transport {
-                    url: route.endpoint.describe(address.function_type().name()),
+                    url: (self.routes.get(address.function_type()))
+                        .map(|r| r.endpoint.describe(address.function_type().name()))
+                        .unwrap_or_default(),
                     reason: fault.map(|f| f.reason()).unwrap_or_default().to_owned(),
                 });
-                self.attempt_failed(id, cause, failure, transport)
+                let result = self.attempt_failed(id, cause, failure, transport);
+                self.refresh(id);
+                result
             }
         }
     }
@@ -191,7 +319,11 @@ impl Engine {
     /// Forgets a request that failed the job: its address has nothing in
     /// flight any more (`crash()` sends the batch again from a checkpoint).
     pub(super) fn drop_request(&mut self, id: u64) {
+        self.ready.remove(id);
         if let Some(request) = self.world.in_flight.remove(&id) {
+            if request.parked {
+                self.parked -= 1;
+            }
             let p = request.partition;
             self.world.pending[p] = self.world.pending[p].saturating_sub(1);
             if let Some(state) = self.world.addresses.get_mut(&request.address) {

@@ -5,15 +5,19 @@
 //! exploration and export are written against.
 //!
 //! Inside: `world` (the mutable state), `scheduler` (which action next,
-//! delivery and batching), `call` (attempts and retries), `apply` (the
-//! runtime's semantics of an answer), `protocol` (the one door to the
-//! wire), `recovery` (checkpoints, crashes, restores) and `checkpoint`
-//! (what a checkpoint holds, and its serialized form).
+//! delivery and batching), `ready` (the requests that may step, for the
+//! call orders that park calls), `call` (attempts and retries), `network`
+//! (attempts on the network, in the background), `apply` (the runtime's
+//! semantics of an answer), `protocol` (the one door to the wire),
+//! `recovery` (checkpoints, crashes, restores) and `checkpoint` (what a
+//! checkpoint holds, and its serialized form).
 
 mod apply;
 mod call;
 pub(crate) mod checkpoint;
+mod network;
 mod protocol;
+mod ready;
 mod recovery;
 mod rest;
 mod scheduler;
@@ -35,6 +39,8 @@ use crate::endpoint::Routes;
 use crate::envelope::Envelope;
 use crate::error::{Cause, JobFailure};
 use crate::invariant::InvariantViolation;
+#[cfg(feature = "http")]
+use crate::plan::CallOrder;
 use crate::rng::Rng;
 use crate::store::{self, Stored};
 use crate::trace::{self, Event, TraceEntry};
@@ -73,8 +79,20 @@ pub(crate) struct Engine {
     rest_checked: Option<(u64, u64)>,
     /// The first invariant that did not hold.
     broken: Option<InvariantViolation>,
+    /// The attempts at remote calls on the network.
     #[cfg(feature = "http")]
-    client: crate::http::Client,
+    network: network::Network,
+    /// Whether calls start on the network in the background: some endpoint
+    /// is remote, and no faults are injected (their draws follow the
+    /// steps).
+    #[cfg(feature = "http")]
+    background: bool,
+    /// Requests whose attempt on the network waits to be released (by its
+    /// round, or its arrival) before a step may take it.
+    parked: usize,
+    /// With a call order that parks calls: the requests that may take a
+    /// step now.
+    ready: ready::Ready,
 }
 
 impl Engine {
@@ -87,6 +105,10 @@ impl Engine {
         let (max_parallelism, routes) = config.resolve()?;
         let world = World::new(config.partitions as usize);
         let seed = config.seed;
+        #[cfg(feature = "http")]
+        let arrival = config.call_order == CallOrder::Arrival;
+        #[cfg(feature = "http")]
+        let background = routes.any_remote() && config.faults.is_none();
         Ok(Self {
             rng: Rng::new(seed),
             // Separate streams, so faults and cuts do not shift the
@@ -110,7 +132,11 @@ impl Engine {
             rest_checked: None,
             broken: None,
             #[cfg(feature = "http")]
-            client: crate::http::Client::new(),
+            network: network::Network::new(arrival),
+            #[cfg(feature = "http")]
+            background,
+            parked: 0,
+            ready: ready::Ready::default(),
         })
     }
 
@@ -186,6 +212,13 @@ impl Engine {
                     }
                 }
                 Ok(false) => {
+                    // Idle but for calls on the network: their outcomes
+                    // come in their own time.
+                    #[cfg(feature = "http")]
+                    if self.waits_for_network() {
+                        self.network.wait().await;
+                        continue;
+                    }
                     if !self.wait_for_retry() {
                         return Ok(self.world.counters);
                     }
@@ -193,6 +226,40 @@ impl Engine {
                 Err(failure) => self.restart(failure)?,
             }
         }
+    }
+
+    /// Whether the run waits for outcomes to arrive before it can go on
+    /// (calls taken as they arrive, and parked on the network).
+    #[cfg(feature = "http")]
+    fn waits_for_network(&self) -> bool {
+        self.config.call_order == CallOrder::Arrival && self.parked > 0
+    }
+
+    /// Whether remote calls start on the network in the background.
+    pub(crate) fn calls_in_background(&self) -> bool {
+        #[cfg(feature = "http")]
+        return self.background;
+        #[cfg(not(feature = "http"))]
+        false
+    }
+
+    /// Attempts at remote calls on the network, their outcomes not arrived
+    /// yet.
+    pub(crate) fn calls_in_flight(&self) -> usize {
+        #[cfg(feature = "http")]
+        return self.network.on_the_way();
+        #[cfg(not(feature = "http"))]
+        0
+    }
+
+    /// Waits until the outcome of a call on the network arrives (at once
+    /// when one arrived that no step has seen yet); forever when none is on
+    /// the network.
+    pub(crate) async fn wait_for_answer(&mut self) {
+        #[cfg(feature = "http")]
+        self.network.wait().await;
+        #[cfg(not(feature = "http"))]
+        std::future::pending::<()>().await;
     }
 
     /// Makes room in the trace for the events the queued messages will
@@ -296,6 +363,9 @@ impl Engine {
     /// its retry (even one already due) waits for that request, whose own
     /// time is what moves the clock.
     pub(crate) fn next_retry(&self) -> Option<Duration> {
+        if self.waiting_retries == 0 {
+            return None;
+        }
         self.world
             .in_flight
             .iter()
@@ -443,6 +513,11 @@ impl Engine {
         self.world.blocked.iter().map(BTreeSet::len).sum()
     }
 
+    /// Ingress messages not yet delivered.
+    pub(crate) fn pending_ingress(&self) -> usize {
+        self.world.ingress.iter().map(VecDeque::len).sum()
+    }
+
     /// Delayed messages not yet fired.
     pub(crate) fn pending_timers(&self) -> usize {
         self.world.timers.len()
@@ -499,6 +574,8 @@ mod tests {
             retry_at: Some(retry_at),
             give_up: None,
             response: None,
+            ticket: None,
+            parked: false,
         }
     }
 

@@ -109,6 +109,12 @@ impl Engine {
     /// harness's partitions, backlogs re-counted, `replay` appended to the
     /// ingress, in-flight requests sent again; the egress is `world`'s.
     fn install(&mut self, checkpoint: u64, mut world: World, replay: Vec<Envelope>) {
+        // The attempts on the network are the old world's: stopped, and
+        // their requests sent again below (those the checkpoint holds).
+        #[cfg(feature = "http")]
+        self.network.drop_all();
+        self.ready.clear();
+        self.parked = 0;
         world.counters = self.world.counters;
         world.counters.restarts += 1;
         let partitions = self.config.partitions as usize;

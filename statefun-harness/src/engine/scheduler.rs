@@ -13,7 +13,7 @@ use super::protocol::{self, SentState};
 use super::world::{AddressState, InFlight};
 use crate::envelope::Envelope;
 use crate::error::{Cause, JobFailure};
-use crate::plan::Batching;
+use crate::plan::{Batching, CallOrder};
 use crate::store::{Name, Registered, Store, Stored, Values};
 use crate::trace::Event;
 
@@ -88,6 +88,9 @@ impl Engine {
         if !self.requests_may_step(deliveries) {
             return deliveries;
         }
+        if self.config.call_order.parks() {
+            return deliveries + self.ready.len();
+        }
         let ready = if self.waiting_retries == 0 && self.world.bootstrapping_partitions == 0 {
             self.world.in_flight.len()
         } else {
@@ -105,6 +108,93 @@ impl Engine {
     fn steps_now(&self, id: u64, request: &InFlight) -> bool {
         (self.waiting_retries == 0 || self.ready(request))
             && (self.world.bootstrapping_partitions == 0 || !self.held(id, request))
+    }
+
+    /// With a call order that parks calls: whether request `id` may take a
+    /// step now (not parked on the network, not held back, ready), and so
+    /// belongs in the ready set.
+    fn eligible(&self, id: u64, request: &InFlight) -> bool {
+        !request.parked && !self.held(id, request) && self.ready(request)
+    }
+
+    /// Puts request `id` in the ready set, or takes it out, as it is
+    /// eligible now or not (with a call order that parks calls; nothing
+    /// otherwise). Called after each change of a request.
+    pub(super) fn refresh(&mut self, id: u64) {
+        if !self.config.call_order.parks() {
+            return;
+        }
+        if (self.world.in_flight.get(&id)).is_some_and(|r| self.eligible(id, r)) {
+            self.ready.insert(id);
+        } else {
+            self.ready.remove(id);
+        }
+    }
+
+    /// After the first requests of partition `p` changed: its requests that
+    /// were held back and may go now start on the network, and the ready
+    /// set follows what is held back.
+    pub(super) fn refresh_partition(&mut self, p: usize) {
+        if !self.config.call_order.parks() && !self.calls_in_background() {
+            return;
+        }
+        let ids: Vec<u64> = (self.world.in_flight.iter())
+            .filter(|(_, r)| r.partition == p)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.start(id);
+            self.refresh(id);
+        }
+    }
+
+    /// Before a step, with a call order that parks calls: the calls whose
+    /// outcomes arrived are released (taken as they arrive), and requests
+    /// whose backoff is over start their next attempt (or, when they may
+    /// not, become ready for the step that attempts them).
+    fn release(&mut self) {
+        #[cfg(feature = "http")]
+        if self.config.call_order == CallOrder::Arrival {
+            for id in self.network.arrivals() {
+                self.unpark(id);
+            }
+        }
+        if self.waiting_retries > 0 {
+            let now = self.now;
+            let due: Vec<u64> = (self.world.in_flight.iter())
+                .filter(|(_, r)| r.ticket.is_none() && r.retry_at.is_some_and(|at| at <= now))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in due {
+                self.start(id);
+                self.refresh(id);
+            }
+        }
+    }
+
+    /// Releases request `id`'s call on the network.
+    fn unpark(&mut self, id: u64) {
+        if let Some(request) = self.world.in_flight.get_mut(&id) {
+            if request.parked {
+                request.parked = false;
+                self.parked -= 1;
+            }
+        }
+        self.refresh(id);
+    }
+
+    /// With [`CallOrder::Rounds`], when nothing else can be done: every call
+    /// parked on the network forms the next round, released in request
+    /// order. Which calls a round holds follows from the run alone, never
+    /// from timing.
+    fn next_round(&mut self) {
+        let parked: Vec<u64> = (self.world.in_flight.iter())
+            .filter(|(_, r)| r.parked)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in parked {
+            self.unpark(id);
+        }
     }
 
     /// Whether partition `p` delivers its next local message now: not while
@@ -166,7 +256,17 @@ impl Engine {
                 k -= 1;
             }
         }
-        if self.requests_may_step(deliveries) {
+        if self.requests_may_step(deliveries) && self.config.call_order.parks() {
+            if let Some(id) = self.ready.get(k) {
+                let answered =
+                    (self.world.in_flight.get(&id)).is_some_and(|r| r.response.is_some());
+                return Some(if answered {
+                    Action::Apply(id)
+                } else {
+                    Action::Call(id)
+                });
+            }
+        } else if self.requests_may_step(deliveries) {
             for (id, request) in &self.world.in_flight {
                 if !self.steps_now(*id, request) {
                     continue;
@@ -201,8 +301,15 @@ impl Engine {
             self.crash();
         }
         self.check_at_rest()?;
+        if self.config.call_order.parks() {
+            self.release();
+        }
         let deliveries = self.delivery_count();
-        let count = self.action_count(deliveries);
+        let mut count = self.action_count(deliveries);
+        if count == 0 && self.parked > 0 && self.config.call_order == CallOrder::Rounds {
+            self.next_round();
+            count = self.action_count(deliveries);
+        }
         if count == 0 {
             return Ok(false);
         }
@@ -408,11 +515,13 @@ impl Engine {
         // partition until it is completed (`RequestReplyFunction`'s
         // `isFirstRequestSent`, per type per subtask).
         let bootstrapped = &mut self.world.bootstrapped[partition];
+        let mut blocks = false;
         if !bootstrapped.contains(address.function_type()) {
             bootstrapped.insert(address.function_type().clone());
             let first = &mut self.world.bootstrapping[partition];
             if first.is_empty() {
                 self.world.bootstrapping_partitions += 1;
+                blocks = true;
             }
             first.push_back(id);
         }
@@ -429,8 +538,17 @@ impl Engine {
                 retry_at: None,
                 give_up: None,
                 response: None,
+                ticket: None,
+                parked: false,
             },
         );
+        if blocks {
+            // The partition's other requests are held back from now on.
+            self.refresh_partition(partition);
+        } else {
+            self.start(id);
+            self.refresh(id);
+        }
     }
 
     /// The backlog limit of `address`'s endpoint (0 when it has none).

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use stateful_functions::{Address, EgressIdentifier, TypeName};
 
+use super::network::Ticket;
 use super::protocol::Answer;
 use crate::clock::Timers;
 use crate::egress::EgressRecord;
@@ -68,6 +69,12 @@ pub(crate) struct InFlight {
     pub(crate) give_up: Option<Box<Cause>>,
     /// The answer, once it arrived; applied by a later step.
     pub(crate) response: Option<Answer>,
+    /// The attempt on the network, started in the background (not in
+    /// checkpoints: a restore sends the request again).
+    pub(crate) ticket: Option<Ticket>,
+    /// Whether its attempt on the network waits to be released (by its
+    /// round, or by its arrival) before a step may take it.
+    pub(crate) parked: bool,
 }
 
 /// The mutable state of a run.
@@ -136,8 +143,9 @@ impl World {
     }
 
     /// What a checkpoint keeps of the world: everything but the state
-    /// registries, the first requests sent, and the answers not yet applied (the restore sends those
-    /// requests again). The state values are shared, not copied.
+    /// registries, the first requests sent, and the attempts on the network
+    /// and answers not yet applied (the restore sends those requests
+    /// again). The state values are shared, not copied.
     pub(crate) fn snapshot(&self) -> Self {
         Self {
             local: self.local.clone(),
@@ -158,6 +166,8 @@ impl World {
                         retry_at: r.retry_at,
                         give_up: None,
                         response: None,
+                        ticket: None,
+                        parked: false,
                     };
                     (*id, request)
                 })

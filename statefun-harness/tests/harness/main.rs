@@ -22,6 +22,9 @@ mod fixture;
 mod invariants;
 // Driving a harness from a long-lived loop.
 mod live;
+// Remote calls overlap on the network, in each call order (issue 22).
+#[cfg(feature = "http")]
+mod overlap;
 // Where the harness follows StateFun 3.3.0's runtime (issue 20).
 mod parity;
 // The same run in process and over HTTP.

@@ -191,6 +191,8 @@ pub(super) fn read(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
                 retry_at: None,
                 give_up: None,
                 response: None,
+                ticket: None,
+                parked: false,
             },
         );
         world.next_request = id + 1;
