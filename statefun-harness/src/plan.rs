@@ -94,6 +94,15 @@ pub enum CallOrder {
     /// actions, and the step waits for that call's outcome (which may have
     /// arrived already): a trace is the same as if each call were made at
     /// its step, so a seed replays exactly. The default.
+    ///
+    /// That holds while calls end within their budget: a call's timeout
+    /// counts from when its request went on the network, including any
+    /// wait for one of the endpoint's pooled connections (as Netty counts
+    /// acquiring a connection), so a slow function with more calls in
+    /// flight than [`EndpointOptions::pool_size`](crate::EndpointOptions::pool_size)
+    /// connections, or steps that keep a `current_thread` runtime busy
+    /// for longer than the budget, can turn a call into a timeout that a
+    /// run at another speed would not see.
     #[default]
     Scheduled,
     /// Calls are taken in rounds: a call sent after the current round began

@@ -137,6 +137,8 @@ pub(crate) struct Runtime {
     accepted_since_checkpoint: bool,
     /// Logged input not applied yet, in order.
     pending: VecDeque<Pending>,
+    /// The messages in `pending`.
+    pending_messages: usize,
     /// Where an `advance` on the virtual clock is going.
     advance_to: Option<Duration>,
     /// On the virtual clock: whether the job runs (to idle, through an
@@ -248,7 +250,9 @@ impl Runtime {
         }
         let replayed = recovered.replay.len();
         let mut pending = VecDeque::new();
+        let mut pending_messages = 0;
         for logged in recovered.replay {
+            pending_messages += logged.messages.len();
             if let Some(position) = &logged.position {
                 positions.insert(position.path.clone(), position.clone());
             }
@@ -275,6 +279,7 @@ impl Runtime {
             steps_at_checkpoint: u64::MAX,
             accepted_since_checkpoint: false,
             pending,
+            pending_messages,
             advance_to: None,
             // What a checkpoint left in flight runs first.
             running: true,
@@ -312,7 +317,11 @@ impl Runtime {
             if !virtual_clock || !self.running {
                 self.apply_pending();
             }
-            if virtual_clock && (self.advance_to.is_some() || self.inputs_open == 0) {
+            if virtual_clock
+                && (self.advance_to.is_some()
+                    || self.inputs_open == 0
+                    || self.harness.pending_ingress() >= MAX_UNDELIVERED_INPUT)
+            {
                 self.running = true;
             }
             let progress = if virtual_clock && !self.running {
@@ -352,6 +361,12 @@ impl Runtime {
                 }
             };
             let calls = self.harness.calls_in_flight();
+            // After a restart on the real clock the job waits out Flink's
+            // restart delay (its clock is ahead of the wall clock); answers
+            // that arrive meanwhile are taken after it, so waiting for them
+            // now would return at once, again and again.
+            let in_restart_delay =
+                self.settings.clock == ClockKind::Real && self.clock.now() < self.harness.now();
             if self.inputs_open == 0
                 && !self.settings.http
                 && wake_up.is_none()
@@ -377,7 +392,7 @@ impl Runtime {
                 _ = stop.changed() => {}
                 // Calls on the network: their answers are applied as they
                 // arrive, while input goes on being taken.
-                () = self.harness.wait_for_answer(), if calls > 0 => {}
+                () = self.harness.wait_for_answer(), if calls > 0 && !in_restart_delay => {}
             }
         }
     }
@@ -388,10 +403,17 @@ impl Runtime {
     /// no faster than its operator takes records), so memory stays bounded
     /// however much input waits; input then waits in its channel, its file
     /// or its HTTP request. On the virtual clock, the input up to the next
-    /// `advance` is always taken in whole.
+    /// `advance` is taken in whole, or up to [`MAX_UNDELIVERED_INPUT`]
+    /// messages (counted in whole input entries, so where the job starts
+    /// running depends on the input alone, not on how fast it was read).
     fn takes_input(&self) -> bool {
-        (self.settings.clock == ClockKind::Virtual && !self.running)
-            || self.harness.pending_ingress() < MAX_UNDELIVERED_INPUT
+        self.undelivered_input() < MAX_UNDELIVERED_INPUT
+    }
+
+    /// Input messages taken in and not delivered yet: queued here, or
+    /// given to the job and not delivered by it.
+    fn undelivered_input(&self) -> usize {
+        self.harness.pending_ingress() + self.pending_messages
     }
 
     /// A bounded slice of work, which a stop interrupts (a call may take
@@ -503,6 +525,7 @@ impl Runtime {
                         });
                     }
                     if let (Ok(()), Some(entry)) = (&logged, entry) {
+                        self.pending_messages += entry.messages.len();
                         self.pending.push_back(Pending::Logged(entry));
                     }
                 }
@@ -520,12 +543,22 @@ impl Runtime {
     }
 
     /// Applies queued input in order, up to an `advance` on the virtual
-    /// clock (what follows it waits until the clock is there).
+    /// clock (what follows it waits until the clock is there), or until the
+    /// job holds [`MAX_UNDELIVERED_INPUT`] undelivered messages there (it
+    /// then runs them to idle first: the cut falls between whole input
+    /// entries, at the same place whatever the reading speed).
     fn apply_pending(&mut self) {
+        let virtual_clock = self.settings.clock == ClockKind::Virtual;
         while self.advance_to.is_none() {
+            if virtual_clock && self.harness.pending_ingress() >= MAX_UNDELIVERED_INPUT {
+                return;
+            }
             let Some(next) = self.pending.pop_front() else {
                 return;
             };
+            if let Pending::Logged(entry) = &next {
+                self.pending_messages -= entry.messages.len();
+            }
             match next {
                 Pending::InputDone => self.inputs_open = self.inputs_open.saturating_sub(1),
                 Pending::Logged(entry) => {
