@@ -18,16 +18,32 @@ fn app(handler: RequestReplyHandler) -> Router {
         .route_service("/statefun", RequestReplyService::new(handler))
 }
 
+/// Logs to stderr what `RUST_LOG` selects (default `info`: the server's
+/// start line with its address and function types, its shutdown, and
+/// every failed request with the function type and address). The SDK
+/// logs with `tracing` and installs no subscriber: an application does.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let handler = RequestReplyHandler::new(bank::functions().map_err(anyhow::Error::from_boxed)?);
     let port: u16 = std::env::var("PORT").map_or(Ok(8000), |p| p.parse())?;
     match std::env::args().nth(1).as_deref() {
         None => {
+            init_logs();
             let server = Server::new(handler).bind(("0.0.0.0", port)).await?;
             server.serve().await?;
         }
         Some("axum") => {
+            init_logs();
             let listener = tokio::net::TcpListener::bind(("0.0.0.0", port)).await?;
             axum::serve(listener, app(handler)).await?;
         }

@@ -156,9 +156,24 @@ async fn walkthrough() -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
+/// Logs to stderr what `RUST_LOG` selects (default `info`: the server's
+/// start line with its address and function types, its shutdown, and
+/// every failed request with the function type and address). The SDK
+/// logs with `tracing` and installs no subscriber: an application does.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("serve") {
+        init_logs();
         let port: u16 = std::env::var("PORT").map_or(Ok(8000), |p| p.parse())?;
         let handler =
             RequestReplyHandler::new(greeter::functions().map_err(anyhow::Error::from_boxed)?);

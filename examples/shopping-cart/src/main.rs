@@ -126,6 +126,20 @@ async fn serve_on_lambda(_handler: RequestReplyHandler) -> anyhow::Result<()> {
     )
 }
 
+/// Logs to stderr what `RUST_LOG` selects (default `info`: the server's
+/// start line with its address and function types, its shutdown, and
+/// every failed request with the function type and address). The SDK
+/// logs with `tracing` and installs no subscriber: an application does.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let handler = || -> anyhow::Result<RequestReplyHandler> {
@@ -134,9 +148,16 @@ async fn main() -> anyhow::Result<()> {
         ))
     };
     match std::env::args().nth(1).as_deref() {
-        None if started_by_lambda() => serve_on_lambda(handler()?).await?,
-        Some("lambda") => serve_on_lambda(handler()?).await?,
+        None if started_by_lambda() => {
+            init_logs();
+            serve_on_lambda(handler()?).await?;
+        }
+        Some("lambda") => {
+            init_logs();
+            serve_on_lambda(handler()?).await?;
+        }
         Some("serve") => {
+            init_logs();
             let port: u16 = std::env::var("PORT").map_or(Ok(8000), |p| p.parse())?;
             let server = Server::new(handler()?).bind(("0.0.0.0", port)).await?;
             #[allow(clippy::print_stderr)] // the point of this binary

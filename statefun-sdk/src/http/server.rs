@@ -29,6 +29,21 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// your own ([`BoundServer::serve_until`]): it stops accepting, lets every
 /// request in flight finish, then returns.
 ///
+/// It logs with [`tracing`](https://docs.rs/tracing): one `info` line when
+/// it starts (`StateFun server listening`, with the address, the paths and
+/// the function types), one as it shuts down and once stopped, and every
+/// failed request with its function type and address (`debug` for
+/// connection-level events). The SDK installs no subscriber; to see the
+/// logs, an application installs one, for example with
+/// [`tracing-subscriber`](https://docs.rs/tracing-subscriber) (feature
+/// `env-filter`) and `RUST_LOG=info`:
+///
+/// ```no_run
+/// tracing_subscriber::fmt()
+///     .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+///     .init();
+/// ```
+///
 /// ```no_run
 /// use stateful_functions::{Functions, RequestReplyHandler, Server};
 ///
