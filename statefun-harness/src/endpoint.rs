@@ -213,9 +213,7 @@ impl Routes {
             pool_size: options
                 .pool_size
                 .unwrap_or(EndpointOptions::DEFAULT_POOL_SIZE)
-                // tokio's semaphore holds at most `MAX_PERMITS` (and asserts
-                // it): a larger pool is as good as unbounded.
-                .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+                .max(1),
         };
         Self {
             exact: exact.into_iter().map(|(k, v)| (k, route(v))).collect(),

@@ -144,10 +144,10 @@ impl<'a> View<'a> {
     ///
     /// # Errors
     ///
-    /// When the address's function type has declared its states (in a
-    /// handshake) and `spec` is not one of them
-    /// ([`ValueError::Undeclared`]), or when the stored value has another
-    /// type or does not decode.
+    /// When the address's function type's states are known (from its spec
+    /// in process, else from its first handshake) and `spec` is not one of
+    /// them ([`ValueError::Undeclared`]), or when the stored value has
+    /// another type or does not decode.
     pub fn state<T: Value>(
         &self,
         address: &Address,

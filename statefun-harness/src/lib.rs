@@ -62,6 +62,7 @@
 //! # Ok(())
 //! # }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 
 mod clock;
@@ -297,6 +298,7 @@ impl HarnessBuilder {
     /// [`HarnessBuilder::endpoint`]) from a remote endpoint, by its
     /// module.yaml `urlPathTemplate` (`{function.name}` is replaced).
     #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub fn remote<P>(self, pattern: P, url_path_template: &str) -> Self
     where
         P: TryInto<FunctionPattern>,
@@ -309,6 +311,7 @@ impl HarnessBuilder {
     /// and backlog limit (module.yaml `transport.call`,
     /// `maxNumBatchRequests`).
     #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
     pub fn remote_with<P>(
         self,
         pattern: P,
@@ -864,11 +867,11 @@ impl Harness {
     ///
     /// # Errors
     ///
-    /// When the address's function type has declared its states (in a
-    /// handshake) and `spec` is not one of them
-    /// ([`ValueError::Undeclared`]), or when the stored value has another
-    /// type or does not decode. Before the function type's first
-    /// handshake its states are not known, and any name is read as stored.
+    /// When the address's function type's states are known and `spec` is
+    /// not one of them ([`ValueError::Undeclared`]): from its spec when it
+    /// is served in process (before any call), from its first handshake
+    /// when it is remote (before that, any name is read as stored). Or
+    /// when the stored value has another type or does not decode.
     pub fn state<T: Value>(
         &self,
         address: &Address,

@@ -42,12 +42,12 @@
 #![cfg_attr(feature = "json", doc = "[`Json<T>`]: crate::Json")]
 #![cfg_attr(
     not(feature = "json"),
-    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Json.html"
+    doc = "[`Json<T>`]: https://docs.rs/stateful-functions/latest/stateful_functions/struct.Json.html"
 )]
 #![cfg_attr(feature = "protobuf", doc = "[`Protobuf<T>`]: crate::Protobuf")]
 #![cfg_attr(
     not(feature = "protobuf"),
-    doc = "[`Protobuf<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Protobuf.html"
+    doc = "[`Protobuf<T>`]: https://docs.rs/stateful-functions/latest/stateful_functions/struct.Protobuf.html"
 )]
 
 /// UTF-8 JSON through serde_json.

@@ -81,7 +81,7 @@
 //!
 //! | feature | default | enables |
 //! |---|---|---|
-//! | `macros` | yes | `#[function]`, `#[derive(State)]`, `#[derive(Value)]`, automatic registration (`inventory`) |
+//! | `macros` | yes | `#[function]`, `#[remote_function]`, `#[derive(State)]`, `#[derive(Value)]`, automatic registration (`inventory`) |
 //! | `json` | yes | [`Json<T>`] values through serde |
 //! | `protobuf` | no | `Protobuf<T>` values for your own prost messages |
 //! | `tower` | with `server` | [`RequestReplyService`]: a tower `Service` over `http` requests (axum, hyper, any tower stack) |
@@ -108,23 +108,23 @@
 )]
 #![cfg_attr(
     not(all(feature = "macros", feature = "json")),
-    doc = "[guide]: https://docs.rs/statefun-sdk/latest/stateful_functions/guide/declaring_functions/index.html"
+    doc = "[guide]: https://docs.rs/stateful-functions/latest/stateful_functions/guide/declaring_functions/index.html"
 )]
 #![cfg_attr(
     not(feature = "json"),
-    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Json.html"
+    doc = "[`Json<T>`]: https://docs.rs/stateful-functions/latest/stateful_functions/struct.Json.html"
 )]
 #![cfg_attr(
     not(feature = "tower"),
-    doc = "[`RequestReplyService`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.RequestReplyService.html"
+    doc = "[`RequestReplyService`]: https://docs.rs/stateful-functions/latest/stateful_functions/struct.RequestReplyService.html"
 )]
 #![cfg_attr(
     not(feature = "server"),
-    doc = "[`Server`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Server.html"
+    doc = "[`Server`]: https://docs.rs/stateful-functions/latest/stateful_functions/struct.Server.html"
 )]
 #![cfg_attr(
     not(feature = "lambda"),
-    doc = "[`lambda::run`]: https://docs.rs/statefun-sdk/latest/stateful_functions/lambda/fn.run.html"
+    doc = "[`lambda::run`]: https://docs.rs/stateful-functions/latest/stateful_functions/lambda/fn.run.html"
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

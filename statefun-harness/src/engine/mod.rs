@@ -35,7 +35,7 @@ use self::checkpoint::Checkpoint;
 use self::world::World;
 use crate::config::{Config, ConfigError};
 use crate::egress::{EgressRecord, EgressSemantics};
-use crate::endpoint::Routes;
+use crate::endpoint::{Endpoint, Routes};
 use crate::envelope::Envelope;
 use crate::error::{Cause, JobFailure};
 use crate::invariant::InvariantViolation;
@@ -402,9 +402,18 @@ impl Engine {
             .then(|| (value.type_name.to_string(), value.bytes.clone()))
     }
 
-    /// The states `function_type` ever declared in a handshake, in order
+    /// The states `function_type` declares: those of its spec when it is
+    /// served in process (known before any call, and an empty list when it
+    /// declares none), else those it ever declared in a handshake, in order
     /// (`None` before its first handshake).
     pub(crate) fn declared_states(&self, function_type: &TypeName) -> Option<Vec<String>> {
+        if let Some(Endpoint::Handler(handler)) =
+            self.routes.get(function_type).map(|r| &r.endpoint)
+        {
+            if let Some(spec) = handler.functions().get(function_type) {
+                return Some(spec.states().iter().map(|s| s.name().to_owned()).collect());
+            }
+        }
         let declared: Vec<String> = (self.known_ttls.keys())
             .filter(|(t, _)| t == function_type)
             .map(|(_, name)| name.to_string())

@@ -111,7 +111,9 @@ mod remote {
             Arc::clone(
                 self.pools
                     .entry(function_type.clone())
-                    .or_insert_with(|| Arc::new(Semaphore::new(size))),
+                    // tokio's semaphore holds at most `MAX_PERMITS` (and
+                    // asserts it): a larger pool is as good as unbounded.
+                    .or_insert_with(|| Arc::new(Semaphore::new(size.min(Semaphore::MAX_PERMITS)))),
             )
         }
 

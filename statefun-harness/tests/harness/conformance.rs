@@ -580,3 +580,18 @@ async fn reading_a_state_the_function_never_declared_is_an_error() {
     assert_eq!(sum(&h, "a"), None);
     assert_eq!(sum(&h, "b"), None);
 }
+
+#[tokio::test]
+async fn an_in_process_functions_states_are_known_before_its_first_call() {
+    const STRAY: stateful_functions::ValueSpec<i64> = stateful_functions::ValueSpec::named("stray");
+    let h = harness(1);
+    // No request yet, so no handshake: the spec the harness serves in
+    // process says what the function declares.
+    match h.state(&recorder("a"), &STRAY) {
+        Err(stateful_functions::ValueError::Undeclared { declared, .. }) => {
+            assert!(declared.iter().any(|s| s == "sum"), "{declared:?}");
+        }
+        other => panic!("expected Undeclared before the first call, got {other:?}"),
+    }
+    assert_eq!(sum(&h, "a"), None);
+}

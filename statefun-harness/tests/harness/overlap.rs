@@ -255,6 +255,24 @@ async fn the_connection_pool_bounds_the_calls_in_flight() {
     assert!(connections < requests / 2, "{connections} for {requests}");
 }
 
+/// A pool larger than tokio's semaphore can hold (`usize::MAX`, say) is as
+/// good as unbounded: calls go through instead of the engine panicking on
+/// the semaphore's assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_beyond_the_semaphores_limit_is_unbounded() {
+    let server = Slow::start(|_, _| Duration::from_millis(1)).await;
+    let h = Harness::builder()
+        .call_order(CallOrder::Arrival)
+        .remote_with(
+            COUNTER,
+            &server.url,
+            EndpointOptions::new().pool_size(usize::MAX),
+        )
+        .build()
+        .unwrap();
+    count_to(h, 4, 2).await;
+}
+
 /// Taken as they arrive: a slow address's answer is applied after those of
 /// the fast addresses sent after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

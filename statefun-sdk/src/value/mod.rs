@@ -67,7 +67,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[doc = ""]
 #[cfg_attr(
     not(feature = "json"),
-    doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Json.html"
+    doc = "[`Json<T>`]: https://docs.rs/stateful-functions/latest/stateful_functions/struct.Json.html"
 )]
 pub trait Value: Sized {
     /// The typename of this type, sent with every encoded value.
@@ -141,7 +141,7 @@ pub trait Value: Sized {
     #[doc = ""]
     #[cfg_attr(
         not(feature = "json"),
-        doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Json.html"
+        doc = "[`Json<T>`]: https://docs.rs/stateful-functions/latest/stateful_functions/struct.Json.html"
     )]
     fn encode_into(&self, buf: &mut Vec<u8>) -> Result<(), ValueError> {
         buf.extend_from_slice(&self.to_bytes()?);
@@ -164,7 +164,7 @@ pub trait Value: Sized {
     #[doc = ""]
     #[cfg_attr(
         not(feature = "json"),
-        doc = "[`Json<T>`]: https://docs.rs/statefun-sdk/latest/stateful_functions/struct.Json.html"
+        doc = "[`Json<T>`]: https://docs.rs/stateful-functions/latest/stateful_functions/struct.Json.html"
     )]
     fn from_slice(bytes: &[u8]) -> Result<Self, ValueError> {
         Self::from_bytes(&Bytes::copy_from_slice(bytes))
