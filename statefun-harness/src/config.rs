@@ -10,7 +10,6 @@ use stateful_functions::{EgressIdentifier, TypeName};
 
 use crate::endpoint::{Endpoint, EndpointOptions, Namespace, Routes};
 use crate::faults::Faults;
-use crate::invariant::Invariant;
 use crate::placement;
 use crate::plan::{Batching, CallOrder, Plan};
 
@@ -51,8 +50,6 @@ pub(crate) struct Config {
     pub(crate) restarts: u32,
     /// What the builder already refused (reported by `build`).
     pub(crate) errors: Vec<String>,
-    /// Checked at every point at rest, in this order.
-    pub(crate) invariants: Vec<Invariant>,
 }
 
 impl Default for Config {
@@ -77,7 +74,6 @@ impl Default for Config {
             plan: Plan::default(),
             restarts: 0,
             errors: Vec::new(),
-            invariants: Vec::new(),
         }
     }
 }

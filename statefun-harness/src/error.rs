@@ -1,5 +1,7 @@
 //! [`JobFailure`]: what would fail the real StateFun job.
 
+use std::time::Duration;
+
 use stateful_functions::Address;
 
 /// Something the real runtime answers by failing (and restarting) the job.
@@ -230,7 +232,7 @@ pub enum Cause {
     /// [`HarnessBuilder::invariant`](crate::HarnessBuilder::invariant)):
     /// not something the runtime checks, so the job is not restarted.
     #[error("{0}")]
-    Invariant(crate::InvariantViolation),
+    Invariant(InvariantViolation),
     /// Calling a remote endpoint failed.
     #[error("calling {url} failed: {reason}")]
     Transport {
@@ -255,4 +257,25 @@ fn egress_kind(type_name: &str) -> &'static str {
     } else {
         "Kinesis"
     }
+}
+
+/// An invariant that did not hold: its name and message, and the point of
+/// the run where it failed (the step count and the virtual time), which
+/// the same seed and schedule reach again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invariant {name:?} does not hold at step {step} ({} ms of virtual time): {message}",
+    at.as_millis()
+)]
+#[non_exhaustive]
+pub struct InvariantViolation {
+    /// The invariant's name.
+    pub name: String,
+    /// What its check said.
+    pub message: String,
+    /// Steps taken before the point it was checked at (see
+    /// [`Counters::steps`](crate::Counters::steps)).
+    pub step: u64,
+    /// The virtual time then.
+    pub at: Duration,
 }

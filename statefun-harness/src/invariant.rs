@@ -1,6 +1,7 @@
 //! Invariants: named checks over a read-only [`View`] of the harness,
 //! evaluated at every point at rest (see [`View::is_at_rest`]), and the
-//! [`InvariantViolation`] the first one that fails reports.
+//! [`InvariantViolation`](crate::InvariantViolation) the first one that
+//! fails reports.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,8 +13,8 @@ use stateful_functions::{
 };
 
 use crate::egress::EgressRecord;
-use crate::engine::Engine;
-use crate::explore::Outcome;
+use crate::engine::{Engine, RestCheck};
+use crate::outcome::Outcome;
 
 /// The check an invariant runs: `Err` with a message when it does not
 /// hold.
@@ -36,15 +37,15 @@ impl Invariant {
             check: Arc::new(move |view: &View<'_>| check(view).map_err(|e| e.to_string())),
         }
     }
+}
 
-    /// Runs the check on `view`.
-    pub(crate) fn check(&self, view: &View<'_>) -> Result<(), InvariantViolation> {
-        (self.check)(view).map_err(|message| InvariantViolation {
-            name: self.name.to_string(),
-            message,
-            step: view.steps(),
-            at: view.now(),
-        })
+impl RestCheck for Invariant {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn check(&self, engine: &Engine) -> Result<(), String> {
+        (self.check)(&View::new(engine))
     }
 }
 
@@ -52,27 +53,6 @@ impl fmt::Debug for Invariant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Invariant").field(&self.name).finish()
     }
-}
-
-/// An invariant that did not hold: its name and message, and the point of
-/// the run where it failed (the step count and the virtual time), which
-/// the same seed and schedule reach again.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invariant {name:?} does not hold at step {step} ({} ms of virtual time): {message}",
-    at.as_millis()
-)]
-#[non_exhaustive]
-pub struct InvariantViolation {
-    /// The invariant's name.
-    pub name: String,
-    /// What its check said.
-    pub message: String,
-    /// Steps taken before the point it was checked at (see
-    /// [`Counters::steps`](crate::Counters::steps)).
-    pub step: u64,
-    /// The virtual time then.
-    pub at: Duration,
 }
 
 /// A read-only view of a harness, what an invariant looks at (see
@@ -187,7 +167,7 @@ impl<'a> View<'a> {
     /// typename and bytes.
     #[must_use]
     pub fn states(&self, address: &Address) -> Vec<(String, String, Bytes)> {
-        crate::live::states(self.engine, address)
+        self.engine.states(address)
     }
 
     /// The addresses that hold state values, in order.

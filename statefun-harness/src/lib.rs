@@ -79,6 +79,7 @@ mod faults;
 mod http;
 mod invariant;
 mod live;
+mod outcome;
 mod placement;
 mod plan;
 mod rng;
@@ -89,6 +90,7 @@ mod transport;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -103,11 +105,12 @@ pub use egress::{EgressRecord, EgressSemantics};
 pub use endpoint::{Endpoint, EndpointOptions, RawEndpoint, Transport};
 pub use engine::Counters;
 pub use engine::checkpoint::{Checkpoint, CheckpointError};
-pub use error::{Cause, JobFailure};
-pub use explore::{Explorer, Outcome, Report, Violation};
+pub use error::{Cause, InvariantViolation, JobFailure};
+pub use explore::{Explorer, Report, Violation};
 pub use faults::Faults;
-pub use invariant::{InvariantViolation, View};
+pub use invariant::View;
 pub use live::Progress;
+pub use outcome::Outcome;
 pub use plan::{Batching, CallOrder};
 pub use schedule::Schedule;
 pub use trace::{Event, TraceEntry};
@@ -119,7 +122,7 @@ pub use stateful_functions::{KafkaRecord, KinesisRecord};
 
 use config::Config;
 use egress::EgressKind;
-use engine::Engine;
+use engine::{Engine, RestCheck};
 use invariant::Invariant;
 
 /// Configures a [`Harness`]; see [`Harness::builder`].
@@ -127,6 +130,8 @@ use invariant::Invariant;
 #[must_use]
 pub struct HarnessBuilder {
     config: Config,
+    /// Checked at every point at rest, in this order.
+    invariants: Vec<Invariant>,
 }
 
 impl HarnessBuilder {
@@ -520,13 +525,13 @@ impl HarnessBuilder {
         name: &str,
         invariant: impl Fn(&View<'_>) -> Result<(), E> + Send + Sync + 'static,
     ) -> Self {
-        self.config.invariants.push(Invariant::new(name, invariant));
+        self.invariants.push(Invariant::new(name, invariant));
         self
     }
 
     /// Adds an invariant an explorer shares between its harnesses.
     pub(crate) fn with_invariant(mut self, invariant: Invariant) -> Self {
-        self.config.invariants.push(invariant);
+        self.invariants.push(invariant);
         self
     }
 
@@ -561,7 +566,12 @@ impl HarnessBuilder {
     /// An invalid endpoint pattern or partition count.
     pub fn build(self) -> Result<Harness, ConfigError> {
         Ok(Harness {
-            engine: Engine::new(self.config)?,
+            engine: Engine::new(
+                self.config,
+                (self.invariants.into_iter())
+                    .map(|invariant| Arc::new(invariant) as Arc<dyn RestCheck>)
+                    .collect(),
+            )?,
         })
     }
 }
@@ -609,6 +619,7 @@ impl Harness {
     pub fn builder() -> HarnessBuilder {
         HarnessBuilder {
             config: Config::default(),
+            invariants: Vec::new(),
         }
     }
 
@@ -907,7 +918,7 @@ impl Harness {
     /// typename and bytes.
     #[must_use]
     pub fn states(&self, address: &Address) -> Vec<(String, String, Bytes)> {
-        live::states(&self.engine, address)
+        self.engine.states(address)
     }
 
     /// The addresses that hold state values, in order.

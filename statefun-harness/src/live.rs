@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use stateful_functions::{Address, EgressIdentifier};
+use stateful_functions::EgressIdentifier;
 
 use crate::egress::EgressRecord;
 use crate::engine::Engine;
@@ -65,16 +64,4 @@ pub(crate) fn take_committed_egress(
         }
     }
     taken
-}
-
-/// Every state value of `address` that has not expired, by name: its
-/// typename and bytes.
-pub(crate) fn states(engine: &Engine, address: &Address) -> Vec<(String, String, Bytes)> {
-    engine
-        .state_names(address)
-        .filter_map(|name| {
-            let (type_name, bytes) = engine.state_raw(address, name)?;
-            Some((name.to_owned(), type_name, bytes))
-        })
-        .collect()
 }

@@ -20,6 +20,7 @@ mod protocol;
 mod ready;
 mod recovery;
 mod rest;
+pub(crate) use rest::RestCheck;
 mod scheduler;
 mod world;
 
@@ -37,8 +38,7 @@ use crate::config::{Config, ConfigError};
 use crate::egress::{EgressRecord, EgressSemantics};
 use crate::endpoint::{Endpoint, Routes};
 use crate::envelope::Envelope;
-use crate::error::{Cause, JobFailure};
-use crate::invariant::InvariantViolation;
+use crate::error::{Cause, InvariantViolation, JobFailure};
 #[cfg(feature = "http")]
 use crate::plan::CallOrder;
 use crate::rng::Rng;
@@ -79,6 +79,8 @@ pub(crate) struct Engine {
     rest_checked: Option<(u64, u64)>,
     /// The first invariant that did not hold.
     broken: Option<InvariantViolation>,
+    /// Checked at every point at rest, in this order.
+    invariants: Vec<std::sync::Arc<dyn RestCheck>>,
     /// The attempts at remote calls on the network.
     #[cfg(feature = "http")]
     network: network::Network,
@@ -101,7 +103,10 @@ impl Engine {
     /// # Errors
     ///
     /// A configuration the harness refuses.
-    pub(crate) fn new(mut config: Config) -> Result<Self, ConfigError> {
+    pub(crate) fn new(
+        mut config: Config,
+        invariants: Vec<std::sync::Arc<dyn RestCheck>>,
+    ) -> Result<Self, ConfigError> {
         let (max_parallelism, routes) = config.resolve()?;
         let world = World::new(config.partitions as usize);
         let seed = config.seed;
@@ -131,6 +136,7 @@ impl Engine {
             trace: Vec::new(),
             rest_checked: None,
             broken: None,
+            invariants,
             #[cfg(feature = "http")]
             network: network::Network::new(arrival),
             #[cfg(feature = "http")]
@@ -421,6 +427,17 @@ impl Engine {
         (!declared.is_empty()).then_some(declared)
     }
 
+    /// Every state value of `address` that has not expired, by name: its
+    /// typename and bytes.
+    pub(crate) fn states(&self, address: &Address) -> Vec<(String, String, Bytes)> {
+        self.state_names(address)
+            .filter_map(|name| {
+                let (type_name, bytes) = self.state_raw(address, name)?;
+                Some((name.to_owned(), type_name, bytes))
+            })
+            .collect()
+    }
+
     /// The names of the state values `address` holds (expired or not).
     pub(crate) fn state_names(&self, address: &Address) -> impl Iterator<Item = &str> {
         (self.world.store.values.get(address).into_iter())
@@ -555,7 +572,7 @@ mod tests {
     /// than a bounded amount at once, however many are queued.
     #[test]
     fn the_trace_reservation_is_bounded() {
-        let mut engine = Engine::new(Config::default()).unwrap();
+        let mut engine = Engine::new(Config::default(), Vec::new()).unwrap();
         let to = Address::new(TypeName::from_static("bench/counter"), "a");
         for i in 0..20_000_i64 {
             engine.send(
@@ -596,7 +613,7 @@ mod tests {
     /// met the retries of crashed runs). The first request's own retry is.
     #[test]
     fn a_held_request_does_not_stop_the_clock_at_its_due_retry() {
-        let mut engine = Engine::new(Config::default()).unwrap();
+        let mut engine = Engine::new(Config::default(), Vec::new()).unwrap();
         engine.now = Duration::from_millis(50);
         engine
             .world

@@ -1,10 +1,22 @@
 //! Points at rest (nothing in flight) and the invariants checked there;
 //! see [`View::is_at_rest`](crate::View::is_at_rest).
 
+use std::fmt;
+
 use super::Engine;
-use crate::error::{Cause, JobFailure};
-use crate::invariant::{InvariantViolation, View};
+use crate::error::{Cause, InvariantViolation, JobFailure};
 use crate::trace::Event;
+
+/// An invariant as the engine runs it: a name, and a check of the engine
+/// that says what does not hold. The harness's [`Invariant`](crate::invariant)
+/// wraps a user's check over a read-only view of the engine in it, so the
+/// engine does not depend on that view.
+pub(crate) trait RestCheck: fmt::Debug + Send + Sync {
+    /// The invariant's name.
+    fn name(&self) -> &str;
+    /// `Err` with a message when the invariant does not hold.
+    fn check(&self, engine: &Engine) -> Result<(), String>;
+}
 
 impl Engine {
     /// Whether nothing is in flight: no message queued on a partition and
@@ -24,11 +36,14 @@ impl Engine {
     ///
     /// The first that does not hold, in the order they were added.
     pub(crate) fn check_invariants(&self) -> Result<(), InvariantViolation> {
-        let view = View::new(self);
-        self.config
-            .invariants
-            .iter()
-            .try_for_each(|invariant| invariant.check(&view))
+        self.invariants.iter().try_for_each(|invariant| {
+            invariant.check(self).map_err(|message| InvariantViolation {
+                name: invariant.name().to_owned(),
+                message,
+                step: self.world.counters.steps,
+                at: self.now,
+            })
+        })
     }
 
     /// At a point at rest not checked yet (one step, crash or restore
@@ -40,7 +55,7 @@ impl Engine {
     /// (the first one is kept, see [`Engine::broken_invariant`]) and the
     /// job is not restarted.
     pub(super) fn check_at_rest(&mut self) -> Result<(), JobFailure> {
-        if self.config.invariants.is_empty() {
+        if self.invariants.is_empty() {
             return Ok(());
         }
         let point = (self.world.counters.steps, self.world.counters.restarts);

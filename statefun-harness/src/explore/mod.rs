@@ -3,7 +3,6 @@
 //! the same trace twice (spec §3.10, §3.11).
 
 mod generate;
-mod outcome;
 mod run;
 mod shrink;
 mod violation;
@@ -11,7 +10,6 @@ mod violation;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use outcome::Outcome;
 pub use violation::{Report, Violation};
 
 use proptest::strategy::ValueTree;
@@ -207,7 +205,7 @@ where
     }
 
     /// Compares what `observe` renders instead of the whole
-    /// [`Outcome`]: for workloads whose outcome legitimately depends on the
+    /// [`Outcome`](crate::Outcome): for workloads whose outcome legitimately depends on the
     /// interleaving, render what must not.
     #[must_use]
     pub fn observe(mut self, observe: impl Fn(&Harness) -> String + 'static) -> Self {
