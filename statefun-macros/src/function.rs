@@ -7,6 +7,7 @@ use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
 use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, LitBool, LitStr, Path, ReturnType, Type};
 
+use crate::args;
 use crate::ctxt::Ctxt;
 use crate::rules;
 
@@ -21,13 +22,7 @@ struct Args {
 impl Args {
     fn parse_one(&mut self, cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
         if meta.path.is_ident("typename") {
-            let lit: LitStr = meta.value()?.parse()?;
-            if self.type_name.is_some() {
-                cx.error_spanned_by(&lit, "duplicate `typename`");
-            } else if let Some(problem) = rules::type_name_problem(&lit.value(), true) {
-                cx.error_spanned_by(&lit, problem);
-            }
-            self.type_name = Some(lit);
+            args::type_name(cx, meta, &mut self.type_name, true)?;
         } else if meta.path.is_ident("state") {
             let ty: Type = meta.value()?.parse()?;
             if self.state.is_some() {

@@ -15,6 +15,7 @@
 //! all errors of an item are reported at once, and the item is still
 //! emitted so the rest of the code (and IDEs) keep working.
 
+mod args;
 mod ctxt;
 mod function;
 mod remote;

@@ -4,8 +4,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{DeriveInput, LitStr, Path};
 
+use crate::args;
 use crate::ctxt::Ctxt;
-use crate::rules;
 
 /// The codec named in `#[statefun(codec = "...")]`.
 enum Codec {
@@ -29,13 +29,7 @@ fn parse(cx: &Ctxt, input: &DeriveInput) -> Attrs {
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("statefun")) {
         let result = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("typename") {
-                let lit: LitStr = meta.value()?.parse()?;
-                if attrs.type_name.is_some() {
-                    cx.error_spanned_by(&lit, "duplicate `typename`");
-                } else if let Some(problem) = rules::type_name_problem(&lit.value(), false) {
-                    cx.error_spanned_by(&lit, problem);
-                }
-                attrs.type_name = Some(lit);
+                args::type_name(cx, &meta, &mut attrs.type_name, false)?;
             } else if meta.path.is_ident("codec") {
                 let lit: LitStr = meta.value()?.parse()?;
                 if codec_seen {
