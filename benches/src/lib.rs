@@ -1,6 +1,6 @@
 //! What the benchmarks share: the shopping-cart inventory requests they
 //! send, the check that an answer is the one expected, and reading a
-//! process's memory.
+//! process's memory and CPU time.
 //!
 //! The benchmarks themselves are `benches/*.rs` (divan and plain timing
 //! loops) and the `http-bench` binary, which `benches/run.sh` drives; see
@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod load;
+pub mod process;
 pub mod wrk;
 
 use bytes::Bytes;
@@ -144,6 +145,29 @@ pub fn rss_kib(pid: u32) -> std::io::Result<u64> {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("no VmRSS for process {pid}")))
+}
+
+/// The CPU time process `pid` used so far (user and system), from
+/// `/proc/<pid>/stat`, in clock ticks of 10 ms.
+///
+/// # Errors
+///
+/// When `/proc/<pid>/stat` cannot be read or parsed (the process is gone,
+/// or this is not Linux).
+///
+/// ```
+/// let used = statefun_benches::cpu_time(std::process::id()).unwrap();
+/// assert!(used < std::time::Duration::from_secs(3600));
+/// ```
+pub fn cpu_time(pid: u32) -> std::io::Result<std::time::Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let unreadable = || std::io::Error::other(format!("unreadable /proc/{pid}/stat"));
+    // The fields after the command name (which may hold spaces).
+    let rest = stat.rsplit_once(')').ok_or_else(unreadable)?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    let (user, system) = ticks(11).zip(ticks(12)).ok_or_else(unreadable)?;
+    Ok(std::time::Duration::from_millis((user + system) * 10))
 }
 
 #[cfg(test)]

@@ -94,3 +94,37 @@ Transfer/sec:      6.00MB
     // A report cut short is not read as zeros.
     assert!(wrk::parse(&text[..200]).is_none());
 }
+
+/// `http-floor` starts `latency-server`, makes every call (a non-2xx answer
+/// fails it) and reports them; the pool's bound shows in the wall-clock
+/// time: 8 calls of 50 ms through one connection take at least 400 ms.
+#[test]
+fn the_floor_makes_every_call_through_the_pool() {
+    let run = |pool: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_http-floor"))
+            .args(["4", "2", pool, "50"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let line = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            line.starts_with("8 requests (4 addresses x 2) at 50 ms, pool "),
+            "{line}"
+        );
+        let seconds: f64 = line
+            .split(": ")
+            .nth(1)
+            .and_then(|rest| rest.split(" s,").next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        seconds
+    };
+    assert!(run("1") >= 0.4);
+    // Four connections: two rounds of 50 ms, not eight.
+    assert!(run("4") >= 0.1);
+}

@@ -22,44 +22,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use serde_json::{Value as Json, json};
-
-/// A server process, killed when dropped.
-struct Server(Child, u16);
-
-impl Server {
-    fn start(mut command: Command) -> anyhow::Result<Self> {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {command:?}"))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-        let port = line
-            .trim()
-            .parse()
-            .with_context(|| format!("{command:?} printed {line:?} instead of its port"))?;
-        Ok(Self(child, port))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    Ok(exe.parent().context("exe dir")?.join(name))
-}
+use statefun_benches::process::{ServerProcess as Server, sibling};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Workload {
@@ -191,17 +160,6 @@ fn peak_kib(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// The CPU time process `pid` used so far (user and system), from
-/// `/proc/<pid>/stat` in clock ticks of 10 ms.
-fn cpu(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command name (which may hold spaces).
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
 /// Every address's state as of the last checkpoint.
 fn state(local: &Path, dir: &Path) -> anyhow::Result<BTreeMap<String, Json>> {
     let output = Command::new(local)
@@ -289,12 +247,12 @@ fn run_once(args: &Args, workload: Workload, n: usize) -> anyhow::Result<Run> {
                 .arg("--rewrite-url")
                 .arg(format!(
                     "http://shopping-cart:8000=http://127.0.0.1:{}",
-                    server.1
+                    server.port()
                 ));
         }
         _ => {
             let module = dir.join("module.yaml");
-            std::fs::write(&module, counter_module(server.1))?;
+            std::fs::write(&module, counter_module(server.port()))?;
             command.arg("--module").arg(module);
         }
     }
@@ -318,7 +276,7 @@ fn run_once(args: &Args, workload: Workload, n: usize) -> anyhow::Result<Run> {
         if let Some(kib) = peak_kib(pid) {
             peak = peak.max(kib);
         }
-        if let Some(cpu) = cpu(pid) {
+        if let Ok(cpu) = statefun_benches::cpu_time(pid) {
             used = used.max(cpu);
         }
         if let Some(status) = child.try_wait()? {
@@ -331,7 +289,7 @@ fn run_once(args: &Args, workload: Workload, n: usize) -> anyhow::Result<Run> {
         let log = std::fs::read_to_string(dir.join("local.log")).unwrap_or_default();
         bail!("statefun-local failed: {status}\n{log}");
     }
-    let server_cpu = cpu(server.0.id()).unwrap_or_default();
+    let server_cpu = statefun_benches::cpu_time(server.id()).unwrap_or_default();
     check(workload, &state(&args.local, &state_dir)?)?;
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
