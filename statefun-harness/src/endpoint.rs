@@ -60,6 +60,7 @@ pub struct EndpointOptions {
     pub(crate) max_batch_requests: Option<usize>,
     pub(crate) payload_max_bytes: Option<usize>,
     pub(crate) pool_size: Option<usize>,
+    pub(crate) connect_timeout: Option<std::time::Duration>,
 }
 
 impl EndpointOptions {
@@ -79,14 +80,18 @@ impl EndpointOptions {
     }
 
     /// The most connections open at once to a function type of this
-    /// endpoint (module.yaml `transport.pool_size`; default
+    /// endpoint, with the Netty transport (module.yaml
+    /// `transport.pool_size`; default
     /// [`DEFAULT_POOL_SIZE`](Self::DEFAULT_POOL_SIZE); at least 1). The
     /// runtime keeps a fixed pool of keep-alive connections per function
-    /// type (`nettyclient/NettyClient.java`, a `FixedChannelPool`), and a
-    /// request waits for a free connection, within its call budget; so
-    /// does the harness's remote call. HTTP/1.1 carries one request per
-    /// connection at a time, so this bounds the calls in flight to the
-    /// function type.
+    /// type (`nettyclient/NettyClient.java`, a `FixedChannelPool`), and an
+    /// attempt waits for a free connection at most the
+    /// [connect timeout](Self::connect_timeout), then fails (and is
+    /// retried); so does the harness's remote call. HTTP/1.1 carries one
+    /// request per connection at a time, so this bounds the calls in
+    /// flight to the function type. The OkHttp transport has no such bound
+    /// (`httpfn/OkHttpUtils.java` lets its dispatcher run any number of
+    /// calls per host), so it ignores this.
     ///
     /// ```
     /// use statefun_harness::EndpointOptions;
@@ -116,6 +121,25 @@ impl EndpointOptions {
     /// ```
     pub fn payload_max_bytes(mut self, max: usize) -> Self {
         self.payload_max_bytes = Some(max);
+        self
+    }
+
+    /// How long a connection may take to open, and how long an attempt
+    /// waits for a free one of the [pool](Self::pool_size) before it fails
+    /// (module.yaml `transport.connect`, or `transport.timeouts.connect`;
+    /// default [`Transport::default_connect_timeout`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use statefun_harness::EndpointOptions;
+    ///
+    /// let options = EndpointOptions::new()
+    ///     .pool_size(8)
+    ///     .connect_timeout(Duration::from_secs(2));
+    /// # let _ = options;
+    /// ```
+    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.connect_timeout = Some(timeout);
         self
     }
 
@@ -159,9 +183,13 @@ pub(crate) struct Route {
     /// Netty's answer size limit.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) payload_max_bytes: usize,
-    /// The most connections open at once per function type (at least 1).
+    /// The most connections open at once per function type (at least 1),
+    /// `None` when unbounded (OkHttp).
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) pool_size: usize,
+    pub(crate) pool_size: Option<usize>,
+    /// How long an attempt waits for a pooled connection.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) connect_timeout: Duration,
 }
 
 /// The namespace of an endpoint pattern `ns/*`: a key of the endpoint
@@ -210,10 +238,15 @@ impl Routes {
             payload_max_bytes: options
                 .payload_max_bytes
                 .unwrap_or(EndpointOptions::DEFAULT_PAYLOAD_MAX_BYTES),
-            pool_size: options
-                .pool_size
-                .unwrap_or(EndpointOptions::DEFAULT_POOL_SIZE)
-                .max(1),
+            pool_size: (options.transport == Transport::Netty).then(|| {
+                options
+                    .pool_size
+                    .unwrap_or(EndpointOptions::DEFAULT_POOL_SIZE)
+                    .max(1)
+            }),
+            connect_timeout: options
+                .connect_timeout
+                .unwrap_or_else(|| options.transport.default_connect_timeout()),
         };
         Self {
             exact: exact.into_iter().map(|(k, v)| (k, route(v))).collect(),
@@ -320,7 +353,7 @@ impl Endpoint {
         #[cfg(feature = "http")] transport: Transport,
         #[cfg(feature = "http")] payload_max_bytes: usize,
         #[cfg(feature = "http")] timeout: std::time::Duration,
-        #[cfg(feature = "http")] pool: Option<Arc<tokio::sync::Semaphore>>,
+        #[cfg(feature = "http")] pool: Option<PoolWait>,
     ) -> CallResult {
         match self {
             Self::Handler(handler) => handler
@@ -346,6 +379,17 @@ impl Endpoint {
     }
 }
 
+/// A function type's pool of connections, as an attempt waits for one: at
+/// most `timeout` (the endpoint's connect timeout), then the attempt fails.
+#[cfg(feature = "http")]
+#[derive(Debug, Clone)]
+pub(crate) struct PoolWait {
+    pub(crate) connections: Arc<tokio::sync::Semaphore>,
+    /// The pool's size, for the error.
+    pub(crate) size: usize,
+    pub(crate) timeout: Duration,
+}
+
 /// Posts `body` to `url` as `transport` sends and reads it (with Netty, an
 /// answer of at most `payload_max_bytes`), within `timeout` of wall-clock
 /// time, which covers waiting for a connection of `pool` (when given) as in
@@ -358,12 +402,30 @@ pub(crate) async fn call_http(
     transport: Transport,
     payload_max_bytes: usize,
     timeout: std::time::Duration,
-    pool: Option<Arc<tokio::sync::Semaphore>>,
+    pool: Option<PoolWait>,
 ) -> CallResult {
     let call = async {
         // Held until the answer is read: the connection is busy till then.
         let _connection = match pool {
-            Some(pool) => Some(pool.acquire_owned().await),
+            Some(PoolWait {
+                connections,
+                size,
+                timeout,
+            }) => match tokio::time::timeout(timeout, connections.acquire_owned()).await {
+                Ok(connection) => Some(connection),
+                // `nettyclient/NettyClient.java`: the `FixedChannelPool`
+                // fails an acquire that waited longer than the connect
+                // timeout (`AcquireTimeoutAction.FAIL`), which fails the
+                // attempt (retried, as every Netty failure is).
+                Err(_) => {
+                    return Err((
+                        Failure::Io,
+                        format!(
+                            "no connection of the pool (pool_size {size}) free within the {timeout:?} connect timeout"
+                        ),
+                    ));
+                }
+            },
             None => None,
         };
         client.post(&url, body, transport, payload_max_bytes).await

@@ -48,6 +48,24 @@ impl Transport {
         }
     }
 
+    /// The transport's connect timeout when none is configured: 20 s for
+    /// Netty (`nettyclient/NettyRequestReplySpec.java`,
+    /// `DEFAULT_CONNECT_TIMEOUT`), 10 s for OkHttp.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use statefun_harness::Transport;
+    ///
+    /// assert_eq!(Transport::Netty.default_connect_timeout(), Duration::from_secs(20));
+    /// ```
+    #[must_use]
+    pub const fn default_connect_timeout(self) -> Duration {
+        match self {
+            Self::Netty => Duration::from_secs(20),
+            Self::OkHttp => Duration::from_secs(10),
+        }
+    }
+
     /// Whether the transport tries again after an attempt failed so.
     pub(crate) fn retries(self, failure: Failure) -> bool {
         match (self, failure) {

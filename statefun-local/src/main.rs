@@ -54,8 +54,8 @@ RUN OPTIONS:
     --partitions N             partitions (parallelism) [default: 1]
     --max-in-flight N          requests in flight per partition before it stops taking input
                                (statefun.async.max-per-task; 0: no bound) [default: 32768]
-    --max-connections N        connections open at once per function type (the transport's
-                               pool_size) [default: 1024]
+    --max-connections N        connections open at once per function type of an async (Netty)
+                               endpoint whose module.yaml sets no pool_size [default: 1024]
     --seed N                   the scheduler's seed [default: 0]
     --allow-unknown-keys       ignore unknown module.yaml keys, as the runtime does
     --verbose                  log every event of the job to stderr

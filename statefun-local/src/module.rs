@@ -45,6 +45,12 @@ pub(crate) struct Endpoint {
     /// v1 endpoint), which decides what is retried and after which
     /// backoff.
     pub(crate) transport: Transport,
+    /// The async transport's `pool_size` (else `--max-connections`).
+    pub(crate) pool_size: Option<usize>,
+    /// The async transport's `payload_max_bytes` (else 32 MiB).
+    pub(crate) payload_max_bytes: Option<usize>,
+    /// How long an attempt waits for a pooled connection (`connect`).
+    pub(crate) connect_timeout: Duration,
 }
 
 impl Endpoint {
@@ -59,6 +65,15 @@ impl Endpoint {
                 module_yaml::Transport::OkHttp(_) => Transport::OkHttp,
                 _ => Transport::Netty,
             },
+            pool_size: match &e.transport {
+                module_yaml::Transport::Async(t) => t.pool_size,
+                _ => None,
+            },
+            payload_max_bytes: match &e.transport {
+                module_yaml::Transport::Async(t) => t.payload_max_bytes,
+                _ => None,
+            },
+            connect_timeout: e.transport.connect_timeout(),
         }
     }
 }
@@ -251,6 +266,9 @@ spec:
   transport:
     type: io.statefun.transports.v1/async
     call: 30s
+    connect: 2s
+    pool_size: 64
+    payload_max_bytes: 1048576
 ---
 kind: io.statefun.endpoints.v1/http
 spec:
@@ -286,6 +304,10 @@ spec:
         assert_eq!(ns.call_timeout, Duration::from_secs(30));
         assert_eq!(ns.max_batch_requests, 500);
         assert_eq!(ns.transport, Transport::Netty);
+        // The Netty pool and answer limit (`NettyRequestReplySpec.java`).
+        assert_eq!(ns.connect_timeout, Duration::from_secs(2));
+        assert_eq!(ns.pool_size, Some(64));
+        assert_eq!(ns.payload_max_bytes, Some(1_048_576));
         assert_eq!(
             ns.url_path_template,
             "http://fns:8000/statefun/{function.name}"
@@ -298,6 +320,8 @@ spec:
         // httpfn/: a v1 endpoint is always called with OkHttp, whose
         // retry rules differ (RetryingCallback.java).
         assert_eq!(exact.transport, Transport::OkHttp);
+        assert_eq!(exact.connect_timeout, Duration::from_secs(10));
+        assert_eq!((exact.pool_size, exact.payload_max_bytes), (None, None));
         assert!(module.endpoint_for(&"other/x".parse().unwrap()).is_none());
         assert_eq!(module.ingresses[0].kind, IoKind::Kinesis);
         assert_eq!(module.egresses[0].kind, IoKind::Kinesis);

@@ -67,8 +67,8 @@ pub(crate) struct Settings {
     /// Requests in flight per partition before it stops taking input
     /// (`statefun.async.max-per-task`; 0: no bound).
     pub(crate) max_in_flight: usize,
-    /// Connections open at once per function type (the Netty transport's
-    /// `pool_size`).
+    /// Connections open at once per function type of a Netty endpoint whose
+    /// module.yaml sets no `pool_size` (the runtime's default 1024).
     pub(crate) max_connections: usize,
     pub(crate) seed: u64,
     /// `(from, to)`: URL prefixes to replace in endpoint templates.
@@ -182,11 +182,15 @@ pub(crate) fn harness_for(module: &Module, settings: &Settings) -> Result<Harnes
                 break;
             }
         }
-        let options = EndpointOptions::new()
+        let mut options = EndpointOptions::new()
             .transport(endpoint.transport)
             .call_timeout(endpoint.call_timeout)
+            .connect_timeout(endpoint.connect_timeout)
             .max_batch_requests(endpoint.max_batch_requests)
-            .pool_size(settings.max_connections);
+            .pool_size(endpoint.pool_size.unwrap_or(settings.max_connections));
+        if let Some(max) = endpoint.payload_max_bytes {
+            options = options.payload_max_bytes(max);
+        }
         builder = builder.remote_with(endpoint.functions.clone(), &url, options);
     }
     for egress in &module.egresses {

@@ -889,6 +889,8 @@ struct SlowCart {
     url: String,
     /// Requests that hang and have not been answered.
     hanging: Arc<AtomicUsize>,
+    /// The most requests it was answering at once (hanging ones aside).
+    max_in_flight: Arc<AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -917,14 +919,18 @@ fn slow_cart(
     let stuck = Arc::clone(&hanging);
     let latency = Arc::new(latency);
     let requests = Arc::new(AtomicUsize::new(0));
+    let max_in_flight = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new((AtomicUsize::new(0), Arc::clone(&max_in_flight)));
     runtime.spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
             let (handler, stuck) = (handler.clone(), Arc::clone(&stuck));
             let (latency, requests) = (Arc::clone(&latency), Arc::clone(&requests));
+            let in_flight = Arc::clone(&in_flight);
             let service = hyper::service::service_fn(
                 move |request: hyper::Request<hyper::body::Incoming>| {
                     let (handler, stuck) = (handler.clone(), Arc::clone(&stuck));
                     let (latency, requests) = (Arc::clone(&latency), Arc::clone(&requests));
+                    let in_flight = Arc::clone(&in_flight);
                     async move {
                         use http_body_util::BodyExt as _;
                         let body: bytes::Bytes = request.into_body().collect().await?.to_bytes();
@@ -936,7 +942,10 @@ fn slow_cart(
                             stuck.fetch_sub(1, Ordering::SeqCst);
                         } else {
                             let n = requests.fetch_add(1, Ordering::SeqCst);
+                            let now = in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
+                            in_flight.1.fetch_max(now, Ordering::SeqCst);
                             tokio::time::sleep(latency(n)).await;
+                            in_flight.0.fetch_sub(1, Ordering::SeqCst);
                         }
                         let answer = handler.handle(body).await.unwrap();
                         Ok::<_, hyper::Error>(
@@ -958,8 +967,57 @@ fn slow_cart(
     SlowCart {
         url,
         hanging,
+        max_in_flight,
         _runtime: runtime,
     }
+}
+
+/// module.yaml's `transport.pool_size` bounds the calls in flight to each
+/// function type of its endpoint (`nettyclient/NettyRequestReplySpec.java`
+/// reads it; `NettyClient.java` makes the `FixedChannelPool` that size);
+/// `--max-connections` is the size of the pools of endpoints that set
+/// none. Before, the key was read and ignored.
+#[test]
+fn a_module_yaml_pool_size_bounds_the_calls_in_flight() {
+    let lines: Vec<String> = (0..24).map(|i| restock(&format!("item-{i}"), 1)).collect();
+    let run = |name: &str, pool_size: Option<&str>, args: &[&str]| {
+        let cart = slow_cart(|_| Duration::from_millis(30), None);
+        let dir = scratch(name);
+        let input = dir.join("input.jsonl");
+        append(&input, &lines);
+        let mut module = module_yaml();
+        if let Some(size) = pool_size {
+            let text = fs::read_to_string(&module).unwrap();
+            let netty = "    type: io.statefun.transports.v1/async\n";
+            assert!(text.contains(netty), "{text}");
+            module = dir.join("module.yaml");
+            let sized = format!("{netty}    pool_size: {size}\n");
+            fs::write(&module, text.replace(netty, &sized)).unwrap();
+        }
+        let mut all = vec!["--input", input.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let local = start_local_module(&dir, &module, &cart.url, &all);
+        assert!(local.wait().success());
+        let state = dump_state(&dir);
+        for i in 0..24 {
+            let address = format!("com.example/inventory:item-{i}");
+            assert_eq!(state[&address]["stock"]["value"], json!(1), "{address}");
+        }
+        cart.max_in_flight.load(Ordering::SeqCst)
+    };
+    assert_eq!(run("pool-size-2", Some("2"), &[]), 2);
+    // The flag does not override the module's size...
+    assert_eq!(
+        run(
+            "pool-size-over-flag",
+            Some("3"),
+            &["--max-connections", "1"]
+        ),
+        3
+    );
+    // ...but sizes the pools it leaves unset.
+    assert_eq!(run("pool-size-flag", None, &["--max-connections", "1"]), 1);
+    assert!(run("pool-size-default", None, &[]) > 3);
 }
 
 /// Calls overlap, so a function that hangs holds up nothing but its own

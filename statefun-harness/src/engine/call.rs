@@ -92,8 +92,15 @@ impl Engine {
             None
         } else {
             #[cfg(feature = "http")]
-            let pool = matches!(route.endpoint, crate::Endpoint::Http(_))
-                .then(|| self.network.pool(address.function_type(), route.pool_size));
+            let pool = if matches!(route.endpoint, crate::Endpoint::Http(_)) {
+                self.network.pool(
+                    address.function_type(),
+                    route.pool_size,
+                    route.connect_timeout,
+                )
+            } else {
+                None
+            };
             Some(
                 route
                     .endpoint
@@ -167,6 +174,7 @@ impl Engine {
                     .saturating_sub(now.saturating_sub(request.started))
                     .max(Duration::from_millis(10)),
                 pool_size: route.pool_size,
+                connect_timeout: route.connect_timeout,
             };
             let ticket = self.network.start(id, call);
             if retry {

@@ -6,10 +6,11 @@
 //! wall-clock time. Their outcomes wait here until the engine takes them,
 //! at the step its [`CallOrder`](crate::CallOrder) says.
 //!
-//! Each function type has a pool of connections of its endpoint's
-//! `pool_size` (the runtime's `FixedChannelPool` per function type,
-//! `nettyclient/NettyClient.java`): an attempt waits for a free one, within
-//! its call budget.
+//! Each function type of a Netty endpoint has a pool of connections of its
+//! endpoint's `pool_size` (the runtime's `FixedChannelPool` per function
+//! type, `nettyclient/NettyClient.java`): an attempt waits for a free one
+//! at most the endpoint's connect timeout, then fails. OkHttp endpoints
+//! have no bound.
 //!
 //! An attempt is known by its [`Ticket`], which is never reused: a crash
 //! drops every attempt of the world it replaces (and stops them), and an
@@ -33,7 +34,7 @@ mod remote {
     use tokio::task::AbortHandle;
 
     use super::Ticket;
-    use crate::endpoint::{self, CallResult};
+    use crate::endpoint::{self, CallResult, PoolWait};
     use crate::http::Client;
     use crate::transport::Transport;
 
@@ -47,8 +48,10 @@ mod remote {
         pub(in crate::engine) payload_max_bytes: usize,
         /// What is left of the call budget, in wall-clock time.
         pub(in crate::engine) timeout: std::time::Duration,
-        /// The function type's connection pool size.
-        pub(in crate::engine) pool_size: usize,
+        /// The function type's connection pool size (`None`: unbounded).
+        pub(in crate::engine) pool_size: Option<usize>,
+        /// How long an attempt waits for a pooled connection.
+        pub(in crate::engine) connect_timeout: std::time::Duration,
     }
 
     /// An attempt started and not yet taken.
@@ -102,19 +105,27 @@ mod remote {
         }
 
         /// The connection pool of `function_type`, made with `size` permits
-        /// on first use.
+        /// on first use, waited on at most `timeout`; `None` when `size` is
+        /// (unbounded).
         pub(in crate::engine) fn pool(
             &mut self,
             function_type: &TypeName,
-            size: usize,
-        ) -> Arc<Semaphore> {
-            Arc::clone(
+            size: Option<usize>,
+            timeout: std::time::Duration,
+        ) -> Option<PoolWait> {
+            let size = size?;
+            let connections = Arc::clone(
                 self.pools
                     .entry(function_type.clone())
                     // tokio's semaphore holds at most `MAX_PERMITS` (and
                     // asserts it): a larger pool is as good as unbounded.
                     .or_insert_with(|| Arc::new(Semaphore::new(size.min(Semaphore::MAX_PERMITS)))),
-            )
+            );
+            Some(PoolWait {
+                connections,
+                size,
+                timeout,
+            })
         }
 
         /// Starts an attempt at request `request` in the background (on the
@@ -122,7 +133,7 @@ mod remote {
         pub(in crate::engine) fn start(&mut self, request: u64, call: RemoteCall) -> Ticket {
             self.next_ticket += 1;
             let ticket = Ticket(std::num::NonZeroU64::MIN.saturating_add(self.next_ticket));
-            let pool = self.pool(&call.function_type, call.pool_size);
+            let pool = self.pool(&call.function_type, call.pool_size, call.connect_timeout);
             let client = self.client.clone();
             let sender = self.sender.clone();
             let task = tokio::spawn(async move {
@@ -133,7 +144,7 @@ mod remote {
                     call.transport,
                     call.payload_max_bytes,
                     call.timeout,
-                    Some(pool),
+                    pool,
                 )
                 .await;
                 // The engine may be gone: nothing then waits for it.

@@ -255,6 +255,67 @@ async fn the_connection_pool_bounds_the_calls_in_flight() {
     assert!(connections < requests / 2, "{connections} for {requests}");
 }
 
+/// `nettyclient/NettyClient.java`: the `FixedChannelPool` fails an acquire
+/// that waited longer than the connect timeout
+/// (`AcquireTimeoutAction.FAIL`, `spec.connectTimeout`), and
+/// `NettyRequest.java` retries the failed attempt after its backoff. One
+/// connection, held 300 ms by the first call after the handshake (which
+/// blocks the partition until answered): the second address's attempt
+/// gives up waiting after 50 ms, is retried, and gets through once the
+/// connection is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_longer_than_the_connect_timeout_for_a_connection_fails_the_attempt() {
+    let server = Slow::start(|n, _| Duration::from_millis(if n == 1 { 300 } else { 1 })).await;
+    let mut h = Harness::builder()
+        .call_order(CallOrder::Arrival)
+        .remote_with(
+            COUNTER,
+            &server.url,
+            EndpointOptions::new()
+                .pool_size(1)
+                .connect_timeout(Duration::from_millis(50)),
+        )
+        .build()
+        .unwrap();
+    send_one(&mut h, counter("first"));
+    send_one(&mut h, counter("second"));
+    h.run().await.unwrap();
+    let trace = h.trace_text();
+    assert!(
+        trace.contains("attempt 1 at overlap/counter:second failed: calling ")
+            && trace.contains(
+                "no connection of the pool (pool_size 1) free within the 50ms connect timeout; retry in 4 ms"
+            ),
+        "{trace}"
+    );
+    for id in ["first", "second"] {
+        let count: Option<i64> = h.state(&counter(id), &CountState::COUNT).unwrap();
+        assert_eq!(count, Some(1), "{id}");
+    }
+    assert_eq!(server.max_in_flight(), 1);
+}
+
+/// The OkHttp transport bounds nothing (`httpfn/OkHttpUtils.java`: its
+/// dispatcher runs `Integer.MAX_VALUE` calls per host), so `pool_size`,
+/// a Netty setting, does not hold its calls back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okhttp_calls_are_not_pooled() {
+    let server = Slow::start(|_, _| Duration::from_millis(30)).await;
+    let h = Harness::builder()
+        .call_order(CallOrder::Arrival)
+        .remote_with(
+            COUNTER,
+            &server.url,
+            EndpointOptions::new()
+                .transport(statefun_harness::Transport::OkHttp)
+                .pool_size(1),
+        )
+        .build()
+        .unwrap();
+    count_to(h, 8, 1).await;
+    assert!(server.max_in_flight() > 1, "{}", server.max_in_flight());
+}
+
 /// A pool larger than tokio's semaphore can hold (`usize::MAX`, say) is as
 /// good as unbounded: calls go through instead of the engine panicking on
 /// the semaphore's assertion.

@@ -320,10 +320,37 @@ impl Transport {
             Self::OkHttp(t) => t.call.unwrap_or(Duration::from_secs(60)),
         }
     }
+
+    /// How long a connection may take to open: the async transport's
+    /// `connect` (20 s), or its `timeouts.connect` (10 s) when it has a
+    /// `timeouts` object; the OkHttp `timeouts.connect` (10 s). The async
+    /// transport also waits at most this long for a free pooled
+    /// connection (`nettyclient/NettyClient.java`: the `FixedChannelPool`'s
+    /// acquire timeout, which fails the attempt).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stateful_functions::module_yaml::{AsyncTransport, Transport};
+    ///
+    /// let netty = Transport::Async(AsyncTransport::default());
+    /// assert_eq!(netty.connect_timeout(), Duration::from_secs(20));
+    /// ```
+    pub fn connect_timeout(&self) -> Duration {
+        match self {
+            Self::Async(AsyncTransport {
+                timeouts: Some(timeouts),
+                ..
+            }) => timeouts.connect.unwrap_or(Duration::from_secs(10)),
+            Self::Async(t) => t.connect.unwrap_or(Duration::from_secs(20)),
+            Self::OkHttp(t) => t.connect.unwrap_or(Duration::from_secs(10)),
+        }
+    }
 }
 
-/// The async (Netty) transport's timeouts. Its other keys (`pool_size`,
-/// `payload_max_bytes`, the TLS files) are known but not modelled.
+/// The async (Netty) transport's settings
+/// (`nettyclient/NettyRequestReplySpec.java`). Its TLS keys
+/// (`trust_cacerts`, `client_cert`, `client_key`, `client_key_password`)
+/// are known but not modelled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AsyncTransport {
     /// `call`: the total budget per request (2 min).
@@ -332,6 +359,11 @@ pub struct AsyncTransport {
     pub connect: Option<Duration>,
     /// `pool_ttl` (15 s).
     pub pool_ttl: Option<Duration>,
+    /// `pool_size`: the most connections open at once per function type
+    /// (1024; at least 1).
+    pub pool_size: Option<usize>,
+    /// `payload_max_bytes`: the largest answer taken (32 MiB).
+    pub payload_max_bytes: Option<usize>,
     /// `timeouts`, the migration aliases: when present, they win.
     pub timeouts: Option<AsyncTimeouts>,
 }

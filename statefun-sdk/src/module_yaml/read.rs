@@ -494,6 +494,42 @@ impl Doc {
             .map_err(|e| self.error(&join(path, key), e.to_string()))
     }
 
+    fn whole_number(&self, map: &Mapping, path: &str, key: &str) -> Result<Option<i64>, ReadError> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| self.error(&join(path, key), format!("{n} is not a whole number"))),
+            Some(other) => Err(self.error(
+                &join(path, key),
+                format!("expected a whole number, found {}", shape(other)),
+            )),
+        }
+    }
+
+    /// A Java `Integer` setting at least `min`.
+    fn java_int(
+        &self,
+        map: &Mapping,
+        path: &str,
+        key: &str,
+        min: i64,
+    ) -> Result<Option<usize>, ReadError> {
+        let Some(n) = self.whole_number(map, path, key)? else {
+            return Ok(None);
+        };
+        if n < min || n > i64::from(i32::MAX) {
+            return Err(self.error(
+                &join(path, key),
+                format!("{n} is out of range ({min} to {})", i32::MAX),
+            ));
+        }
+        usize::try_from(n)
+            .map(Some)
+            .map_err(|_| self.error(&join(path, key), format!("{n} is out of range")))
+    }
+
     fn list<'v>(&self, map: &'v Mapping, path: &str, key: &str) -> Result<&'v [Value], ReadError> {
         match map.get(key) {
             Some(Value::Sequence(items)) => Ok(items),
@@ -603,24 +639,7 @@ fn endpoint(doc: &Doc, spec: &Mapping, v2: bool) -> Result<HttpEndpoint, ReadErr
         Err(e) => return Err(doc.error("spec.functions", e.to_string())),
     };
     let url_path_template = doc.required(spec, "spec", "urlPathTemplate")?;
-    let max_num_batch_requests = match spec.get("maxNumBatchRequests") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(n) => Some(n),
-            None => {
-                return Err(doc.error(
-                    "spec.maxNumBatchRequests",
-                    format!("{n} is not a whole number"),
-                ));
-            }
-        },
-        Some(other) => {
-            return Err(doc.error(
-                "spec.maxNumBatchRequests",
-                format!("expected a whole number, found {}", shape(other)),
-            ));
-        }
-    };
+    let max_num_batch_requests = doc.whole_number(spec, "spec", "maxNumBatchRequests")?;
     let (version, transport) = if v2 {
         (EndpointVersion::V2, transport(doc, spec)?)
     } else {
@@ -673,6 +692,10 @@ fn transport(doc: &Doc, spec: &Mapping) -> Result<Transport, ReadError> {
             )?;
             let connect = doc.duration(transport, path, "connect")?;
             let pool_ttl = doc.duration(transport, path, "pool_ttl")?;
+            // Netty's `FixedChannelPool` takes at least one connection; its
+            // `HttpObjectAggregator` any size from zero.
+            let pool_size = doc.java_int(transport, path, "pool_size", 1)?;
+            let payload_max_bytes = doc.java_int(transport, path, "payload_max_bytes", 0)?;
             let timeouts = match transport.get("timeouts") {
                 None => None,
                 Some(timeouts) => {
@@ -695,6 +718,8 @@ fn transport(doc: &Doc, spec: &Mapping) -> Result<Transport, ReadError> {
                 call,
                 connect,
                 pool_ttl,
+                pool_size,
+                payload_max_bytes,
                 timeouts,
             }))
         }

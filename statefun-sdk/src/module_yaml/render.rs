@@ -84,6 +84,12 @@ fn async_transport(doc: &mut String, t: &AsyncTransport) {
     duration(doc, 2, "call", t.call);
     duration(doc, 2, "connect", t.connect);
     duration(doc, 2, "pool_ttl", t.pool_ttl);
+    if let Some(size) = t.pool_size {
+        line(doc, 2, "pool_size", &size.to_string());
+    }
+    if let Some(max) = t.payload_max_bytes {
+        line(doc, 2, "payload_max_bytes", &max.to_string());
+    }
     if let Some(timeouts) = &t.timeouts {
         if timeouts.call.is_none() && timeouts.connect.is_none() {
             line(doc, 2, "timeouts", "{}");

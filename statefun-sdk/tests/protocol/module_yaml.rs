@@ -132,6 +132,8 @@ fn the_reader_reads_what_the_writer_writes() {
     );
     aliases.transport = Transport::Async(AsyncTransport {
         connect: Some(Duration::from_micros(2500)),
+        pool_size: Some(16),
+        payload_max_bytes: Some(0),
         timeouts: Some(AsyncTimeouts {
             call: Some(Duration::from_secs(3)),
             connect: None,
@@ -216,7 +218,9 @@ fn the_shopping_cart_module_round_trips() {
 mod runtime_rules {
     use std::time::Duration;
 
-    use stateful_functions::module_yaml::{Component, DeliverySemantic, Module, ReadOptions};
+    use stateful_functions::module_yaml::{
+        Component, DeliverySemantic, Module, ReadOptions, Transport,
+    };
 
     const ENDPOINT: &str = "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: a/*\n  urlPathTemplate: http://h\n---\n";
 
@@ -237,6 +241,66 @@ mod runtime_rules {
 
     fn warnings(module: &Module) -> Vec<String> {
         module.warnings().iter().map(ToString::to_string).collect()
+    }
+
+    /// `nettyclient/NettyRequestReplySpec.java`: `pool_size` and
+    /// `payload_max_bytes` are Java `Integer`s; the pool is a Netty
+    /// `FixedChannelPool`, which refuses fewer than one connection, and the
+    /// answer limit is its `HttpObjectAggregator`'s, zero or more. The
+    /// connect timeout is `connect` (20 s), or `timeouts.connect` (10 s)
+    /// when the `timeouts` aliases are there. The reader used to skip both
+    /// keys.
+    #[test]
+    fn the_netty_pool_and_payload_limit_are_read() {
+        let endpoint = |transport: &str| {
+            let text = format!(
+                "kind: io.statefun.endpoints.v2/http\nspec:\n  functions: b/*\n  urlPathTemplate: http://h\n  transport:\n{transport}"
+            );
+            let module = read(&text)?;
+            let Some(Component::HttpEndpoint(e)) = module.documents().last().map(|d| &d.component)
+            else {
+                panic!("not an endpoint");
+            };
+            Ok::<_, String>(e.transport.clone())
+        };
+        let Transport::Async(netty) =
+            endpoint("    pool_size: 16\n    payload_max_bytes: 0\n    connect: 3s\n").unwrap()
+        else {
+            panic!("not the async transport");
+        };
+        assert_eq!(netty.pool_size, Some(16));
+        assert_eq!(netty.payload_max_bytes, Some(0));
+        assert_eq!(
+            Transport::Async(netty).connect_timeout(),
+            Duration::from_secs(3)
+        );
+        let aliases = endpoint("    connect: 3s\n    timeouts:\n      call: 1m\n").unwrap();
+        assert_eq!(aliases.connect_timeout(), Duration::from_secs(10));
+        for (bad, expected) in [
+            (
+                "    pool_size: 0\n",
+                "spec.transport.pool_size: 0 is out of range (1 to 2147483647)",
+            ),
+            (
+                "    pool_size: 2147483648\n",
+                "spec.transport.pool_size: 2147483648 is out of range",
+            ),
+            (
+                "    pool_size: many\n",
+                "spec.transport.pool_size: expected a whole number, found a string",
+            ),
+            (
+                "    pool_size: 1.5\n",
+                "spec.transport.pool_size: 1.5 is not a whole number",
+            ),
+            (
+                "    payload_max_bytes: -1\n",
+                "spec.transport.payload_max_bytes: -1 is out of range (0 to 2147483647)",
+            ),
+        ] {
+            let error = endpoint(bad).unwrap_err();
+            assert!(error.contains(expected), "{error}\n  expected: {expected}");
+        }
     }
 
     /// `RoutableKafkaIngressSpec.java`: `autoOffsetResetPosition` is
