@@ -24,14 +24,14 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a benchmark reports
 
 use std::fs;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use statefun_benches::client::Connection;
+use statefun_benches::process::{ServerProcess, sibling};
 use statefun_benches::wrk::{Load, POST_SCRIPT, Report};
 use statefun_benches::{check_inventory_response, inventory_request, load, rss_kib};
 
@@ -81,43 +81,27 @@ fn args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-/// A server process, killed when dropped.
+/// A function server under load, named in the report.
 struct Server {
     name: &'static str,
-    child: Child,
+    process: ServerProcess,
     port: u16,
 }
 
 impl Server {
-    fn start(name: &'static str, mut command: Command) -> anyhow::Result<Self> {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {name}: {command:?}"))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-        let port = line
-            .trim()
-            .parse()
-            .with_context(|| format!("{name} printed {line:?} instead of its port"))?;
-        Ok(Self { name, child, port })
+    fn start(name: &'static str, command: Command) -> anyhow::Result<Self> {
+        let process = ServerProcess::start(command).with_context(|| format!("starting {name}"))?;
+        let port = process.port();
+        Ok(Self {
+            name,
+            process,
+            port,
+        })
     }
 
     fn rss_kib(&self) -> anyhow::Result<u64> {
-        Ok(rss_kib(self.child.id())?)
+        Ok(rss_kib(self.process.id())?)
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    Ok(exe.parent().context("exe dir")?.join(name))
 }
 
 fn start(kind: Kind, python: Option<&Path>) -> anyhow::Result<Server> {
