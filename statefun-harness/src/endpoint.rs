@@ -124,10 +124,12 @@ impl EndpointOptions {
         self
     }
 
-    /// How long a connection may take to open, and how long an attempt
-    /// waits for a free one of the [pool](Self::pool_size) before it fails
-    /// (module.yaml `transport.connect`, or `transport.timeouts.connect`;
-    /// default [`Transport::default_connect_timeout`]).
+    /// How long an attempt waits for a free connection of the
+    /// [pool](Self::pool_size) before it fails, as Netty's
+    /// `FixedChannelPool` fails the acquire (module.yaml
+    /// `transport.connect`, or `transport.timeouts.connect`; default
+    /// [`Transport::default_connect_timeout`]). The runtime also bounds
+    /// opening a TCP connection by it; the harness does not.
     ///
     /// ```
     /// use std::time::Duration;
