@@ -891,6 +891,8 @@ struct SlowCart {
     hanging: Arc<AtomicUsize>,
     /// The most requests it was answering at once (hanging ones aside).
     max_in_flight: Arc<AtomicUsize>,
+    /// When each request (hanging ones aside) arrived, in order.
+    arrivals: Arc<std::sync::Mutex<Vec<Instant>>>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -921,16 +923,20 @@ fn slow_cart(
     let requests = Arc::new(AtomicUsize::new(0));
     let max_in_flight = Arc::new(AtomicUsize::new(0));
     let in_flight = Arc::new((AtomicUsize::new(0), Arc::clone(&max_in_flight)));
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let arrived = Arc::clone(&arrivals);
     runtime.spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
             let (handler, stuck) = (handler.clone(), Arc::clone(&stuck));
             let (latency, requests) = (Arc::clone(&latency), Arc::clone(&requests));
             let in_flight = Arc::clone(&in_flight);
+            let arrived = Arc::clone(&arrived);
             let service = hyper::service::service_fn(
                 move |request: hyper::Request<hyper::body::Incoming>| {
                     let (handler, stuck) = (handler.clone(), Arc::clone(&stuck));
                     let (latency, requests) = (Arc::clone(&latency), Arc::clone(&requests));
                     let in_flight = Arc::clone(&in_flight);
+                    let arrived = Arc::clone(&arrived);
                     async move {
                         use http_body_util::BodyExt as _;
                         let body: bytes::Bytes = request.into_body().collect().await?.to_bytes();
@@ -941,6 +947,7 @@ fn slow_cart(
                             tokio::time::sleep(hang_for).await;
                             stuck.fetch_sub(1, Ordering::SeqCst);
                         } else {
+                            arrived.lock().unwrap().push(Instant::now());
                             let n = requests.fetch_add(1, Ordering::SeqCst);
                             let now = in_flight.0.fetch_add(1, Ordering::SeqCst) + 1;
                             in_flight.1.fetch_max(now, Ordering::SeqCst);
@@ -968,6 +975,7 @@ fn slow_cart(
         url,
         hanging,
         max_in_flight,
+        arrivals,
         _runtime: runtime,
     }
 }
@@ -1018,6 +1026,63 @@ fn a_module_yaml_pool_size_bounds_the_calls_in_flight() {
     // ...but sizes the pools it leaves unset.
     assert_eq!(run("pool-size-flag", None, &["--max-connections", "1"]), 1);
     assert!(run("pool-size-default", None, &[]) > 3);
+}
+
+/// A failed job is down for Flink's restart delay (1 s) before it
+/// restores its last checkpoint, and only then does it send again the
+/// requests that checkpoint held in flight (`RequestReplyFunction.java`
+/// re-sends its in-flight requests when restored). The call to `slow`
+/// runs out of its 300 ms budget (`transport.call`), which fails the job;
+/// a checkpoint (every 50 ms) holds it in flight. Its second request must
+/// come a restart delay after the failure, not at once as it used to.
+#[test]
+fn requests_in_flight_at_a_checkpoint_go_again_after_the_restart_delay() {
+    // The handshake (request 0) at once; the call (request 1) hangs past
+    // its budget; the ones after the restart at once.
+    let cart = slow_cart(
+        |n| Duration::from_millis(if n == 1 { 2_000 } else { 0 }),
+        None,
+    );
+    let dir = scratch("restart-delay");
+    let input = dir.join("input.jsonl");
+    append(&input, &[restock("slow", 2)]);
+    let text = fs::read_to_string(module_yaml()).unwrap();
+    let netty = "    type: io.statefun.transports.v1/async\n";
+    assert!(text.contains(netty), "{text}");
+    let module = dir.join("module.yaml");
+    fs::write(
+        &module,
+        text.replace(netty, &format!("{netty}    call: 300ms\n")),
+    )
+    .unwrap();
+    let local = start_local_module(
+        &dir,
+        &module,
+        &cart.url,
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--checkpoint-interval",
+            "50ms",
+        ],
+    );
+    assert!(local.wait().success());
+    let log = fs::read_to_string(dir.join("local.log")).unwrap();
+    assert!(log.contains("no response within"), "{log}");
+    assert_eq!(
+        dump_state(&dir)["com.example/inventory:slow"]["stock"]["value"],
+        json!(2)
+    );
+    // The restored job's first request of the type is a handshake again
+    // (its registries start empty), then the call: four in all.
+    let arrivals = cart.arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 4, "{log}");
+    // 300 ms of budget, then 1 s of restart delay.
+    let again = arrivals[2] - arrivals[1];
+    assert!(
+        again >= Duration::from_millis(1_200),
+        "sent again {again:?} after the first attempt\n{log}"
+    );
 }
 
 /// Calls overlap, so a function that hangs holds up nothing but its own

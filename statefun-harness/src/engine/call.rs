@@ -136,7 +136,7 @@ impl Engine {
         #[cfg(feature = "http")]
         {
             use super::network::RemoteCall;
-            if !self.background {
+            if !self.background || self.restarting {
                 return;
             }
             let now = self.now;

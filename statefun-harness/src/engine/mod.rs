@@ -89,6 +89,12 @@ pub(crate) struct Engine {
     /// steps).
     #[cfg(feature = "http")]
     background: bool,
+    /// After a restart, until the next step: the job is down for Flink's
+    /// restart delay, so the requests it sends again wait for that step
+    /// before they go on the network (a live driver takes no step until
+    /// the wall clock has caught up with the delay).
+    #[cfg(feature = "http")]
+    restarting: bool,
     /// Requests whose attempt on the network waits to be released (by its
     /// round, or its arrival) before a step may take it.
     parked: usize,
@@ -141,6 +147,8 @@ impl Engine {
             network: network::Network::new(arrival),
             #[cfg(feature = "http")]
             background,
+            #[cfg(feature = "http")]
+            restarting: false,
             parked: 0,
             ready: ready::Ready::default(),
         })
@@ -324,6 +332,10 @@ impl Engine {
             reason: failure.to_string(),
         });
         self.now = self.now.saturating_add(Duration::from_secs(1));
+        #[cfg(feature = "http")]
+        {
+            self.restarting = true;
+        }
         self.crash();
         Ok(())
     }

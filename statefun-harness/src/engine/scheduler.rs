@@ -148,6 +148,20 @@ impl Engine {
         }
     }
 
+    /// At the first step after a restart: the requests sent again start on
+    /// the network now, as the runtime sends them once the job is up
+    /// again after its restart delay (a restore from a checkpoint,
+    /// `RequestReplyFunction.java` re-sending what it held in flight).
+    #[cfg(feature = "http")]
+    fn resume_calls(&mut self) {
+        if !std::mem::take(&mut self.restarting) {
+            return;
+        }
+        for p in 0..self.config.partitions as usize {
+            self.refresh_partition(p);
+        }
+    }
+
     /// Before a step, with a call order that parks calls: the calls whose
     /// outcomes arrived are released (taken as they arrive), and requests
     /// whose backoff is over start their next attempt (or, when they may
@@ -301,6 +315,8 @@ impl Engine {
             self.crash();
         }
         self.check_at_rest()?;
+        #[cfg(feature = "http")]
+        self.resume_calls();
         if self.config.call_order.parks() {
             self.release();
         }
