@@ -407,6 +407,7 @@ fn run(args: &Args) -> Result<(), String> {
         let runtime = Runtime::start(&module, settings).map_err(|e| e.to_string())?;
         let routes = Arc::new(Routes::new(module));
         let (commands, receiver) = mpsc::channel(1024);
+        let (queries, questions) = mpsc::channel(64);
         let (stop_tx, stop) = watch::channel(false);
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -436,11 +437,17 @@ fn run(args: &Args) -> Result<(), String> {
                 listener,
                 Arc::clone(&routes),
                 commands.clone(),
+                queries,
                 stop.clone(),
             ));
+        } else {
+            drop(queries);
         }
         drop(commands);
-        runtime.run(receiver, stop).await.map_err(|e| e.to_string())
+        runtime
+            .run(receiver, questions, stop)
+            .await
+            .map_err(|e| e.to_string())
     })
 }
 

@@ -45,13 +45,17 @@ pub(crate) enum Command {
         by: Duration,
         position: Option<Position>,
     },
-    /// An address's state, as JSON.
-    State {
-        address: Address,
-        reply: oneshot::Sender<Json>,
-    },
     /// An input has no more lines.
     InputDone,
+}
+
+/// A question about the job's state, answered between steps whatever
+/// input waits (a back-pressured job still answers it): an address's
+/// state, as JSON.
+#[derive(Debug)]
+pub(crate) struct StateQuery {
+    pub(crate) address: Address,
+    pub(crate) reply: oneshot::Sender<Json>,
 }
 
 /// The runtime's settings.
@@ -301,11 +305,16 @@ impl Runtime {
     pub(crate) async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
+        mut queries: mpsc::Receiver<StateQuery>,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), RuntimeError> {
         let mut received: Vec<Command> = Vec::new();
         let mut closed = false;
+        let mut queries_closed = false;
         loop {
+            while let Ok(query) = queries.try_recv() {
+                self.answer(query);
+            }
             let room = self.takes_input();
             while room && received.len() < 4096 {
                 match commands.try_recv() {
@@ -392,6 +401,11 @@ impl Runtime {
                         self.inputs_open = 0;
                     }
                 },
+                // Answered whether or not input is taken.
+                query = queries.recv(), if !queries_closed => match query {
+                    Some(query) => self.answer(query),
+                    None => queries_closed = true,
+                },
                 () = tokio::time::sleep_until(deadline.into()) => {}
                 _ = stop.changed() => {}
                 // Calls on the network: their answers are applied as they
@@ -399,6 +413,11 @@ impl Runtime {
                 () = self.harness.wait_for_answer(), if calls > 0 && !in_restart_delay => {}
             }
         }
+    }
+
+    /// Answers a question about the job's state.
+    fn answer(&self, query: StateQuery) {
+        let _ = query.reply.send(state_json(&self.harness, &query.address));
     }
 
     /// Whether more input is taken in now: not while the job holds
@@ -509,7 +528,7 @@ impl Runtime {
                     advance_nanos: Some(u64::try_from(by.as_nanos()).unwrap_or(u64::MAX)),
                     position: position.clone(),
                 }),
-                Command::State { .. } | Command::InputDone => {}
+                Command::InputDone => {}
             }
         }
         let logged = self.store.append(&entries);
@@ -537,9 +556,6 @@ impl Runtime {
                     if let (Ok(()), Some(entry)) = (&logged, entries.next()) {
                         self.pending.push_back(Pending::Logged(entry));
                     }
-                }
-                Command::State { address, reply } => {
-                    let _ = reply.send(state_json(&self.harness, &address));
                 }
                 Command::InputDone => self.pending.push_back(Pending::InputDone),
             }

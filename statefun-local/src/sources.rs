@@ -20,7 +20,7 @@ use stateful_functions::TypeName;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::input::{Line, Routes, parse_address};
-use crate::runtime::{Command, log};
+use crate::runtime::{Command, StateQuery, log};
 use crate::store::Position;
 
 /// An input of JSON lines.
@@ -158,6 +158,7 @@ pub(crate) async fn serve_http(
     listener: tokio::net::TcpListener,
     routes: Arc<Routes>,
     commands: mpsc::Sender<Command>,
+    queries: mpsc::Sender<StateQuery>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -172,13 +173,15 @@ pub(crate) async fn serve_http(
             _ = stop.changed() => return,
         };
         let routes = Arc::clone(&routes);
-        let commands = commands.clone();
+        let (commands, queries) = (commands.clone(), queries.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let routes = Arc::clone(&routes);
-                let commands = commands.clone();
+                let (commands, queries) = (commands.clone(), queries.clone());
                 async move {
-                    Ok::<_, std::convert::Infallible>(handle(request, &routes, &commands).await)
+                    Ok::<_, std::convert::Infallible>(
+                        handle(request, &routes, &commands, &queries).await,
+                    )
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
@@ -213,6 +216,7 @@ async fn handle(
     request: Request<Incoming>,
     routes: &Routes,
     commands: &mpsc::Sender<Command>,
+    queries: &mpsc::Sender<StateQuery>,
 ) -> Response<Full<Bytes>> {
     let method = request.method().clone();
     let path = percent_decode(request.uri().path());
@@ -285,8 +289,9 @@ async fn handle(
                 Err(e) => return bad_request(e),
             };
             let (reply_to, answer) = oneshot::channel();
-            if commands
-                .send(Command::State {
+            // Not behind the input: a back-pressured job still answers.
+            if queries
+                .send(StateQuery {
                     address,
                     reply: reply_to,
                 })

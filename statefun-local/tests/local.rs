@@ -1126,6 +1126,44 @@ fn the_http_ingress_answers_while_a_function_hangs() {
     assert!(local.terminate().success());
 }
 
+/// A back-pressured job still answers `GET /state`: a call hangs, 70,000
+/// messages for its address wait behind it (its backlog blocks the
+/// partition at `maxNumBatchRequests`, and the job takes no more input
+/// once 65,536 wait undelivered), and the state of another address is
+/// read at once. Questions used to wait in line behind the input.
+#[test]
+fn the_http_ingress_answers_state_while_input_is_held_back() {
+    let cart = slow_cart(|_| Duration::ZERO, Some(("stuck", Duration::from_secs(60))));
+    let dir = scratch("held-back");
+    let input = dir.join("input.jsonl");
+    let mut lines = vec![restock("socks", 3)];
+    lines.extend((0..70_000).map(|_| restock("stuck", 1)));
+    append(&input, &lines);
+    let local = start_local(
+        &dir,
+        &cart.url,
+        &["--http", "127.0.0.1:0", "--input", input.to_str().unwrap()],
+    );
+    let address = http_address(&dir);
+    wait_for("the hanging call", Duration::from_secs(30), || {
+        cart.hanging.load(Ordering::SeqCst) == 1
+    });
+    // Long enough for the input to be read up to the bound.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let asked = Instant::now();
+    let (status, body) = http(&address, "GET", "/state/com.example/inventory:socks", "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"]["stock"]["value"], json!(3), "{body}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(20),
+        "answered after {:?}",
+        asked.elapsed()
+    );
+    // Still held back: the call hangs.
+    assert_eq!(cart.hanging.load(Ordering::SeqCst), 1);
+    assert!(local.terminate().success());
+}
+
 /// The concurrent workload against a function with 20 ms of latency,
 /// killed with SIGKILL three times at different moments and restarted,
 /// ends with the same state and the same exactly-once egress records as
