@@ -25,7 +25,9 @@ const OWN_COPY: usize = 4096;
 
 /// How long an idle connection is kept: the Netty transport's default
 /// `pool_ttl` (`nettyclient/NettyRequestReplySpec.java`,
-/// `DEFAULT_POOLED_CONNECTION_TTL`).
+/// `DEFAULT_POOLED_CONNECTION_TTL`), which Netty counts from the
+/// connection's opening instead (`HttpConnectionPoolHandler.java`: closed
+/// once idle after the TTL and 1–3 s of jitter).
 const IDLE: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl Client {
