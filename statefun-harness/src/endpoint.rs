@@ -124,12 +124,13 @@ impl EndpointOptions {
         self
     }
 
-    /// How long an attempt waits for a free connection of the
-    /// [pool](Self::pool_size) before it fails, as Netty's
-    /// `FixedChannelPool` fails the acquire (module.yaml
+    /// How long a connection may take to open, and how long an attempt
+    /// waits for a free one of the [pool](Self::pool_size), before the
+    /// attempt fails (and is retried as the transport retries I/O errors):
+    /// Netty's `CONNECT_TIMEOUT_MILLIS` and its `FixedChannelPool`'s
+    /// acquire timeout, OkHttp's `connectTimeout` (module.yaml
     /// `transport.connect`, or `transport.timeouts.connect`; default
-    /// [`Transport::default_connect_timeout`]). The runtime also bounds
-    /// opening a TCP connection by it; the harness does not.
+    /// [`Transport::default_connect_timeout`]).
     ///
     /// ```
     /// use std::time::Duration;

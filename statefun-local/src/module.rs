@@ -49,7 +49,8 @@ pub(crate) struct Endpoint {
     pub(crate) pool_size: Option<usize>,
     /// The async transport's `payload_max_bytes` (else 32 MiB).
     pub(crate) payload_max_bytes: Option<usize>,
-    /// How long an attempt waits for a pooled connection (`connect`).
+    /// How long a connection may take to open, and an attempt may wait for
+    /// a pooled one (`connect`).
     pub(crate) connect_timeout: Duration,
 }
 

@@ -50,7 +50,8 @@ mod remote {
         pub(in crate::engine) timeout: std::time::Duration,
         /// The function type's connection pool size (`None`: unbounded).
         pub(in crate::engine) pool_size: Option<usize>,
-        /// How long an attempt waits for a pooled connection.
+        /// How long an attempt waits for a pooled connection, and for a
+        /// new connection to open.
         pub(in crate::engine) connect_timeout: std::time::Duration,
     }
 
@@ -65,7 +66,9 @@ mod remote {
     /// The attempts on the network and the outcomes that arrived.
     #[derive(Debug)]
     pub(crate) struct Network {
-        client: Client,
+        /// Per connect timeout: a client (and its pool of idle
+        /// connections).
+        clients: BTreeMap<std::time::Duration, Client>,
         /// Per function type: its connections, as permits.
         pools: BTreeMap<TypeName, Arc<Semaphore>>,
         next_ticket: u64,
@@ -87,7 +90,7 @@ mod remote {
         pub(in crate::engine) fn new(report: bool) -> Self {
             let (sender, receiver) = mpsc::unbounded_channel();
             Self {
-                client: Client::new(),
+                clients: BTreeMap::new(),
                 pools: BTreeMap::new(),
                 next_ticket: 0,
                 running: BTreeMap::new(),
@@ -99,9 +102,12 @@ mod remote {
             }
         }
 
-        /// The HTTP client, for attempts made at their step.
-        pub(in crate::engine) fn client(&self) -> &Client {
-            &self.client
+        /// The HTTP client whose connections open within
+        /// `connect_timeout`, made on first use.
+        pub(in crate::engine) fn client(&mut self, connect_timeout: std::time::Duration) -> Client {
+            (self.clients.entry(connect_timeout))
+                .or_insert_with(|| Client::new(connect_timeout))
+                .clone()
         }
 
         /// The connection pool of `function_type`, made with `size` permits
@@ -134,7 +140,7 @@ mod remote {
             self.next_ticket += 1;
             let ticket = Ticket(std::num::NonZeroU64::MIN.saturating_add(self.next_ticket));
             let pool = self.pool(&call.function_type, call.pool_size, call.connect_timeout);
-            let client = self.client.clone();
+            let client = self.client(call.connect_timeout);
             let sender = self.sender.clone();
             let task = tokio::spawn(async move {
                 let outcome = endpoint::call_http(

@@ -295,6 +295,56 @@ async fn waiting_longer_than_the_connect_timeout_for_a_connection_fails_the_atte
     assert_eq!(server.max_in_flight(), 1);
 }
 
+/// A connection that does not open within the connect timeout fails the
+/// attempt, which Netty retries (`nettyclient/NettyClient.java` sets
+/// `CONNECT_TIMEOUT_MILLIS` to the spec's `connect`; the failed connect
+/// fails the attempt), until the call budget is spent. The server here
+/// takes no connection: its accept queue is full, so the kernel drops
+/// further handshakes. Before, the first attempt waited out the whole
+/// budget and was not retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_does_not_open_in_time_fails_the_attempt() {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let address = listener.local_addr().unwrap();
+    // Connections the listener never accepts, until its queue is full.
+    let mut queued = Vec::new();
+    while let Ok(Ok(stream)) = tokio::time::timeout(
+        Duration::from_millis(300),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await
+    {
+        queued.push(stream);
+        assert!(queued.len() < 64, "the accept queue does not fill");
+    }
+    let mut h = Harness::builder()
+        .remote_with(
+            COUNTER,
+            &format!("http://{address}/statefun"),
+            EndpointOptions::new()
+                .call_timeout(Duration::from_millis(700))
+                .connect_timeout(Duration::from_millis(100)),
+        )
+        .build()
+        .unwrap();
+    send_one(&mut h, counter("c"));
+    let failure = h.run().await.unwrap_err();
+    let trace = h.trace_text();
+    assert!(
+        trace.contains("attempt 1 at overlap/counter:c failed: calling ")
+            && trace.contains("; retry in 4 ms")
+            && trace.contains("attempt 2 at overlap/counter:c failed"),
+        "{trace}"
+    );
+    assert!(
+        failure.to_string().contains("overlap/counter:c"),
+        "{failure}"
+    );
+    drop((listener, queued));
+}
+
 /// The OkHttp transport bounds nothing (`httpfn/OkHttpUtils.java`: its
 /// dispatcher runs `Integer.MAX_VALUE` calls per host), so `pool_size`,
 /// a Netty setting, does not hold its calls back.
