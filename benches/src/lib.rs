@@ -139,12 +139,32 @@ pub fn check_inventory_response(response: &[u8], invocations: usize) -> Result<(
 /// assert!(kib > 0);
 /// ```
 pub fn rss_kib(pid: u32) -> std::io::Result<u64> {
+    status_kib(pid, "VmRSS")
+}
+
+/// The highest resident set size of process `pid` so far (`VmHWM`), in
+/// KiB.
+///
+/// # Errors
+///
+/// As [`rss_kib`].
+///
+/// ```
+/// let pid = std::process::id();
+/// assert!(statefun_benches::peak_rss_kib(pid).unwrap() >= statefun_benches::rss_kib(pid).unwrap());
+/// ```
+pub fn peak_rss_kib(pid: u32) -> std::io::Result<u64> {
+    status_kib(pid, "VmHWM")
+}
+
+/// A `kB` line of `/proc/<pid>/status`.
+fn status_kib(pid: u32, field: &str) -> std::io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no VmRSS for process {pid}")))
+        .ok_or_else(|| std::io::Error::other(format!("no {field} for process {pid}")))
 }
 
 /// The CPU time process `pid` used so far (user and system), from

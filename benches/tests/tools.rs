@@ -125,6 +125,6 @@ fn the_floor_makes_every_call_through_the_pool() {
         seconds
     };
     assert!(run("1") >= 0.4);
-    // Four connections: two rounds of 50 ms, not eight.
+    // Four connections: at least two rounds of 50 ms.
     assert!(run("4") >= 0.1);
 }

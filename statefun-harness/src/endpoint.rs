@@ -190,7 +190,8 @@ pub(crate) struct Route {
     /// `None` when unbounded (OkHttp).
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) pool_size: Option<usize>,
-    /// How long an attempt waits for a pooled connection.
+    /// How long a connection may take to open, and an attempt may wait
+    /// for a pooled one.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) connect_timeout: Duration,
 }

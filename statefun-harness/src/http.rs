@@ -33,13 +33,13 @@ const IDLE: std::time::Duration = std::time::Duration::from_secs(15);
 impl Client {
     /// A client whose connections must open within `connect_timeout`
     /// (Netty's `CONNECT_TIMEOUT_MILLIS`, OkHttp's `connectTimeout`: the
-    /// attempt then fails, and is retried).
+    /// attempt then fails, and is retried); zero is no bound, as for both.
     pub(crate) fn new(connect_timeout: std::time::Duration) -> Self {
         let mut connector = HttpConnector::new();
         // Netty's socket channels default to TCP_NODELAY, so a request goes
         // out at once, not after a delayed ACK.
         connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(connect_timeout));
+        connector.set_connect_timeout((!connect_timeout.is_zero()).then_some(connect_timeout));
         Self(
             HyperClient::builder(TokioExecutor::new())
                 .pool_timer(hyper_util::rt::TokioTimer::new())

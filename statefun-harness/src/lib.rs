@@ -800,6 +800,10 @@ impl Harness {
     /// arrived yet. With [`CallOrder::Arrival`], a driver whose
     /// [`run_steps`](Harness::run_steps) returns idle while some are on
     /// their way waits for them with [`wait_for_answer`](Harness::wait_for_answer).
+    /// After a failed job restarts, the requests it sends again are not on
+    /// the network until its restart delay is over: `run_steps` returns
+    /// idle with a `wake_up` at that time, and the step taken there starts
+    /// them.
     #[must_use]
     pub fn calls_in_flight(&self) -> usize {
         self.engine.calls_in_flight()
@@ -818,6 +822,9 @@ impl Harness {
     ///     match harness.run_steps(256).await? {
     ///         Progress::Busy => continue,
     ///         _ if harness.calls_in_flight() > 0 => harness.wait_for_answer().await,
+    ///         // A delayed message, a retry, or the end of a restart delay
+    ///         // (on a real clock, sleep until then first).
+    ///         Progress::Idle { wake_up: Some(at) } => harness.move_clock_to(at),
     ///         _ => break,
     ///     }
     /// }

@@ -102,7 +102,10 @@ pub enum CallOrder {
     /// flight than [`EndpointOptions::pool_size`](crate::EndpointOptions::pool_size)
     /// connections, or steps that keep a `current_thread` runtime busy
     /// for longer than the budget, can turn a call into a timeout that a
-    /// run at another speed would not see.
+    /// run at another speed would not see; and a wait for a pooled
+    /// connection longer than the endpoint's
+    /// [connect timeout](crate::EndpointOptions::connect_timeout) fails an
+    /// attempt (retried) that a faster run would not.
     #[default]
     Scheduled,
     /// Calls are taken in rounds: a call sent after the current round began

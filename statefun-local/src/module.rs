@@ -56,6 +56,10 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     fn new(document: usize, e: &HttpEndpoint) -> Self {
+        let (pool_size, payload_max_bytes) = match &e.transport {
+            module_yaml::Transport::Async(t) => (t.pool_size, t.payload_max_bytes),
+            _ => (None, None),
+        };
         Self {
             document,
             functions: e.functions.clone(),
@@ -66,14 +70,8 @@ impl Endpoint {
                 module_yaml::Transport::OkHttp(_) => Transport::OkHttp,
                 _ => Transport::Netty,
             },
-            pool_size: match &e.transport {
-                module_yaml::Transport::Async(t) => t.pool_size,
-                _ => None,
-            },
-            payload_max_bytes: match &e.transport {
-                module_yaml::Transport::Async(t) => t.payload_max_bytes,
-                _ => None,
-            },
+            pool_size,
+            payload_max_bytes,
             connect_timeout: e.transport.connect_timeout(),
         }
     }

@@ -457,7 +457,20 @@ fn a_script_on_the_virtual_clock_fires_the_cart_expiry() {
 
 /// One HTTP/1.1 exchange: the status and the body.
 fn http(address: &str, method: &str, path: &str, body: &str) -> (u16, Json) {
+    http_within(address, method, path, body, Duration::from_secs(300))
+        .unwrap_or_else(|| panic!("no answer to {method} {path} in 5 minutes"))
+}
+
+/// As [`http`], `None` when no answer comes within `timeout`.
+fn http_within(
+    address: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+    timeout: Duration,
+) -> Option<(u16, Json)> {
     let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -465,10 +478,10 @@ fn http(address: &str, method: &str, path: &str, body: &str) -> (u16, Json) {
     )
     .unwrap();
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    stream.read_to_string(&mut response).ok()?;
     let status = response[9..12].parse().unwrap();
     let body = response.split_once("\r\n\r\n").unwrap().1;
-    (status, serde_json::from_str(body).unwrap_or(Json::Null))
+    Some((status, serde_json::from_str(body).unwrap_or(Json::Null)))
 }
 
 fn http_address(dir: &Path) -> String {
@@ -736,6 +749,21 @@ fn cart_module(dir: &Path, delivery: &str) -> PathBuf {
     path
 }
 
+/// The cart's module.yaml with `setting` (a `key: value` line) added to
+/// each endpoint's async (Netty) transport, written in `dir`.
+fn netty_module(dir: &Path, setting: &str) -> PathBuf {
+    let text = fs::read_to_string(module_yaml()).unwrap();
+    let netty = "    type: io.statefun.transports.v1/async\n";
+    assert!(text.contains(netty), "{text}");
+    let path = dir.join("module.yaml");
+    fs::write(
+        &path,
+        text.replace(netty, &format!("{netty}    {setting}\n")),
+    )
+    .unwrap();
+    path
+}
+
 /// A Kafka egress without `deliverySemantic` is at least once, the
 /// runtime's default (`GenericKafkaEgressSpec.java`: the builder starts
 /// with `KafkaProducerSemantic.atLeastOnce()`; `KafkaSinkProvider.java`
@@ -993,15 +1021,10 @@ fn a_module_yaml_pool_size_bounds_the_calls_in_flight() {
         let dir = scratch(name);
         let input = dir.join("input.jsonl");
         append(&input, &lines);
-        let mut module = module_yaml();
-        if let Some(size) = pool_size {
-            let text = fs::read_to_string(&module).unwrap();
-            let netty = "    type: io.statefun.transports.v1/async\n";
-            assert!(text.contains(netty), "{text}");
-            module = dir.join("module.yaml");
-            let sized = format!("{netty}    pool_size: {size}\n");
-            fs::write(&module, text.replace(netty, &sized)).unwrap();
-        }
+        let module = match pool_size {
+            Some(size) => netty_module(&dir, &format!("pool_size: {size}")),
+            None => module_yaml(),
+        };
         let mut all = vec!["--input", input.to_str().unwrap()];
         all.extend_from_slice(args);
         let local = start_local_module(&dir, &module, &cart.url, &all);
@@ -1046,15 +1069,7 @@ fn requests_in_flight_at_a_checkpoint_go_again_after_the_restart_delay() {
     let dir = scratch("restart-delay");
     let input = dir.join("input.jsonl");
     append(&input, &[restock("slow", 2)]);
-    let text = fs::read_to_string(module_yaml()).unwrap();
-    let netty = "    type: io.statefun.transports.v1/async\n";
-    assert!(text.contains(netty), "{text}");
-    let module = dir.join("module.yaml");
-    fs::write(
-        &module,
-        text.replace(netty, &format!("{netty}    call: 300ms\n")),
-    )
-    .unwrap();
+    let module = netty_module(&dir, "call: 300ms");
     let local = start_local_module(
         &dir,
         &module,
@@ -1148,8 +1163,18 @@ fn the_http_ingress_answers_state_while_input_is_held_back() {
     wait_for("the hanging call", Duration::from_secs(30), || {
         cart.hanging.load(Ordering::SeqCst) == 1
     });
-    // Long enough for the input to be read up to the bound.
-    std::thread::sleep(Duration::from_millis(1_500));
+    // Held back: a message posted now is not taken (its POST waits for
+    // the job to log it).
+    wait_for("the input held back", Duration::from_secs(60), || {
+        let post = http_within(
+            &address,
+            "POST",
+            "/messages",
+            &restock("late", 1),
+            Duration::from_secs(1),
+        );
+        post.is_none()
+    });
     let asked = Instant::now();
     let (status, body) = http(&address, "GET", "/state/com.example/inventory:socks", "");
     assert_eq!(status, 200, "{body}");

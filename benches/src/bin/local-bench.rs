@@ -151,15 +151,6 @@ fn input(workload: Workload) -> String {
     out
 }
 
-/// The highest resident set size of process `pid` so far, in KiB.
-fn peak_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 /// Every address's state as of the last checkpoint.
 fn state(local: &Path, dir: &Path) -> anyhow::Result<BTreeMap<String, Json>> {
     let output = Command::new(local)
@@ -273,7 +264,7 @@ fn run_once(args: &Args, workload: Workload, n: usize) -> anyhow::Result<Run> {
     let mut peak = 0;
     let mut used = Duration::ZERO;
     let status = loop {
-        if let Some(kib) = peak_kib(pid) {
+        if let Ok(kib) = statefun_benches::peak_rss_kib(pid) {
             peak = peak.max(kib);
         }
         if let Ok(cpu) = statefun_benches::cpu_time(pid) {

@@ -108,7 +108,7 @@ impl Engine {
                         address.function_type().name(),
                         body,
                         #[cfg(feature = "http")]
-                        &self.network.client(route.connect_timeout),
+                        self.network.client(route.connect_timeout),
                         #[cfg(feature = "http")]
                         route.transport,
                         #[cfg(feature = "http")]

@@ -104,15 +104,16 @@ mod remote {
 
         /// The HTTP client whose connections open within
         /// `connect_timeout`, made on first use.
-        pub(in crate::engine) fn client(&mut self, connect_timeout: std::time::Duration) -> Client {
-            (self.clients.entry(connect_timeout))
-                .or_insert_with(|| Client::new(connect_timeout))
-                .clone()
+        pub(in crate::engine) fn client(
+            &mut self,
+            connect_timeout: std::time::Duration,
+        ) -> &Client {
+            (self.clients.entry(connect_timeout)).or_insert_with(|| Client::new(connect_timeout))
         }
 
         /// The connection pool of `function_type`, made with `size` permits
         /// on first use, waited on at most `timeout`; `None` when `size` is
-        /// (unbounded).
+        /// `None` (unbounded).
         pub(in crate::engine) fn pool(
             &mut self,
             function_type: &TypeName,
@@ -140,7 +141,7 @@ mod remote {
             self.next_ticket += 1;
             let ticket = Ticket(std::num::NonZeroU64::MIN.saturating_add(self.next_ticket));
             let pool = self.pool(&call.function_type, call.pool_size, call.connect_timeout);
-            let client = self.client(call.connect_timeout);
+            let client = self.client(call.connect_timeout).clone();
             let sender = self.sender.clone();
             let task = tokio::spawn(async move {
                 let outcome = endpoint::call_http(

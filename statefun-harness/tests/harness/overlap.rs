@@ -334,7 +334,7 @@ async fn a_connection_that_does_not_open_in_time_fails_the_attempt() {
     let trace = h.trace_text();
     assert!(
         trace.contains("attempt 1 at overlap/counter:c failed: calling ")
-            && trace.contains("; retry in 4 ms")
+            && trace.contains("tcp connect error: deadline has elapsed; retry in 4 ms")
             && trace.contains("attempt 2 at overlap/counter:c failed"),
         "{trace}"
     );
